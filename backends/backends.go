@@ -1,0 +1,199 @@
+// Package backends holds plugbench's Plugin contract: the lifecycle and the
+// calls every backend implements, so that the benchmark suite is written once
+// and every backend is interchangeable.
+//
+// The model has three levels:
+//
+//  1. A [Backend] is a loading mechanism (static Go, dlopen, a wasm runtime).
+//     It owns whatever is shared between loads, such as a wasm runtime and
+//     its compilation cache.
+//  2. [Backend.Load] turns an artifact (a .so, a .wasm, or the built-in static
+//     plugin) into a [Module]: mapped or compiled, with its ABI version and
+//     identity checked. Load refuses an artifact built for another ABI version
+//     or another backend.
+//  3. [Module.Instantiate] makes a [Plugin] with its own state. One Module
+//     serves many instances.
+//
+// Every Plugin reproduces the same calls bit for bit (see [Plugin]); the
+// suite checks each backend's answers against the static backend's.
+//
+// New capabilities (structured events, host callbacks) join as further
+// interfaces a backend's Plugin may implement, discovered with a type
+// assertion, so that a backend without them keeps compiling and the suite
+// skips what it does not offer. See RATIONALE.md.
+package backends
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ABIVersion is the plugin ABI this host speaks. Every artifact exports its
+// own version (plugbench_abi_version); Load refuses any other.
+const ABIVersion = 1
+
+// Backend is a plugin loading mechanism.
+//
+// # Notes
+//
+//   - A Backend is safe for concurrent Load calls unless its doc says otherwise.
+//   - Close releases what the backend shares between modules; close every
+//     Module first.
+type Backend interface {
+	// Name is the backend's name as it appears in benchmark names:
+	// "static", "dlopen", "wasm", "wasm-interp".
+	Name() string
+	// Load maps or compiles the artifact at path and checks its ABI version
+	// and identity. Errors are *Error values.
+	Load(ctx context.Context, path string) (Module, error)
+	// Close releases the backend.
+	Close(ctx context.Context) error
+}
+
+// Module is a loaded plugin artifact.
+type Module interface {
+	// Identity is what the artifact says of itself, read at load.
+	Identity() Identity
+	// Path is the artifact's path as given to Load.
+	Path() string
+	// Instantiate makes a new instance with its own state.
+	Instantiate(ctx context.Context) (Plugin, error)
+	// Close unloads the module. Close every instance first.
+	Close(ctx context.Context) error
+}
+
+// Plugin is one instance of a plugin: the calls of ABI version 1.
+//
+// Calls return an error only when the backend itself fails (a wasm trap, a
+// guest out of memory); static and dlopen never do.
+//
+// # Notes
+//
+//   - A Plugin is not goroutine-safe: use one instance per goroutine.
+//   - The slices passed to Sum and Upper are not retained after the call.
+type Plugin interface {
+	// Min returns the smaller of a and b: the cheapest possible crossing.
+	Min(a, b int32) (int32, error)
+	// Accumulate adds x to this instance's running total (wrapping on
+	// overflow, as two's complement int64 does) and returns the new total.
+	Accumulate(x int64) (int64, error)
+	// Sum returns the sum of the bytes of p: data from host to plugin.
+	Sum(p []byte) (uint64, error)
+	// Upper upper-cases the ASCII letters a–z of p in place; every other byte
+	// is left as it is. The host sees the result in p.
+	Upper(p []byte) error
+	// Close releases the instance.
+	Close(ctx context.Context) error
+}
+
+// Identity is what an artifact says of itself through plugbench_identity:
+// a line of space-separated key=value pairs such as
+// "lang=c backend=dlopen toolchain=gcc-12.2.0".
+type Identity struct {
+	Lang      string // language the plugin is written in: c, go
+	Backend   string // backend the artifact was built for: static, dlopen, wasm
+	Toolchain string // compiler that built it
+	Raw       string // the whole string as exported
+}
+
+// ParseIdentity parses an identity string. The keys lang, backend and
+// toolchain are required; unknown keys are kept in Raw only.
+func ParseIdentity(s string) (Identity, error) {
+	id := Identity{Raw: s}
+	for _, f := range strings.Fields(s) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return id, fmt.Errorf("identity %q: field %q is not key=value", s, f)
+		}
+		switch k {
+		case "lang":
+			id.Lang = v
+		case "backend":
+			id.Backend = v
+		case "toolchain":
+			id.Toolchain = v
+		}
+	}
+	if id.Lang == "" || id.Backend == "" || id.Toolchain == "" {
+		return id, fmt.Errorf("identity %q: want lang=, backend= and toolchain=", s)
+	}
+	return id, nil
+}
+
+// String returns the identity as exported.
+func (id Identity) String() string { return id.Raw }
+
+// Sentinel errors, matched with errors.Is through an *Error.
+var (
+	// ErrFormat: the file is not an artifact of this backend (not a shared
+	// object, not a wasm module).
+	ErrFormat = errors.New("not a plugin artifact")
+	// ErrMissingExport: a required symbol or export is absent or has the
+	// wrong signature.
+	ErrMissingExport = errors.New("missing export")
+	// ErrABIVersion: the artifact speaks another ABI version.
+	ErrABIVersion = errors.New("ABI version mismatch")
+	// ErrIdentity: the artifact was built for another backend, or its
+	// identity cannot be read.
+	ErrIdentity = errors.New("wrong identity")
+)
+
+// Error is the error of a backend operation on an artifact. It names the
+// backend, the file and, where one is involved, the symbol. Missing files
+// match fs.ErrNotExist.
+type Error struct {
+	Backend string // backend name
+	Path    string // artifact path
+	Symbol  string // symbol or export involved, if any
+	Err     error  // what went wrong
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Backend)
+	b.WriteString(": ")
+	if e.Symbol != "" {
+		b.WriteString("symbol ")
+		b.WriteString(e.Symbol)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	b.WriteString(": ")
+	b.WriteString(e.Path)
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// VersionError is the error of an artifact with another ABI version. It
+// matches ErrABIVersion.
+type VersionError struct {
+	Got, Want int32
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("plugin ABI version %d, host expects %d", e.Got, e.Want)
+}
+
+func (e *VersionError) Is(target error) bool { return target == ErrABIVersion }
+
+// CheckArtifact checks what an artifact exported at load: its ABI version,
+// and that its identity parses and names a backend this loader accepts.
+// Backends call it from Load and wrap its error in an *Error.
+func CheckArtifact(version int32, identity string, accept ...string) (Identity, error) {
+	if version != ABIVersion {
+		return Identity{}, &VersionError{Got: version, Want: ABIVersion}
+	}
+	id, err := ParseIdentity(identity)
+	if err != nil {
+		return id, fmt.Errorf("%w: %w", ErrIdentity, err)
+	}
+	for _, a := range accept {
+		if id.Backend == a {
+			return id, nil
+		}
+	}
+	return id, fmt.Errorf("%w: built for backend %q, this loader takes %q", ErrIdentity, id.Backend, strings.Join(accept, `", "`))
+}

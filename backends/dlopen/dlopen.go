@@ -1,0 +1,263 @@
+// Package dlopen is plugbench's backend for C-ABI shared objects, loaded with
+// dlopen(3) through github.com/ebitengine/purego: no cgo is needed, so it
+// works with CGO_ENABLED=0.
+//
+// Calls go through purego.SyscallN with an argument slice that each instance
+// allocates once, the fastest correct path purego offers and the only one
+// that makes no allocation per call (RATIONALE.md has the measurements).
+// Payloads cross without a copy: the plugin reads and writes the host's own
+// bytes.
+package dlopen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+
+	"github.com/plugbench/plugbench/backends"
+)
+
+// Name is the backend's name in benchmark names.
+const Name = "dlopen"
+
+// Backend returns the dlopen backend.
+func Backend() backends.Backend { return backend{} }
+
+type backend struct{}
+
+func (backend) Name() string                { return Name }
+func (backend) Close(context.Context) error { return nil }
+
+// The symbols of ABI version 1 (fixtures/c/plugbench.h).
+const (
+	symVersion    = "plugbench_abi_version"
+	symIdentity   = "plugbench_identity"
+	symNew        = "plugbench_new"
+	symFree       = "plugbench_free"
+	symMin        = "plugbench_min"
+	symAccumulate = "plugbench_accumulate"
+	symSum        = "plugbench_sum"
+	symUpper      = "plugbench_upper"
+)
+
+// maxIdentity bounds the identity string read from the plugin.
+const maxIdentity = 1024
+
+func (backend) Load(_ context.Context, path string) (backends.Module, error) {
+	fail := func(sym string, err error) error {
+		return &backends.Error{Backend: Name, Path: path, Symbol: sym, Err: err}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fail("", err)
+	}
+	// dlopen's own errors are strings; check the file first so that a
+	// missing file matches fs.ErrNotExist and a wrong one ErrFormat.
+	if err := checkELF(abs); err != nil {
+		return nil, fail("", err)
+	}
+	h, err := purego.Dlopen(abs, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	if err != nil {
+		return nil, fail("", fmt.Errorf("dlopen: %w", err))
+	}
+	m := &module{path: path, abs: abs, handle: h}
+	syms := []struct {
+		name string
+		p    *uintptr
+	}{
+		{symVersion, &m.version}, {symIdentity, &m.identity},
+		{symNew, &m.fnNew}, {symFree, &m.fnFree},
+		{symMin, &m.fnMin}, {symAccumulate, &m.fnAccumulate},
+		{symSum, &m.fnSum}, {symUpper, &m.fnUpper},
+	}
+	for _, s := range syms {
+		if *s.p, err = purego.Dlsym(h, s.name); err != nil {
+			purego.Dlclose(h)
+			return nil, fail(s.name, fmt.Errorf("%w: %v", backends.ErrMissingExport, err))
+		}
+	}
+	v, _, _ := purego.SyscallN(m.version)
+	idp, _, _ := purego.SyscallN(m.identity)
+	m.id, err = backends.CheckArtifact(int32(v), cString(idp), Name)
+	if err != nil {
+		purego.Dlclose(h)
+		return nil, fail("", err)
+	}
+	return m, nil
+}
+
+func checkELF(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil || !bytes.Equal(magic[:], []byte("\x7fELF")) {
+		return fmt.Errorf("%w: not a shared object (no ELF header)", backends.ErrFormat)
+	}
+	return nil
+}
+
+// cString copies the NUL-terminated C string at p, up to maxIdentity bytes.
+// It reads byte by byte: reading past the NUL could leave the mapping.
+func cString(p uintptr) string {
+	if p == 0 {
+		return ""
+	}
+	// p is C memory, which Go never moves: reading it through a converted
+	// uintptr is safe (and the indirection keeps vet's check quiet).
+	base := *(**byte)(unsafe.Pointer(&p))
+	n := 0
+	for n < maxIdentity && *(*byte)(unsafe.Add(unsafe.Pointer(base), n)) != 0 {
+		n++
+	}
+	return string(unsafe.Slice(base, n))
+}
+
+type module struct {
+	path, abs string
+	id        backends.Identity
+
+	mu        sync.Mutex
+	handle    uintptr // 0 once closed
+	instances int
+
+	version, identity, fnNew, fnFree    uintptr
+	fnMin, fnAccumulate, fnSum, fnUpper uintptr
+}
+
+func (m *module) Identity() backends.Identity { return m.id }
+func (m *module) Path() string                { return m.path }
+
+func (m *module) Instantiate(context.Context) (backends.Plugin, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.handle == 0 {
+		return nil, &backends.Error{Backend: Name, Path: m.path, Err: errors.New("instantiate after close")}
+	}
+	s, _, _ := purego.SyscallN(m.fnNew)
+	if s == 0 {
+		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symNew, Err: errors.New("plugin returned no state")}
+	}
+	m.instances++
+	return &Plugin{m: m, state: s, args: make([]uintptr, 3)}, nil
+}
+
+// Close unloads the library. It fails while instances are open: their code
+// would be unmapped under them.
+func (m *module) Close(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.handle == 0 {
+		return nil
+	}
+	if m.instances > 0 {
+		return &backends.Error{Backend: Name, Path: m.path, Err: fmt.Errorf("close with %d instances open", m.instances)}
+	}
+	err := purego.Dlclose(m.handle)
+	m.handle = 0
+	if err != nil {
+		return &backends.Error{Backend: Name, Path: m.path, Err: fmt.Errorf("dlclose: %w", err)}
+	}
+	return nil
+}
+
+// Plugin is one instance of a shared-object plugin.
+type Plugin struct {
+	m     *module
+	state uintptr // the plugin's plugbench_state*
+	// args is allocated once: purego.SyscallN's arguments escape
+	// (go:uintptrescapes), so a fresh variadic slice would cost an
+	// allocation on every call.
+	args []uintptr
+	// pin holds the payload's address during a call, as a real pointer, so
+	// that escape analysis moves the caller's buffer to the heap, where Go
+	// never moves it, and the GC keeps it alive while C reads it.
+	pin unsafe.Pointer
+}
+
+// Min calls plugbench_min.
+func (p *Plugin) Min(a, b int32) (int32, error) {
+	p.args[0], p.args[1] = uintptr(a), uintptr(b)
+	r, _, _ := purego.SyscallN(p.m.fnMin, p.args[:2]...)
+	return int32(r), nil
+}
+
+// Accumulate calls plugbench_accumulate with this instance's state.
+func (p *Plugin) Accumulate(x int64) (int64, error) {
+	p.args[0], p.args[1] = p.state, uintptr(x)
+	r, _, _ := purego.SyscallN(p.m.fnAccumulate, p.args[:2]...)
+	return int64(r), nil
+}
+
+// Sum calls plugbench_sum on b in place: no copy.
+func (p *Plugin) Sum(b []byte) (uint64, error) {
+	p.args[0], p.args[1] = p.addr(b), uintptr(len(b))
+	r, _, _ := purego.SyscallN(p.m.fnSum, p.args[:2]...)
+	p.pin = nil
+	runtime.KeepAlive(b)
+	return uint64(r), nil
+}
+
+// Upper calls plugbench_upper on b in place: the plugin writes the host's
+// own bytes.
+func (p *Plugin) Upper(b []byte) error {
+	p.args[0], p.args[1] = p.addr(b), uintptr(len(b))
+	purego.SyscallN(p.m.fnUpper, p.args[:2]...)
+	p.pin = nil
+	runtime.KeepAlive(b)
+	return nil
+}
+
+func (p *Plugin) addr(b []byte) uintptr {
+	if len(b) == 0 {
+		return 0
+	}
+	p.pin = unsafe.Pointer(unsafe.SliceData(b))
+	return uintptr(p.pin)
+}
+
+// Close frees the plugin's state.
+func (p *Plugin) Close(context.Context) error {
+	if p.state == 0 {
+		return nil
+	}
+	p.args[0] = p.state
+	purego.SyscallN(p.m.fnFree, p.args[:1]...)
+	p.state = 0
+	p.m.mu.Lock()
+	p.m.instances--
+	p.m.mu.Unlock()
+	return nil
+}
+
+// IsMapped reports whether a file is mapped into this process, from
+// /proc/self/maps (Linux only). The suite uses it to prove that a cold
+// load really maps the library: dlopen of an already-open library only
+// bumps a reference count.
+func IsMapped(path string) (bool, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false, err
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return false, fmt.Errorf("is %s mapped: %w", path, err)
+	}
+	for line := range bytes.Lines(maps) {
+		if bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(" "+abs)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,99 @@
+// Package static is plugbench's baseline backend: the plugin's operations
+// written in Go and compiled into the host, called through the same
+// backends.Plugin contract as every other backend. Its only artifact is the
+// built-in one, named by Path.
+package static
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime"
+
+	"github.com/plugbench/plugbench/backends"
+)
+
+// Name is the backend's name in benchmark names.
+const Name = "static"
+
+// Path is the one artifact the static backend loads.
+const Path = "builtin"
+
+// Backend returns the static backend.
+func Backend() backends.Backend { return backend{} }
+
+type backend struct{}
+
+func (backend) Name() string { return Name }
+
+func (backend) Load(_ context.Context, path string) (backends.Module, error) {
+	if path != Path {
+		return nil, &backends.Error{Backend: Name, Path: path, Err: fmt.Errorf("the static backend only loads %q: %w", Path, fs.ErrNotExist)}
+	}
+	id, err := backends.CheckArtifact(backends.ABIVersion, identity, Name)
+	if err != nil {
+		return nil, &backends.Error{Backend: Name, Path: path, Err: err}
+	}
+	return &module{id: id}, nil
+}
+
+func (backend) Close(context.Context) error { return nil }
+
+var identity = "lang=go backend=" + Name + " toolchain=" + runtime.Version()
+
+type module struct {
+	id     backends.Identity
+	closed bool
+}
+
+func (m *module) Identity() backends.Identity { return m.id }
+func (m *module) Path() string                { return Path }
+
+func (m *module) Instantiate(context.Context) (backends.Plugin, error) {
+	if m.closed {
+		return nil, &backends.Error{Backend: Name, Path: Path, Err: errors.New("instantiate after close")}
+	}
+	return &Plugin{}, nil
+}
+
+func (m *module) Close(context.Context) error {
+	m.closed = true
+	return nil
+}
+
+// Plugin is the static plugin: the reference semantics of every call.
+type Plugin struct {
+	total int64
+}
+
+// Min returns the smaller of a and b.
+func (*Plugin) Min(a, b int32) (int32, error) { return min(a, b), nil }
+
+// Accumulate adds x to the running total, wrapping on overflow.
+func (p *Plugin) Accumulate(x int64) (int64, error) {
+	p.total += x
+	return p.total, nil
+}
+
+// Sum returns the sum of the bytes of b.
+func (*Plugin) Sum(b []byte) (uint64, error) {
+	var t uint64
+	for _, c := range b {
+		t += uint64(c)
+	}
+	return t, nil
+}
+
+// Upper upper-cases the ASCII letters of b in place.
+func (*Plugin) Upper(b []byte) error {
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return nil
+}
+
+// Close releases nothing: the static plugin holds no outside resource.
+func (*Plugin) Close(context.Context) error { return nil }

@@ -1,0 +1,458 @@
+// Package wasm is plugbench's WebAssembly backend, on
+// github.com/tetratelabs/wazero: the compiler engine by default ("wasm"),
+// the interpreter as a named variant ("wasm-interp").
+//
+// Calls go through api.Function.CallWithStack with a stack each instance
+// allocates once, so a call allocates nothing. Payloads cross through a
+// guest buffer that the guest hands out once (plugbench_buffer) and the
+// instance reuses: Sum copies the bytes in, Upper copies them in and back.
+//
+// Guests get no filesystem, environment, arguments or network: a module that
+// imports WASI (a Go guest needs it for its runtime) gets wazero's WASI with
+// none of those configured.
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/plugbench/plugbench/backends"
+)
+
+// Names of the two engines in benchmark names.
+const (
+	Name       = "wasm"        // wazero's compiler
+	NameInterp = "wasm-interp" // wazero's interpreter
+)
+
+// BuiltFor is the backend a wasm artifact's identity names: both engines
+// load the same artifacts.
+const BuiltFor = "wasm"
+
+// Config selects the engine and the compilation cache.
+type Config struct {
+	// Interpreter selects wazero's interpreter instead of its compiler.
+	Interpreter bool
+	// Cache, if set, is shared by the backend's runtime: an in-memory cache
+	// (wazero.NewCompilationCache) reuses a module compiled by any runtime
+	// sharing it while that module is open; a directory cache
+	// (wazero.NewCompilationCacheWithDir) also reuses compilations from
+	// earlier processes. The caller closes it after the backend.
+	Cache wazero.CompilationCache
+}
+
+// New returns a wasm backend with its own wazero runtime.
+func New(ctx context.Context, cfg Config) (backends.Backend, error) {
+	rc := wazero.NewRuntimeConfigCompiler()
+	name := Name
+	if cfg.Interpreter {
+		rc = wazero.NewRuntimeConfigInterpreter()
+		name = NameInterp
+	}
+	if cfg.Cache != nil {
+		rc = rc.WithCompilationCache(cfg.Cache)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	// WASI for guests whose runtime needs it (Go's): with a default module
+	// config it has no filesystem, environment, arguments or network.
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("%s: instantiate wasi: %w", name, err)
+	}
+	return &backend{name: name, r: r}, nil
+}
+
+type backend struct {
+	name string
+	r    wazero.Runtime
+}
+
+func (b *backend) Name() string                    { return b.name }
+func (b *backend) Close(ctx context.Context) error { return b.r.Close(ctx) }
+
+// The exports of ABI version 1 (fixtures/c/plugbench.h), with their wasm
+// signatures: pointers and sizes are i32.
+const (
+	expVersion     = "plugbench_abi_version"
+	expIdentity    = "plugbench_identity"
+	expIdentityLen = "plugbench_identity_len"
+	expNew         = "plugbench_new"
+	expFree        = "plugbench_free"
+	expBuffer      = "plugbench_buffer"
+	expMin         = "plugbench_min"
+	expAccumulate  = "plugbench_accumulate"
+	expSum         = "plugbench_sum"
+	expUpper       = "plugbench_upper"
+	expMemory      = "memory"
+)
+
+var (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
+
+var signatures = []struct {
+	name            string
+	params, results []api.ValueType
+}{
+	{expVersion, nil, []api.ValueType{i32}},
+	{expIdentity, nil, []api.ValueType{i32}},
+	{expIdentityLen, nil, []api.ValueType{i32}},
+	{expNew, nil, []api.ValueType{i32}},
+	{expFree, []api.ValueType{i32}, nil},
+	{expBuffer, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+	{expMin, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+	{expAccumulate, []api.ValueType{i32, i64}, []api.ValueType{i64}},
+	{expSum, []api.ValueType{i32, i32}, []api.ValueType{i64}},
+	{expUpper, []api.ValueType{i32, i32}, nil},
+}
+
+// Load compiles the module at path, checks its exports and their
+// signatures, then runs a probe instance to read its ABI version and
+// identity: load is compile plus verification.
+func (b *backend) Load(ctx context.Context, path string) (backends.Module, error) {
+	fail := func(sym string, err error) error {
+		return &backends.Error{Backend: b.name, Path: path, Symbol: sym, Err: err}
+	}
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fail("", err)
+	}
+	if !bytes.HasPrefix(bin, []byte("\x00asm")) {
+		return nil, fail("", fmt.Errorf("%w: not a wasm module (no \\0asm header)", backends.ErrFormat))
+	}
+	cm, err := b.r.CompileModule(ctx, bin)
+	if err != nil {
+		return nil, fail("", fmt.Errorf("%w: compile: %w", backends.ErrFormat, err))
+	}
+	m := &module{b: b, path: path, cm: cm}
+	if err := m.checkExports(); err != nil {
+		cm.Close(ctx)
+		return nil, err
+	}
+	if err := m.probe(ctx); err != nil {
+		cm.Close(ctx)
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *module) fail(sym string, err error) error {
+	return &backends.Error{Backend: m.b.name, Path: m.path, Symbol: sym, Err: err}
+}
+
+func (m *module) checkExports() error {
+	fns := m.cm.ExportedFunctions()
+	for _, s := range signatures {
+		d, ok := fns[s.name]
+		if !ok {
+			return m.fail(s.name, backends.ErrMissingExport)
+		}
+		if !equalTypes(d.ParamTypes(), s.params) || !equalTypes(d.ResultTypes(), s.results) {
+			return m.fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
+				signature(d.ParamTypes(), d.ResultTypes()), signature(s.params, s.results)))
+		}
+	}
+	if _, ok := m.cm.ExportedMemories()[expMemory]; !ok {
+		return m.fail(expMemory, backends.ErrMissingExport)
+	}
+	if _, ok := fns["_initialize"]; ok {
+		m.start = "_initialize" // a reactor: Go's c-shared build
+	}
+	return nil
+}
+
+func (m *module) probe(ctx context.Context) error {
+	mod, err := m.instantiate(ctx)
+	if err != nil {
+		return err
+	}
+	defer mod.Close(ctx)
+	var stack [1]uint64
+	call := func(name string) (uint32, error) {
+		if err := mod.ExportedFunction(name).CallWithStack(ctx, stack[:]); err != nil {
+			return 0, m.fail(name, err)
+		}
+		return api.DecodeU32(stack[0]), nil
+	}
+	v, err := call(expVersion)
+	if err != nil {
+		return err
+	}
+	if v != backends.ABIVersion {
+		return m.fail("", &backends.VersionError{Got: int32(v), Want: backends.ABIVersion})
+	}
+	p, err := call(expIdentity)
+	if err != nil {
+		return err
+	}
+	n, err := call(expIdentityLen)
+	if err != nil {
+		return err
+	}
+	raw, ok := mod.Memory().Read(p, n)
+	if !ok {
+		return m.fail(expIdentity, fmt.Errorf("%w: identity [%d, +%d) is outside memory", backends.ErrIdentity, p, n))
+	}
+	m.id, err = backends.CheckArtifact(int32(v), string(raw), BuiltFor)
+	if err != nil {
+		return m.fail("", err)
+	}
+	return nil
+}
+
+func (m *module) instantiate(ctx context.Context) (api.Module, error) {
+	// An anonymous module may be instantiated any number of times; the
+	// default config gives no filesystem, environment or arguments.
+	// The guest's random source is a cheap generator of our own: wazero's
+	// default seeds a math/rand source, a fifth of an instantiation's time.
+	// Guests need no real entropy here, and a benchmark wants repeatable runs.
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(&splitMix{})
+	if m.start != "" {
+		cfg = cfg.WithStartFunctions(m.start)
+	}
+	mod, err := m.b.r.InstantiateModule(ctx, m.cm, cfg)
+	if err != nil {
+		return nil, m.fail("", fmt.Errorf("instantiate: %w", err))
+	}
+	return mod, nil
+}
+
+func equalTypes(a, b []api.ValueType) bool {
+	return bytes.Equal(a, b)
+}
+
+func signature(params, results []api.ValueType) string {
+	name := func(ts []api.ValueType) string {
+		var b bytes.Buffer
+		for i, t := range ts {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(api.ValueTypeName(t))
+		}
+		return b.String()
+	}
+	return "(" + name(params) + ") -> (" + name(results) + ")"
+}
+
+type module struct {
+	b     *backend
+	path  string
+	cm    wazero.CompiledModule
+	id    backends.Identity
+	start string
+
+	mu        sync.Mutex
+	closed    bool
+	instances int
+}
+
+func (m *module) Identity() backends.Identity { return m.id }
+func (m *module) Path() string                { return m.path }
+
+// Instantiate makes a new wasm instance, with its own memory, and a
+// plugin state inside it.
+func (m *module) Instantiate(ctx context.Context) (backends.Plugin, error) {
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		return nil, m.fail("", errors.New("instantiate after close"))
+	}
+	mod, err := m.instantiate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plugin{
+		m: m, mod: mod, ctx: context.Background(), mem: mod.Memory(),
+		min:        mod.ExportedFunction(expMin),
+		accumulate: mod.ExportedFunction(expAccumulate),
+		sum:        mod.ExportedFunction(expSum),
+		upper:      mod.ExportedFunction(expUpper),
+		// buffer and free are looked up when first needed: each
+		// api.Function carries its own call stack, and an instance that
+		// never crosses a payload should not pay for one.
+	}
+	if err := mod.ExportedFunction(expNew).CallWithStack(ctx, p.stack[:]); err != nil {
+		mod.Close(ctx)
+		return nil, m.fail(expNew, err)
+	}
+	if p.state = api.DecodeU32(p.stack[0]); p.state == 0 {
+		mod.Close(ctx)
+		return nil, m.fail(expNew, errors.New("plugin returned no state"))
+	}
+	m.mu.Lock()
+	m.instances++
+	m.mu.Unlock()
+	return p, nil
+}
+
+// Close releases the compiled module. It fails while instances are open.
+func (m *module) Close(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	if m.instances > 0 {
+		return m.fail("", fmt.Errorf("close with %d instances open", m.instances))
+	}
+	m.closed = true
+	if err := m.cm.Close(ctx); err != nil {
+		return m.fail("", err)
+	}
+	return nil
+}
+
+// Plugin is one wasm instance.
+type Plugin struct {
+	m   *module
+	mod api.Module
+	ctx context.Context
+	mem api.Memory
+
+	min, accumulate, sum, upper, buffer api.Function
+
+	state uint32 // the guest's plugbench_state*
+	stack [2]uint64
+	buf   uint32 // guest buffer address, 0 until first used
+	cap   uint32 // its size
+}
+
+// Min calls plugbench_min.
+func (p *Plugin) Min(a, b int32) (int32, error) {
+	p.stack[0], p.stack[1] = api.EncodeI32(a), api.EncodeI32(b)
+	if err := p.min.CallWithStack(p.ctx, p.stack[:]); err != nil {
+		return 0, p.m.fail(expMin, err)
+	}
+	return api.DecodeI32(p.stack[0]), nil
+}
+
+// Accumulate calls plugbench_accumulate with this instance's state.
+func (p *Plugin) Accumulate(x int64) (int64, error) {
+	p.stack[0], p.stack[1] = api.EncodeU32(p.state), api.EncodeI64(x)
+	if err := p.accumulate.CallWithStack(p.ctx, p.stack[:]); err != nil {
+		return 0, p.m.fail(expAccumulate, err)
+	}
+	return int64(p.stack[0]), nil
+}
+
+// Sum copies b into the guest buffer and calls plugbench_sum on it.
+func (p *Plugin) Sum(b []byte) (uint64, error) {
+	ptr, err := p.in(b)
+	if err != nil {
+		return 0, err
+	}
+	p.stack[0], p.stack[1] = api.EncodeU32(ptr), api.EncodeU32(uint32(len(b)))
+	if err := p.sum.CallWithStack(p.ctx, p.stack[:]); err != nil {
+		return 0, p.m.fail(expSum, err)
+	}
+	return p.stack[0], nil
+}
+
+// Upper copies b into the guest buffer, calls plugbench_upper on it and
+// copies the result back into b.
+func (p *Plugin) Upper(b []byte) error {
+	ptr, err := p.in(b)
+	if err != nil {
+		return err
+	}
+	p.stack[0], p.stack[1] = api.EncodeU32(ptr), api.EncodeU32(uint32(len(b)))
+	if err := p.upper.CallWithStack(p.ctx, p.stack[:]); err != nil {
+		return p.m.fail(expUpper, err)
+	}
+	// Read again: the call may have grown (and so moved) the memory.
+	view, ok := p.mem.Read(ptr, uint32(len(b)))
+	if !ok {
+		return p.m.fail(expUpper, fmt.Errorf("guest buffer [%d, +%d) is outside memory", ptr, len(b)))
+	}
+	copy(b, view)
+	return nil
+}
+
+// in copies b into the guest buffer, growing it first if b does not fit,
+// and returns the buffer's guest address.
+func (p *Plugin) in(b []byte) (uint32, error) {
+	if len(b) == 0 {
+		return p.buf, nil
+	}
+	if uint64(len(b)) > uint64(p.cap) {
+		if err := p.grow(len(b)); err != nil {
+			return 0, err
+		}
+	}
+	view, ok := p.mem.Read(p.buf, uint32(len(b)))
+	if !ok {
+		return 0, p.m.fail(expBuffer, fmt.Errorf("guest buffer [%d, +%d) is outside memory", p.buf, len(b)))
+	}
+	copy(view, b)
+	return p.buf, nil
+}
+
+func (p *Plugin) grow(n int) error {
+	if n > 1<<31 {
+		return p.m.fail(expBuffer, fmt.Errorf("payload of %d bytes does not fit a wasm32 guest", n))
+	}
+	if p.buffer == nil {
+		p.buffer = p.mod.ExportedFunction(expBuffer)
+	}
+	p.stack[0], p.stack[1] = api.EncodeU32(p.state), api.EncodeU32(uint32(n))
+	if err := p.buffer.CallWithStack(p.ctx, p.stack[:]); err != nil {
+		return p.m.fail(expBuffer, err)
+	}
+	ptr := api.DecodeU32(p.stack[0])
+	if ptr == 0 {
+		return p.m.fail(expBuffer, fmt.Errorf("guest could not allocate %d bytes", n))
+	}
+	p.buf, p.cap = ptr, uint32(n)
+	return nil
+}
+
+// Close frees the guest state and closes the instance.
+func (p *Plugin) Close(ctx context.Context) error {
+	if p.mod == nil {
+		return nil
+	}
+	p.stack[0] = api.EncodeU32(p.state)
+	ferr := p.mod.ExportedFunction(expFree).CallWithStack(ctx, p.stack[:1])
+	err := p.mod.Close(ctx)
+	p.mod = nil
+	p.m.mu.Lock()
+	p.m.instances--
+	p.m.mu.Unlock()
+	if ferr != nil {
+		return p.m.fail(expFree, ferr)
+	}
+	if err != nil {
+		return p.m.fail("", err)
+	}
+	return nil
+}
+
+// splitMix is SplitMix64 as an io.Reader: a deterministic random source for
+// guests, one per instance (it is not goroutine-safe).
+type splitMix struct{ x uint64 }
+
+func (s *splitMix) Read(p []byte) (int, error) {
+	for i := 0; i < len(p); {
+		s.x += 0x9e3779b97f4a7c15
+		z := s.x
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		z ^= z >> 31
+		for j := 0; j < 8 && i < len(p); j++ {
+			p[i] = byte(z >> (8 * j))
+			i++
+		}
+	}
+	return len(p), nil
+}
