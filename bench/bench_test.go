@@ -1,0 +1,414 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/dlopen"
+	"github.com/plugbench/plugbench/backends/static"
+)
+
+// The axes of every table, in their fixed order.
+var (
+	setupPhases = []string{"load", "instantiate", "close"}
+	callOps     = []string{"min", "accumulate"}
+	payloadOps  = []string{"sum", "upper"}
+	sizes       = []struct {
+		name string
+		n    int
+	}{{"0B", 0}, {"64B", 64}, {"4KiB", 4 << 10}, {"64KiB", 64 << 10}, {"1MiB", 1 << 20}}
+)
+
+// Call arguments: min's answer is its second argument, so a backend that
+// returned the first would fail the check after the loop.
+const minA, minB, accX = int32(7), int32(-3), int64(3)
+
+// forTargets runs f under backend=NAME/fixture=NAME for every target, in
+// Targets' order, each backend once with its fixtures below it.
+func forTargets[T interface {
+	testing.TB
+	Run(string, func(T)) bool
+}](tb T, f func(T, Target)) {
+	for i, t := range Targets {
+		if i > 0 && Targets[i-1].Backend == t.Backend {
+			continue // run with the first target of its backend
+		}
+		tb.Run("backend="+t.Backend, func(tb T) {
+			for _, u := range Targets[i:] {
+				if u.Backend != t.Backend {
+					break
+				}
+				tb.Run("fixture="+u.Fixture, func(tb T) { f(tb, u) })
+			}
+		})
+	}
+}
+
+// BenchmarkSetup measures each phase of a plugin's life:
+//
+//   - phase=load: Load, from a file to a verified module (the close that
+//     follows is not timed). For wasm, with each compilation-cache mode
+//     (cache=none|memory|disk). A dlopen load is cold every time: the
+//     library is unmapped between iterations, and checked to be.
+//   - phase=instantiate: a new instance from a loaded module.
+//   - phase=close: closing an instance and then its module, the whole
+//     teardown. Its time is read around the two Close calls and reported as
+//     ns/op (b.Loop scales on the whole iteration, so that a costly setup,
+//     such as a Go guest's, cannot stretch the run).
+func BenchmarkSetup(b *testing.B) {
+	for _, phase := range setupPhases {
+		b.Run("phase="+phase, func(b *testing.B) {
+			forTargets(b, func(b *testing.B, t Target) {
+				switch phase {
+				case "load":
+					if len(t.Caches) == 0 {
+						benchLoad(b, t, "")
+						return
+					}
+					for _, c := range t.Caches {
+						b.Run("cache="+string(c), func(b *testing.B) { benchLoad(b, t, c) })
+					}
+				case "instantiate":
+					benchInstantiate(b, t)
+				case "close":
+					benchClose(b, t)
+				}
+			})
+		})
+	}
+}
+
+// loadSetup makes t's backend ready to load with the given cache mode: for
+// "memory", a second runtime sharing the cache keeps the module compiled;
+// for "disk", one load has filled the cache directory first.
+func loadSetup(tb testing.TB, t Target, mode CacheMode) (backends.Backend, string) {
+	tb.Helper()
+	ctx := context.Background()
+	path, err := t.Path(fx)
+	if path == "" {
+		tb.Skipf("%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
+	}
+	var cache Cache
+	switch mode {
+	case CacheMemory:
+		cache = wazero.NewCompilationCache()
+	case CacheDisk:
+		if cache, err = wazero.NewCompilationCacheWithDir(tb.TempDir()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if cache != nil {
+		tb.Cleanup(func() { cache.Close(ctx) })
+		// Warm the cache: for memory, another runtime keeps the module
+		// loaded for the whole benchmark; for disk, it is closed again.
+		_, warm := open(tb, t, cache)
+		if mode == CacheDisk {
+			if err := warm.Close(ctx); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	be, err := t.New(ctx, cache)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { be.Close(ctx) })
+	return be, path
+}
+
+// checkUnmapped fails if the dlopen target's library is still mapped: a
+// later dlopen would only bump a reference count and measure nothing.
+func checkUnmapped(tb testing.TB, t Target, path string) {
+	tb.Helper()
+	if t.Backend != dlopen.Name {
+		return
+	}
+	mapped, err := dlopen.IsMapped(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if mapped {
+		tb.Fatalf("%s is still mapped: the load would not be cold", path)
+	}
+}
+
+// untimed closes what a setup benchmark made, with the timer stopped, a
+// batch at a time: b.StopTimer reads memory statistics, a stop-the-world
+// pause far longer than a cheap phase, so paying it per iteration would
+// make the run, not the result, a hundred times longer.
+type untimed struct {
+	b     *testing.B
+	batch int
+	after func() // runs after each batch is closed, timer still stopped
+	fns   []func(context.Context) error
+}
+
+func (u *untimed) add(close func(context.Context) error) {
+	u.fns = append(u.fns, close)
+	if len(u.fns) >= u.batch {
+		u.b.StopTimer()
+		u.closeAll()
+		u.b.StartTimer()
+	}
+}
+
+// closeAll closes what is pending; after the loop, call it directly: the
+// timer is already stopped.
+func (u *untimed) closeAll() {
+	for _, f := range u.fns {
+		if err := f(context.Background()); err != nil {
+			u.b.Fatal(err)
+		}
+	}
+	u.fns = u.fns[:0]
+	if u.after != nil {
+		u.after()
+	}
+}
+
+// setupBatch is how many instances or modules may wait to be closed. Loads
+// that must be cold (dlopen, and wasm, whose compiled code another open
+// module would share) close every time.
+const setupBatch = 32
+
+func benchLoad(b *testing.B, t Target, mode CacheMode) {
+	ctx := context.Background()
+	be, path := loadSetup(b, t, mode)
+	checkUnmapped(b, t, path)
+	u := &untimed{b: b, batch: 1, after: func() { checkUnmapped(b, t, path) }}
+	if t.Backend == static.Name {
+		u.batch = setupBatch
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		mod, err := be.Load(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		u.add(func(ctx context.Context) error {
+			checkIdentity(b, t, mod)
+			return mod.Close(ctx)
+		})
+	}
+	u.closeAll()
+}
+
+func benchInstantiate(b *testing.B, t Target) {
+	ctx := context.Background()
+	_, mod := open(b, t, nil)
+	u := &untimed{b: b, batch: setupBatch}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := mod.Instantiate(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		u.add(p.Close)
+	}
+	u.closeAll()
+}
+
+func benchClose(b *testing.B, t Target) {
+	ctx := context.Background()
+	// A disk cache keeps a Go guest's setup affordable; closing still frees
+	// everything, as no other module holds the compiled code.
+	mode := CacheNone
+	if len(t.Caches) > 0 && t.Caches[len(t.Caches)-1] == CacheDisk {
+		mode = CacheDisk
+	}
+	be, path := loadSetup(b, t, mode)
+	var closing time.Duration
+	for b.Loop() {
+		mod, err := be.Load(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := mod.Instantiate(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		perr, merr := p.Close(ctx), mod.Close(ctx)
+		closing += time.Since(start)
+		if perr != nil || merr != nil {
+			b.Fatal(perr, merr)
+		}
+	}
+	checkUnmapped(b, t, path)
+	b.ReportMetric(float64(closing.Nanoseconds())/float64(b.N), "ns/op")
+}
+
+// BenchmarkCall measures one call across the boundary.
+func BenchmarkCall(b *testing.B) {
+	for _, op := range callOps {
+		b.Run("op="+op, func(b *testing.B) {
+			forTargets(b, func(b *testing.B, t Target) {
+				_, mod := open(b, t, nil)
+				p := instance(b, mod)
+				benchCall(b, op, p)
+			})
+		})
+	}
+}
+
+func benchCall(b *testing.B, op string, p backends.Plugin) {
+	b.ReportAllocs()
+	switch op {
+	case "min":
+		var r int32
+		var err error
+		for b.Loop() {
+			if r, err = p.Min(minA, minB); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if r != min(minA, minB) {
+			b.Fatalf("min(%d, %d) = %d", minA, minB, r)
+		}
+	case "accumulate":
+		var r int64
+		var err error
+		for b.Loop() {
+			if r, err = p.Accumulate(accX); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// The instance's state is its own: the total is exactly this run's.
+		if want := accX * int64(b.N); r != want {
+			b.Fatalf("accumulate total %d after %d calls, want %d", r, b.N, want)
+		}
+	default:
+		b.Fatalf("unknown op %q", op)
+	}
+}
+
+// payload returns n bytes of mixed-case text with some non-ASCII bytes.
+func payload(n int) []byte {
+	const text = "The quick brown fox jumps over the lazy dog \xc3\xa9\xff 0123456789 "
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = text[i%len(text)]
+	}
+	return p
+}
+
+// BenchmarkPayload measures data crossing the boundary: sum (host to
+// plugin) and upper (host to plugin and back), at each size.
+func BenchmarkPayload(b *testing.B) {
+	for _, op := range payloadOps {
+		b.Run("op="+op, func(b *testing.B) {
+			for _, size := range sizes {
+				b.Run("size="+size.name, func(b *testing.B) {
+					forTargets(b, func(b *testing.B, t Target) {
+						_, mod := open(b, t, nil)
+						p := instance(b, mod)
+						benchPayload(b, op, p, size.n)
+					})
+				})
+			}
+		})
+	}
+}
+
+func benchPayload(b *testing.B, op string, p backends.Plugin, n int) {
+	buf := payload(n)
+	want, _ := reference().Sum(buf)
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	switch op {
+	case "sum":
+		var r uint64
+		var err error
+		for b.Loop() {
+			if r, err = p.Sum(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if r != want {
+			b.Fatalf("sum = %d, want %d", r, want)
+		}
+	case "upper":
+		for b.Loop() {
+			if err := p.Upper(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		upper := payload(n)
+		reference().Upper(upper)
+		if string(buf) != string(upper) {
+			b.Fatalf("upper of %d bytes differs from static's", n)
+		}
+	default:
+		b.Fatalf("unknown op %q", op)
+	}
+}
+
+// parallelInstances makes one instance per goroutine that RunParallel will
+// start, before the timer runs: instantiating is not what is measured.
+func parallelInstances(tb testing.TB, mod backends.Module) func() backends.Plugin {
+	ps := make([]backends.Plugin, runtime.GOMAXPROCS(0))
+	for i := range ps {
+		ps[i] = instance(tb, mod)
+	}
+	var next atomic.Int32
+	return func() backends.Plugin { return ps[next.Add(1)-1] }
+}
+
+// BenchmarkParallel measures the calls from every core at once, one
+// instance per goroutine.
+func BenchmarkParallel(b *testing.B) {
+	for _, op := range callOps {
+		b.Run("op="+op, func(b *testing.B) {
+			forTargets(b, func(b *testing.B, t Target) {
+				_, mod := open(b, t, nil)
+				take := parallelInstances(b, mod)
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					p := take()
+					if err := parallelCalls(op, p, pb.Next); err != nil {
+						b.Error(err)
+					}
+				})
+			})
+		})
+	}
+}
+
+// parallelCalls makes op's call while next says so, and checks the answer.
+func parallelCalls(op string, p backends.Plugin, next func() bool) error {
+	switch op {
+	case "min":
+		var r int32
+		var err error
+		for next() {
+			if r, err = p.Min(minA, minB); err != nil {
+				return err
+			}
+		}
+		if r != min(minA, minB) && r != 0 {
+			return fmt.Errorf("min(%d, %d) = %d", minA, minB, r)
+		}
+	case "accumulate":
+		var r, n int64
+		var err error
+		for next() {
+			if r, err = p.Accumulate(accX); err != nil {
+				return err
+			}
+			n++
+		}
+		if r != accX*n {
+			return fmt.Errorf("accumulate total %d after %d calls in this goroutine, want %d", r, n, accX*n)
+		}
+	default:
+		return fmt.Errorf("unknown op %q", op)
+	}
+	return nil
+}

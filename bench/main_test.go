@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/fixtures"
+)
+
+// fx holds every fixture, built once per test binary by TestMain.
+var fx *fixtures.Set
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "plugbench-fixtures-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	fx, err = fixtures.Prepare(ctx, dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		if err := printConfig(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.RemoveAll(dir)
+			os.Exit(2)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// printConfig writes the config lines that make a result file
+// self-describing (benchfmt reads "key: value" lines before the results).
+func printConfig(w *os.File) error {
+	bw := bufio.NewWriter(w)
+	kv := func(k, v string) { fmt.Fprintf(bw, "%s: %s\n", k, v) }
+	kv("go", runtime.Version())
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			switch d.Path {
+			case "github.com/tetratelabs/wazero":
+				kv("wazero", d.Version)
+			case "github.com/ebitengine/purego":
+				kv("purego", d.Version)
+			}
+		}
+	}
+	cgo := "0"
+	if cgoEnabled {
+		cgo = "1"
+	}
+	kv("cgo", cgo)
+	kv("commit", commit())
+	if cc, err := fixtures.CC(context.Background()); err == nil {
+		if out, err := exec.Command(cc[0], "--version").Output(); err == nil {
+			kv("cc", strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]))
+		}
+	}
+	hashes, err := fx.Hashes()
+	if err != nil {
+		return err
+	}
+	for _, h := range hashes {
+		kv(h[0], h[1])
+	}
+	return bw.Flush()
+}
+
+// commit names the source measured: git's HEAD, "-dirty" when the tree has
+// changes, or "unknown" outside a checkout.
+func commit() string {
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		c += "-dirty"
+	}
+	return c
+}
+
+// open makes t's backend and loads its fixture, skipping (with the reason
+// and what to install) when the fixture cannot be had. Cleanup closes both.
+// It checks the loaded plugin is the one t names.
+func open(tb testing.TB, t Target, cache Cache) (backends.Backend, backends.Module) {
+	tb.Helper()
+	path, err := t.Path(fx)
+	if path == "" {
+		tb.Skipf("%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
+	}
+	ctx := context.Background()
+	be, err := t.New(ctx, cache)
+	if err != nil {
+		tb.Fatalf("%s: %v", t.Backend, err)
+	}
+	tb.Cleanup(func() {
+		if err := be.Close(ctx); err != nil {
+			tb.Errorf("close backend: %v", err)
+		}
+	})
+	mod, err := be.Load(ctx, path)
+	if err != nil {
+		tb.Fatalf("load: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := mod.Close(ctx); err != nil {
+			tb.Errorf("close module: %v", err)
+		}
+	})
+	checkIdentity(tb, t, mod)
+	return be, mod
+}
+
+// checkIdentity fails unless mod's identity export names t's language and
+// the backend t's artifact is built for.
+func checkIdentity(tb testing.TB, t Target, mod backends.Module) {
+	tb.Helper()
+	id := mod.Identity()
+	if id.Backend != t.BuiltFor || id.Lang != t.Lang {
+		tb.Fatalf("%s/%s: loaded %q, want lang=%s backend=%s", t.Backend, t.Fixture, id.Raw, t.Lang, t.BuiltFor)
+	}
+}
+
+// instance makes a plugin instance that cleanup closes.
+func instance(tb testing.TB, mod backends.Module) backends.Plugin {
+	tb.Helper()
+	p, err := mod.Instantiate(context.Background())
+	if err != nil {
+		tb.Fatalf("instantiate: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := p.Close(context.Background()); err != nil {
+			tb.Errorf("close instance: %v", err)
+		}
+	})
+	return p
+}
+
+// reference is the static plugin: the semantics every backend reproduces.
+func reference() *static.Plugin { return &static.Plugin{} }

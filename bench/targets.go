@@ -1,0 +1,95 @@
+// Package bench is plugbench's benchmark suite: every phase of a plugin's
+// life (load, instantiate, calls, payloads, teardown), measured through the
+// backends.Plugin contract for every backend and fixture, each benchmark
+// beside a twin test that checks the same setup answers correctly and is
+// the plugin its name claims.
+//
+// The suite lives in the _test.go files; this file holds the matrix of what
+// is measured, so that adding a backend is one entry in Targets.
+package bench
+
+import (
+	"context"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/dlopen"
+	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/backends/wasm"
+	"github.com/plugbench/plugbench/fixtures"
+)
+
+// Fixture names in benchmark names.
+const (
+	FixtureBuiltin = "builtin" // the static backend's compiled-in plugin
+	FixtureC       = "c"       // fixtures/c/plugbench.c
+	FixtureGo      = "go"      // fixtures/go
+)
+
+// A Target is one backend loading one fixture: a column of every table.
+type Target struct {
+	Backend string // backend name, as in benchmark names
+	Fixture string // fixture name
+	// BuiltFor and Lang are what the artifact's identity must say: the suite
+	// checks them so that no row silently measures another plugin.
+	BuiltFor, Lang string
+	// New makes the backend; cache is used by backends with a compilation
+	// cache and ignored (nil) by the others.
+	New func(ctx context.Context, cache Cache) (backends.Backend, error)
+	// Path returns the artifact's path in a fixtures set, or "" and the
+	// reason it is unavailable.
+	Path func(s *fixtures.Set) (string, error)
+	// Caches lists the compilation-cache modes the load phase measures.
+	Caches []CacheMode
+}
+
+// CacheMode is a compilation-cache setting of the load phase.
+type CacheMode string
+
+// Cache modes, as the cache= key of BenchmarkSetup/phase=load.
+const (
+	CacheNone   CacheMode = "none"   // compile from scratch
+	CacheMemory CacheMode = "memory" // the module is already compiled in this process
+	CacheDisk   CacheMode = "disk"   // compiled by an earlier process, read from a directory
+)
+
+// Cache is a compilation cache handed to a backend, or nil.
+type Cache = wazero.CompilationCache
+
+// Targets is the matrix, in the fixed order of every benchmark.
+var Targets = []Target{
+	{
+		Backend: static.Name, Fixture: FixtureBuiltin, BuiltFor: static.Name, Lang: "go",
+		New:  func(context.Context, Cache) (backends.Backend, error) { return static.Backend(), nil },
+		Path: func(*fixtures.Set) (string, error) { return static.Path, nil },
+	},
+	{
+		Backend: dlopen.Name, Fixture: FixtureC, BuiltFor: dlopen.Name, Lang: "c",
+		New:  func(context.Context, Cache) (backends.Backend, error) { return dlopen.Backend(), nil },
+		Path: func(s *fixtures.Set) (string, error) { return s.SO, s.SOErr },
+	},
+	wasmTarget(wasm.Name, FixtureC), wasmTarget(wasm.Name, FixtureGo),
+	wasmTarget(wasm.NameInterp, FixtureC), wasmTarget(wasm.NameInterp, FixtureGo),
+}
+
+func wasmTarget(name, fixture string) Target {
+	t := Target{
+		Backend: name, Fixture: fixture, BuiltFor: wasm.BuiltFor, Lang: fixture,
+		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
+			return wasm.New(ctx, wasm.Config{Interpreter: name == wasm.NameInterp, Cache: cache})
+		},
+		Path: func(s *fixtures.Set) (string, error) {
+			if fixture == FixtureGo {
+				return s.GoWasm, s.GoWasmErr
+			}
+			return s.CWasm, nil
+		},
+		Caches: []CacheMode{CacheNone},
+	}
+	if name == wasm.Name {
+		// The interpreter keeps no compiled code to cache.
+		t.Caches = []CacheMode{CacheNone, CacheMemory, CacheDisk}
+	}
+	return t
+}
