@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/plugbench/plugbench/backends"
 )
@@ -43,8 +44,9 @@ func (backend) Close(context.Context) error { return nil }
 var identity = "lang=go backend=" + Name + " toolchain=" + runtime.Version()
 
 type module struct {
-	id     backends.Identity
-	closed bool
+	id        backends.Identity
+	closed    bool
+	instances atomic.Int64
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
@@ -54,10 +56,16 @@ func (m *module) Instantiate(context.Context) (backends.Plugin, error) {
 	if m.closed {
 		return nil, &backends.Error{Backend: Name, Path: Path, Err: errors.New("instantiate after close")}
 	}
-	return &Plugin{}, nil
+	m.instances.Add(1)
+	return &Plugin{m: m}, nil
 }
 
+// Close unloads the module. Like every backend's, it fails while instances
+// are open.
 func (m *module) Close(context.Context) error {
+	if n := m.instances.Load(); n > 0 {
+		return &backends.Error{Backend: Name, Path: Path, Err: fmt.Errorf("close with %d instances open", n)}
+	}
 	m.closed = true
 	return nil
 }
@@ -65,6 +73,7 @@ func (m *module) Close(context.Context) error {
 // Plugin is the static plugin: the reference semantics of every call.
 type Plugin struct {
 	total int64
+	m     *module // nil for a Plugin made directly, as a reference
 }
 
 // Min returns the smaller of a and b.
@@ -95,5 +104,11 @@ func (*Plugin) Upper(b []byte) error {
 	return nil
 }
 
-// Close releases nothing: the static plugin holds no outside resource.
-func (*Plugin) Close(context.Context) error { return nil }
+// Close releases the instance; the static plugin holds no outside resource.
+func (p *Plugin) Close(context.Context) error {
+	if p.m != nil {
+		p.m.instances.Add(-1)
+		p.m = nil
+	}
+	return nil
+}

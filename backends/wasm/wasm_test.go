@@ -1,0 +1,187 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/plugbench/plugbench/backends"
+)
+
+// assemble assembles a wasm module that exports the ABI with constant
+// answers: version, identity, the exports in signatures minus omit, and
+// sig overriding one export's signature. It keeps the error tests free of
+// any toolchain.
+func assemble(version int32, identity, omit string, sig map[string][]api.ValueType) []byte {
+	const idAddr = 16
+	var types, funcs, exports, code []byte
+	n := 0
+	for _, s := range signatures {
+		if s.name == omit {
+			continue
+		}
+		params, results := s.params, s.results
+		if p, ok := sig[s.name]; ok {
+			params = p
+		}
+		types = append(types, 0x60)
+		types = append(types, vec(len(params), params)...)
+		types = append(types, vec(len(results), results)...)
+		funcs = append(funcs, uleb(uint64(n))...)
+		exports = append(exports, name(s.name)...)
+		exports = append(exports, 0x00)
+		exports = append(exports, uleb(uint64(n))...)
+		var body []byte
+		for _, r := range results {
+			v := int64(1024) // a non-zero state or buffer address
+			switch s.name {
+			case expVersion:
+				v = int64(version)
+			case expIdentity:
+				v = idAddr
+			case expIdentityLen:
+				v = int64(len(identity))
+			}
+			if r == api.ValueTypeI64 {
+				body = append(body, 0x42)
+			} else {
+				body = append(body, 0x41)
+			}
+			body = append(body, sleb(v)...)
+		}
+		body = append([]byte{0x00}, append(body, 0x0b)...) // no locals … end
+		code = append(code, uleb(uint64(len(body)))...)
+		code = append(code, body...)
+		n++
+	}
+	exports = append(exports, name(expMemory)...)
+	exports = append(exports, 0x02, 0x00)
+	data := append([]byte{0x00, 0x41}, sleb(idAddr)...)
+	data = append(data, 0x0b)
+	data = append(data, uleb(uint64(len(identity)))...)
+	data = append(data, identity...)
+
+	out := []byte("\x00asm\x01\x00\x00\x00")
+	out = append(out, section(1, n, types)...)
+	out = append(out, section(3, n, funcs)...)
+	out = append(out, section(5, 1, []byte{0x00, 0x01})...) // one memory, min 1 page
+	out = append(out, section(7, n+1, exports)...)
+	out = append(out, section(10, n, code)...)
+	out = append(out, section(11, 1, data)...)
+	return out
+}
+
+func section(id byte, count int, body []byte) []byte {
+	content := append(uleb(uint64(count)), body...)
+	return append(append([]byte{id}, uleb(uint64(len(content)))...), content...)
+}
+
+func vec(n int, b []byte) []byte { return append(uleb(uint64(n)), b...) }
+func name(s string) []byte       { return append(uleb(uint64(len(s))), s...) }
+
+func uleb(v uint64) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			c |= 0x80
+		}
+		b = append(b, c)
+		if v == 0 {
+			return b
+		}
+	}
+}
+
+func sleb(v int64) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+const goodIdentity = "lang=c backend=wasm toolchain=handmade"
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name   string
+		path   string
+		is     error
+		symbol string
+		text   string // the message must contain it
+	}{
+		{"missing file", filepath.Join(dir, "nope.wasm"), fs.ErrNotExist, "", "nope.wasm"},
+		{"not wasm", write("text.wasm", []byte("hello, not wasm")), backends.ErrFormat, "", "not a wasm module"},
+		{"bad wasm", write("bad.wasm", []byte("\x00asm\x01\x00\x00\x00\x01\xff")), backends.ErrFormat, "", "compile"},
+		{"missing export", write("nomin.wasm", assemble(1, goodIdentity, expMin, nil)), backends.ErrMissingExport, expMin, "symbol plugbench_min: missing export"},
+		{"wrong signature", write("sig.wasm", assemble(1, goodIdentity, "", map[string][]api.ValueType{expSum: {api.ValueTypeI64}})),
+			backends.ErrMissingExport, expSum, "signature (i64) -> (i64), want (i32, i32) -> (i64)"},
+		{"abi version", write("v2.wasm", assemble(2, goodIdentity, "", nil)), backends.ErrABIVersion, "", "plugin ABI version 2, host expects 1: "},
+		{"wrong backend", write("so.wasm", assemble(1, "lang=c backend=dlopen toolchain=gcc", "", nil)), backends.ErrIdentity, "", `built for backend "dlopen"`},
+		{"bad identity", write("id.wasm", assemble(1, "garbage", "", nil)), backends.ErrIdentity, "", "not key=value"},
+	}
+	ctx := context.Background()
+	for _, interp := range []bool{false, true} {
+		be, err := New(ctx, Config{Interpreter: interp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer be.Close(ctx)
+		t.Run("backend="+be.Name(), func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					_, err := be.Load(ctx, c.path)
+					if !errors.Is(err, c.is) {
+						t.Fatalf("Load(%s) = %v, want %v", c.path, err, c.is)
+					}
+					var e *backends.Error
+					if !errors.As(err, &e) || e.Backend != be.Name() || e.Path != c.path || e.Symbol != c.symbol {
+						t.Fatalf("error %#v: want backend %s, path %s, symbol %q", e, be.Name(), c.path, c.symbol)
+					}
+					msg := err.Error()
+					if !strings.HasPrefix(msg, be.Name()+": ") || !strings.HasSuffix(msg, c.path) || !strings.Contains(msg, c.text) {
+						t.Errorf("message %q: want %q…%q…%q", msg, be.Name()+": ", c.text, c.path)
+					}
+				})
+			}
+			// The assembler itself is right: the same module, unbroken, loads.
+			mod, err := be.Load(ctx, write("good.wasm", assemble(1, goodIdentity, "", nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id := mod.Identity(); id.Raw != goodIdentity || id.Toolchain != "handmade" {
+				t.Errorf("identity %+v", id)
+			}
+			mod.Close(ctx)
+		})
+	}
+}
+
+func TestSplitMixDeterministic(t *testing.T) {
+	a, b := make([]byte, 13), make([]byte, 13)
+	(&splitMix{}).Read(a)
+	(&splitMix{}).Read(b)
+	if string(a) != string(b) || strings.Count(string(a), "\x00") > 3 {
+		t.Errorf("splitMix: %x and %x", a, b)
+	}
+}

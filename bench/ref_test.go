@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ebitengine/purego"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/bench/internal/cgoref"
+)
+
+// Reference implementations of the min call, measured beside the backends
+// so that ratios come from one run: each is the bare mechanism a backend is
+// built on, or an alternative it was chosen over.
+var refImpls = []struct {
+	impl, fixture string
+}{
+	{"go-direct", FixtureBuiltin},               // the static plugin called without the interface
+	{"cgo", FixtureC},                           // a cgo call through the library's function pointer
+	{"purego-syscalln", FixtureC},               // purego.SyscallN with a fresh variadic slice
+	{"purego-registerfunc", FixtureC},           // purego.RegisterFunc's reflect-built func
+	{"wazero", FixtureC}, {"wazero", FixtureGo}, // bare wazero CallWithStack, no backend code
+}
+
+// refMin sets up impl and returns its min call.
+func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error) {
+	tb.Helper()
+	switch impl {
+	case "go-direct":
+		p := &static.Plugin{}
+		return p.Min
+	case "cgo", "purego-syscalln", "purego-registerfunc":
+		fn := refSymbol(tb, "plugbench_min")
+		switch impl {
+		case "cgo":
+			if !cgoref.Available {
+				tb.Skip("the cgo reference needs CGO_ENABLED=1")
+			}
+			return func(a, b int32) (int32, error) { return cgoref.Min(fn, a, b), nil }
+		case "purego-syscalln":
+			return func(a, b int32) (int32, error) {
+				r, _, _ := purego.SyscallN(fn, uintptr(a), uintptr(b))
+				return int32(r), nil
+			}
+		default:
+			var f func(a, b int32) int32
+			purego.RegisterFunc(&f, fn)
+			return func(a, b int32) (int32, error) { return f(a, b), nil }
+		}
+	case "wazero":
+		fn := refWazero(tb, fixture)
+		stack := make([]uint64, 2)
+		ctx := context.Background()
+		return func(a, b int32) (int32, error) {
+			stack[0], stack[1] = api.EncodeI32(a), api.EncodeI32(b)
+			err := fn.CallWithStack(ctx, stack)
+			return api.DecodeI32(stack[0]), err
+		}
+	}
+	tb.Fatalf("unknown reference %q", impl)
+	return nil
+}
+
+// refSymbol opens the C shared object with purego alone and returns a
+// symbol, after checking the library's identity export.
+func refSymbol(tb testing.TB, name string) uintptr {
+	tb.Helper()
+	if fx.SO == "" {
+		tb.Skipf("shared object unavailable: %v", fx.SOErr)
+	}
+	h, err := purego.Dlopen(fx.SO, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { purego.Dlclose(h) })
+	var identity func() string
+	purego.RegisterLibFunc(&identity, h, "plugbench_identity")
+	if id := identity(); !strings.Contains(id, "lang=c backend=dlopen ") {
+		tb.Fatalf("%s: identity %q, want the C plugin built for dlopen", fx.SO, id)
+	}
+	fn, err := purego.Dlsym(h, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fn
+}
+
+// refWazero instantiates a fixture with wazero alone, checks its identity
+// export, and returns its min export.
+func refWazero(tb testing.TB, fixture string) api.Function {
+	tb.Helper()
+	ctx := context.Background()
+	path, want := fx.CWasm, "lang=c backend=wasm "
+	if fixture == FixtureGo {
+		if path, want = fx.GoWasm, "lang=go backend=wasm "; path == "" {
+			tb.Skipf("go guest unavailable: %v", fx.GoWasmErr)
+		}
+	}
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := wazero.NewRuntime(ctx)
+	tb.Cleanup(func() { r.Close(ctx) })
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	mod, err := r.InstantiateWithConfig(ctx, bin, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := mod.ExportedFunction("plugbench_identity").Call(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n, err := mod.ExportedFunction("plugbench_identity_len").Call(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id, _ := mod.Memory().Read(uint32(res[0]), uint32(n[0]))
+	if !strings.HasPrefix(string(id), want) {
+		tb.Fatalf("%s: identity %q, want %q…", path, id, want)
+	}
+	return mod.ExportedFunction("plugbench_min")
+}
+
+// BenchmarkRef measures the reference implementations of min.
+func BenchmarkRef(b *testing.B) {
+	b.Run("op=min", func(b *testing.B) {
+		for i, r := range refImpls {
+			if i > 0 && refImpls[i-1].impl == r.impl {
+				continue
+			}
+			b.Run("impl="+r.impl, func(b *testing.B) {
+				for _, u := range refImpls[i:] {
+					if u.impl != r.impl {
+						break
+					}
+					b.Run("fixture="+u.fixture, func(b *testing.B) {
+						f := refMin(b, u.impl, u.fixture)
+						b.ReportAllocs()
+						var v int32
+						var err error
+						for b.Loop() {
+							if v, err = f(minA, minB); err != nil {
+								b.Fatal(err)
+							}
+						}
+						if v != min(minA, minB) {
+							b.Fatalf("min(%d, %d) = %d", minA, minB, v)
+						}
+					})
+				}
+			})
+		}
+	})
+}
+
+// TestRef is BenchmarkRef's twin: every reference answers min exactly.
+func TestRef(t *testing.T) {
+	for _, r := range refImpls {
+		t.Run("impl="+r.impl+"/fixture="+r.fixture, func(t *testing.T) {
+			f := refMin(t, r.impl, r.fixture)
+			for _, c := range minCases {
+				if got, err := f(c[0], c[1]); err != nil || got != min(c[0], c[1]) {
+					t.Errorf("min(%d, %d) = %d, %v", c[0], c[1], got, err)
+				}
+			}
+		})
+	}
+}

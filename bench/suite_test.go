@@ -1,0 +1,336 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/dlopen"
+)
+
+// The conformance table: edge inputs every backend must answer as static does.
+var (
+	minCases = [][2]int32{
+		{minA, minB}, {0, 0}, {-1, 1}, {1, -1},
+		{math.MinInt32, math.MaxInt32}, {math.MaxInt32, math.MinInt32},
+		{math.MinInt32, math.MinInt32}, {math.MaxInt32, math.MaxInt32}, {math.MinInt32, 0},
+	}
+	// Accumulated in order on one instance: crosses int64's overflow both ways.
+	accumulateCases = []int64{accX, 0, -1, math.MaxInt64, 1, math.MinInt64, math.MinInt64, -1, 42}
+	bufferCases     = [][]byte{
+		nil, {}, {0}, {'a'}, {'z' + 1}, {'a' - 1}, []byte("Hello, World!"),
+		[]byte("odd"), []byte("\x80\xff\xc3\xa9abc\x00xyz"), allBytes(), payload(4097), payload(1<<20 + 1),
+	}
+)
+
+func allBytes() []byte {
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+// conform checks that p answers every call on the given inputs exactly as
+// the static plugin does.
+func conform(t *testing.T, p backends.Plugin, mins [][2]int32, accs []int64, bufs [][]byte) {
+	t.Helper()
+	ref := reference()
+	for _, c := range mins {
+		got, err := p.Min(c[0], c[1])
+		want, _ := ref.Min(c[0], c[1])
+		if err != nil || got != want {
+			t.Errorf("min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
+		}
+	}
+	for _, x := range accs {
+		got, err := p.Accumulate(x)
+		want, _ := ref.Accumulate(x)
+		if err != nil || got != want {
+			t.Errorf("accumulate(%d) = %d, %v; want %d", x, got, err, want)
+		}
+	}
+	for _, buf := range bufs {
+		got, err := p.Sum(buf)
+		want, _ := ref.Sum(buf)
+		if err != nil || got != want {
+			t.Errorf("sum of %d bytes = %d, %v; want %d", len(buf), got, err, want)
+		}
+		up, wantUp := bytes.Clone(buf), bytes.Clone(buf)
+		ref.Upper(wantUp)
+		if err := p.Upper(up); err != nil || !bytes.Equal(up, wantUp) {
+			t.Errorf("upper of %d bytes: err %v, equal to static's: %v", len(buf), err, bytes.Equal(up, wantUp))
+		}
+	}
+}
+
+// TestConformance runs the edge table through every backend and fixture.
+func TestConformance(t *testing.T) {
+	forTargets(t, func(t *testing.T, tg Target) {
+		_, mod := open(t, tg, nil)
+		conform(t, instance(t, mod), minCases, accumulateCases, bufferCases)
+	})
+}
+
+// FuzzConformance checks every backend and fixture against static on random
+// inputs. One instance per target lives across the whole fuzzing run, so
+// accumulate's state is checked over long random sequences too.
+func FuzzConformance(f *testing.F) {
+	f.Add(int32(1), int32(2), int64(3), []byte("abc"))
+	f.Add(int32(math.MinInt32), int32(math.MaxInt32), int64(math.MinInt64), []byte{0x80, 0xff, 'z'})
+	type live struct {
+		name string
+		p    backends.Plugin
+		ref  backends.Plugin
+	}
+	var plugins []live
+	for _, tg := range Targets {
+		if path, _ := tg.Path(fx); path == "" {
+			continue // open would skip the whole fuzz target
+		}
+		_, mod := open(f, tg, nil)
+		plugins = append(plugins, live{tg.Backend + "/" + tg.Fixture, instance(f, mod), reference()})
+	}
+	f.Fuzz(func(t *testing.T, a, b int32, x int64, buf []byte) {
+		for _, l := range plugins {
+			ref := l.ref
+			if got, _ := l.p.Min(a, b); got != min(a, b) {
+				t.Errorf("%s: min(%d, %d) = %d", l.name, a, b, got)
+			}
+			got, err := l.p.Accumulate(x)
+			if want, _ := ref.Accumulate(x); err != nil || got != want {
+				t.Errorf("%s: accumulate(%d) = %d, %v; want %d", l.name, x, got, err, want)
+			}
+			s, err := l.p.Sum(buf)
+			if want, _ := ref.Sum(buf); err != nil || s != want {
+				t.Errorf("%s: sum = %d, %v; want %d", l.name, s, err, want)
+			}
+			up, want := bytes.Clone(buf), bytes.Clone(buf)
+			ref.Upper(want)
+			if err := l.p.Upper(up); err != nil || !bytes.Equal(up, want) {
+				t.Errorf("%s: upper(%q) = %q, %v; want %q", l.name, buf, up, err, want)
+			}
+		}
+	})
+}
+
+// TestSetup is BenchmarkSetup's twin: each load setup (every cache mode)
+// gives the plugin the name claims, which instantiates and answers, and a
+// full close unmaps a dlopen library so the next load is cold.
+func TestSetup(t *testing.T) {
+	forTargets(t, func(t *testing.T, tg Target) {
+		if len(tg.Caches) == 0 {
+			testSetup(t, tg, "")
+			return
+		}
+		for _, mode := range tg.Caches {
+			t.Run("cache="+string(mode), func(t *testing.T) { testSetup(t, tg, mode) })
+		}
+	})
+}
+
+func testSetup(t *testing.T, tg Target, mode CacheMode) {
+	ctx := context.Background()
+	be, path := loadSetup(t, tg, mode)
+	for range 3 { // each load as cold as the first
+		checkUnmapped(t, tg, path)
+		mod, err := be.Load(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkIdentity(t, tg, mod)
+		if tg.Backend == dlopen.Name {
+			if mapped, err := dlopen.IsMapped(path); err != nil || !mapped {
+				t.Fatalf("%s not mapped after load (%v)", path, err)
+			}
+		}
+		p, err := mod.Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conform(t, p, minCases[:2], accumulateCases[:2], bufferCases[:7])
+		if err := mod.Close(ctx); err == nil {
+			t.Fatal("module closed with an instance open")
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := mod.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mod.Instantiate(ctx); err == nil {
+			t.Fatal("instantiate after close succeeded")
+		}
+	}
+	checkUnmapped(t, tg, path)
+}
+
+// TestInstances checks that many instances of one module keep separate
+// state, as BenchmarkSetup/phase=instantiate makes them.
+func TestInstances(t *testing.T) {
+	forTargets(t, func(t *testing.T, tg Target) {
+		_, mod := open(t, tg, nil)
+		ps := make([]backends.Plugin, 4)
+		for i := range ps {
+			ps[i] = instance(t, mod)
+		}
+		for i, p := range ps {
+			for range i + 1 {
+				if _, err := p.Accumulate(int64(i + 1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for i, p := range ps {
+			got, _ := p.Accumulate(0)
+			if want := int64((i + 1) * (i + 1)); got != want {
+				t.Errorf("instance %d total %d, want %d: state is shared", i, got, want)
+			}
+		}
+	})
+}
+
+// TestCall is BenchmarkCall's twin: the same setup and arguments, the
+// answer checked, on every target.
+func TestCall(t *testing.T) {
+	for _, op := range callOps {
+		t.Run("op="+op, func(t *testing.T) {
+			forTargets(t, func(t *testing.T, tg Target) {
+				_, mod := open(t, tg, nil)
+				p := instance(t, mod)
+				switch op {
+				case "min":
+					conform(t, p, minCases, nil, nil)
+				case "accumulate":
+					for i := int64(1); i <= 1000; i++ {
+						if got, err := p.Accumulate(accX); err != nil || got != accX*i {
+							t.Fatalf("call %d: accumulate = %d, %v; want %d", i, got, err, accX*i)
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestPayload is BenchmarkPayload's twin: every size, repeated calls on one
+// instance (the guest buffer is reused, and grows), against static.
+func TestPayload(t *testing.T) {
+	for _, op := range payloadOps {
+		t.Run("op="+op, func(t *testing.T) {
+			forTargets(t, func(t *testing.T, tg Target) {
+				_, mod := open(t, tg, nil)
+				p := instance(t, mod)
+				for _, size := range sizes {
+					for range 2 {
+						buf := payload(size.n)
+						if op == "sum" {
+							conform(t, p, nil, nil, [][]byte{buf})
+							continue
+						}
+						want := bytes.Clone(buf)
+						reference().Upper(want)
+						if err := p.Upper(buf); err != nil || !bytes.Equal(buf, want) {
+							t.Fatalf("size=%s: upper: %v, equal: %v", size.name, err, bytes.Equal(buf, want))
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestParallel is BenchmarkParallel's twin: one instance per goroutine, all
+// calling at once, each answer and each running total right.
+func TestParallel(t *testing.T) {
+	for _, op := range callOps {
+		t.Run("op="+op, func(t *testing.T) {
+			forTargets(t, func(t *testing.T, tg Target) {
+				_, mod := open(t, tg, nil)
+				take := parallelInstances(t, mod)
+				var wg sync.WaitGroup
+				for range runtime.GOMAXPROCS(0) {
+					p := take()
+					wg.Go(func() {
+						n := 0
+						if err := parallelCalls(op, p, func() bool { n++; return n <= 10000 }); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+			})
+		})
+	}
+}
+
+// TestLoadCloseCycles loads, instantiates, calls and closes each target
+// thousands of times and checks nothing is left behind: no file
+// descriptors, no mappings, and no heap growth beyond noise.
+func TestLoadCloseCycles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("thousands of cycles: skipped with -short")
+	}
+	ctx := context.Background()
+	forTargets(t, func(t *testing.T, tg Target) {
+		cycles := 2000
+		if tg.Fixture == FixtureGo {
+			cycles = 20 // a Go guest compiles for half a second
+		}
+		be, path := loadSetup(t, tg, CacheNone)
+		cycle := func() {
+			mod, err := be.Load(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := mod.Instantiate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Sum(payload(100)); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := mod.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cycle() // first use may allocate what lives as long as the backend
+		fds, maps, heap := resources(t)
+		for range cycles {
+			cycle()
+		}
+		fds2, maps2, heap2 := resources(t)
+		if fds2 != fds || maps2 > maps+8 {
+			t.Errorf("after %d cycles: %d → %d open files, %d → %d mappings", cycles, fds, fds2, maps, maps2)
+		}
+		if heap2 > heap+8<<20 {
+			t.Errorf("after %d cycles: live heap grew from %d to %d bytes", cycles, heap, heap2)
+		}
+		checkUnmapped(t, tg, path)
+	})
+}
+
+func resources(t *testing.T) (fds, maps int, heap uint64) {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	m, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return len(ents), bytes.Count(m, []byte("\n")), ms.HeapAlloc
+}
