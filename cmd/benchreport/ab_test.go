@@ -1,0 +1,92 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAB runs "ab" on a throwaway git repository whose benchmark got
+// ten times slower in the working tree.
+func TestAB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs test binaries")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	repo := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		path := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	bench := func(n int) string {
+		return strings.ReplaceAll(`package bench
+
+import "testing"
+
+var sink int
+
+func work() {
+	for i := 0; i < LOOPS; i++ {
+		sink += i * i
+	}
+}
+
+func BenchmarkCall(b *testing.B) {
+	b.Run("op=min/backend=static/fixture=builtin", func(b *testing.B) {
+		for range b.N {
+			work()
+		}
+	})
+}
+`, "LOOPS", strings.Repeat("1", n))
+	}
+	write("go.mod", "module example.com/abtest\n\ngo 1.22\n")
+	write("bench/bench_test.go", bench(3)) // 111 iterations
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-q", "-m", "base")
+	write("bench/bench_test.go", bench(4)) // 1111 iterations
+
+	t.Chdir(repo)
+	out := filepath.Join(t.TempDir(), "ab")
+	stdout, stderr, code := runMain("ab", "-base", "HEAD", "-bench", ".", "-benchtime", "2000x", "-rounds", "6", "-o", out)
+	if code != exitRegression {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitRegression, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "REGRESSION Call/op=min/backend=static/fixture=builtin") {
+		t.Errorf("regression not reported:\n%s", stdout)
+	}
+	for _, name := range []string{"base.txt", "new.txt"} {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(b), "BenchmarkCall/"); n != 6 {
+			t.Errorf("%s has %d results, want 6", name, n)
+		}
+	}
+	// The worktree is gone.
+	cmd := exec.Command("git", "worktree", "list")
+	cmd.Dir = repo
+	if b, err := cmd.Output(); err != nil || strings.Count(string(b), "\n") != 1 {
+		t.Errorf("git worktree list: %v\n%s", err, b)
+	}
+}

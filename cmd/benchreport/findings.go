@@ -1,0 +1,300 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// findings derives short statements from the report tables. Every
+// number quoted comes from a Row; a difference is only called one if
+// it is significant.
+func findings(rep *Report) []string {
+	out := []string{}
+	files := distinctFiles(rep)
+	for _, file := range files {
+		prefix := ""
+		if len(files) > 1 {
+			prefix = file + ": "
+		}
+		add := func(s string) { out = append(out, prefix+s) }
+		for _, bench := range []string{"Call", "Parallel"} {
+			if t := findTable(rep, file, bench, "sec/op"); t != nil {
+				for _, s := range callFindings(t, rep, bench) {
+					add(s)
+				}
+			}
+		}
+		if t := findTable(rep, file, "Payload", "sec/op"); t != nil {
+			for _, s := range payloadFindings(t, findTable(rep, file, "Payload", "B/s"), rep) {
+				add(s)
+			}
+		}
+		if t := findTable(rep, file, "Setup", "sec/op"); t != nil {
+			for _, s := range setupFindings(t) {
+				add(s)
+			}
+		}
+		for _, bench := range []string{"Call", "Payload", "Parallel"} {
+			if t := findTable(rep, file, bench, "allocs/op"); t != nil {
+				if s := allocFinding(t, rep.Baseline); s != "" {
+					add(s)
+				}
+			}
+		}
+		if t := findTable(rep, file, "Ref", "sec/op"); t != nil {
+			for _, s := range refFindings(t, findTable(rep, file, "Call", "sec/op"), rep.Baseline) {
+				add(s)
+			}
+		}
+	}
+	return out
+}
+
+// ciPct formats the coverage of a ratio interval. It is a lower
+// bound (see ratio), hence "≥" unless it reaches 95%.
+func ciPct(conf float64) string {
+	if conf >= 0.95 {
+		return fmt.Sprintf("%.0f%%", math.Floor(100*conf))
+	}
+	return fmt.Sprintf("≥%.0f%%", math.Floor(100*conf))
+}
+
+// ratioPhrase describes a compared row: "10.2× (95% CI 9.8×–10.6×)".
+func ratioPhrase(r *Row) string {
+	s := fmtRatio(float64(r.Ratio))
+	if !math.IsInf(float64(r.RatioHi), 1) {
+		s += fmt.Sprintf(" (%s CI %s–%s)", ciPct(r.RatioConfidence), fmtRatio(float64(r.RatioLo)), fmtRatio(float64(r.RatioHi)))
+	} else if r.BaseCenter == 0 {
+		s = "more than zero"
+	}
+	return s
+}
+
+func callFindings(t *Table, rep *Report, bench string) []string {
+	var out []string
+	noun := "call"
+	if bench == "Parallel" {
+		noun = "parallel call"
+	}
+	forEachGroup(t, func(rows []*Row) {
+		var base *Row
+		for _, r := range rows {
+			if r.Baseline {
+				base = r
+			}
+		}
+		if base == nil {
+			return
+		}
+		op := lookup(base.parts, "op")
+		if op == "" {
+			op = base.Group
+		}
+		var sig, same []string
+		for _, r := range rows {
+			if !r.HasBase {
+				continue
+			}
+			if r.Significant {
+				sig = append(sig, fmt.Sprintf("%s %s", r.Label(), ratioPhrase(r)))
+			} else {
+				same = append(same, fmt.Sprintf("%s (p=%s)", r.Label(), fmtP(float64(r.P))))
+			}
+		}
+		s := fmt.Sprintf("One `%s` %s through %s costs %s", op, noun, rep.Baseline, human(float64(base.Center), t.Unit))
+		if len(sig) > 0 {
+			s += "; relative to it: " + strings.Join(sig, ", ")
+		}
+		if len(same) > 0 {
+			s += "; not distinguishable from it: " + strings.Join(same, ", ")
+		}
+		out = append(out, s+".")
+	})
+	return out
+}
+
+// forEachGroup calls f with each run of rows of the same group.
+func forEachGroup(t *Table, f func([]*Row)) {
+	for i := 0; i < len(t.Rows); {
+		j := i
+		for j < len(t.Rows) && t.Rows[j].Group == t.Rows[i].Group {
+			j++
+		}
+		f(t.Rows[i:j])
+		i = j
+	}
+}
+
+func payloadFindings(t, rate *Table, rep *Report) []string {
+	// Find the largest size.
+	var maxSize float64
+	var maxLabel string
+	for _, r := range t.Rows {
+		if s, ok := parseSize(lookup(r.parts, "size")); ok && s > maxSize {
+			maxSize, maxLabel = s, lookup(r.parts, "size")
+		}
+	}
+	if maxLabel == "" {
+		return nil
+	}
+	var out []string
+	forEachGroup(t, func(rows []*Row) {
+		if lookup(rows[0].parts, "size") != maxLabel {
+			return
+		}
+		op := lookup(rows[0].parts, "op")
+		var parts []string
+		for _, r := range rows {
+			s := fmt.Sprintf("%s %s", r.Label(), human(float64(r.Center), t.Unit))
+			if rr := matchRow(rate, r); rr != nil {
+				s += fmt.Sprintf(" (%s)", human(float64(rr.Center), rate.Unit))
+			}
+			if r.HasBase && r.Significant {
+				s += fmt.Sprintf(", %s %s", ratioPhrase(r), rep.Baseline)
+			} else if r.HasBase {
+				s += fmt.Sprintf(", not distinguishable from %s (p=%s)", rep.Baseline, fmtP(float64(r.P)))
+			}
+			parts = append(parts, s)
+		}
+		out = append(out, fmt.Sprintf("Passing %s to `%s` costs: %s.", maxLabel, op, strings.Join(parts, "; ")))
+	})
+	return out
+}
+
+// matchRow finds the row of t with r's group and backend.
+func matchRow(t *Table, r *Row) *Row {
+	if t == nil {
+		return nil
+	}
+	for _, x := range t.Rows {
+		if x.Name == r.Name {
+			return x
+		}
+	}
+	return nil
+}
+
+func setupFindings(t *Table) []string {
+	var out []string
+	// Per phase: the cheapest and the most expensive backend.
+	type ext struct{ lo, hi *Row }
+	phases := map[string]*ext{}
+	var order []string
+	for _, r := range t.Rows {
+		ph := lookup(r.parts, "phase")
+		if ph == "" {
+			continue
+		}
+		e := phases[ph]
+		if e == nil {
+			e = &ext{r, r}
+			phases[ph] = e
+			order = append(order, ph)
+		}
+		if r.Center < e.lo.Center {
+			e.lo = r
+		}
+		if r.Center > e.hi.Center {
+			e.hi = r
+		}
+	}
+	for _, ph := range order {
+		e := phases[ph]
+		if e.lo == e.hi {
+			continue
+		}
+		out = append(out, fmt.Sprintf("Setup phase `%s` ranges from %s (%s) to %s (%s).",
+			ph, human(float64(e.lo.Center), t.Unit), setupLabel(e.lo), human(float64(e.hi.Center), t.Unit), setupLabel(e.hi)))
+	}
+	// Cache effect: compare each cache mode with cache=none for the
+	// same backend and fixture, by the centers and their intervals.
+	for _, r := range t.Rows {
+		c := lookup(r.parts, "cache")
+		if c == "" || c == "none" {
+			continue
+		}
+		for _, n := range t.Rows {
+			if lookup(n.parts, "cache") != "none" || n.Backend != r.Backend || n.Fixture != r.Fixture ||
+				lookup(n.parts, "phase") != lookup(r.parts, "phase") {
+				continue
+			}
+			disjoint := float64(r.Hi) < float64(n.Lo) || float64(r.Lo) > float64(n.Hi)
+			how := "the confidence intervals overlap"
+			if disjoint {
+				how = "the confidence intervals do not overlap"
+			}
+			rt := float64(n.Center / r.Center)
+			change := fmtRatio(rt) + " faster"
+			if rt < 1 {
+				change = fmtRatio(1/rt) + " slower"
+			}
+			out = append(out, fmt.Sprintf("cache=%s makes `%s` of %s %s than cache=none: %s vs %s (%s).",
+				c, lookup(r.parts, "phase"), r.Label(), change, human(float64(r.Center), t.Unit), human(float64(n.Center), t.Unit), how))
+		}
+	}
+	return out
+}
+
+func setupLabel(r *Row) string {
+	s := r.Label()
+	if c := lookup(r.parts, "cache"); c != "" {
+		s += " cache=" + c
+	}
+	return s
+}
+
+func allocFinding(t *Table, baseline string) string {
+	var parts []string
+	var baseAllocs float64 = -1
+	for _, r := range t.Rows {
+		if r.Baseline && float64(r.Center) > baseAllocs {
+			baseAllocs = float64(r.Center)
+		}
+	}
+	for _, r := range t.Rows {
+		if r.HasBase && r.Center > 0 && r.Significant {
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Group, r.Label(), human(float64(r.Center), t.Unit)))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	const maxList = 6
+	more := ""
+	if len(parts) > maxList {
+		more = fmt.Sprintf(" and %d more", len(parts)-maxList)
+		parts = parts[:maxList]
+	}
+	s := fmt.Sprintf("%s: %s makes %s; these make significantly more: %s%s.", t.Benchmark, baseline, human(baseAllocs, t.Unit), strings.Join(parts, ", "), more)
+	if baseAllocs < 0 {
+		s = fmt.Sprintf("%s: allocating rows: %s%s.", t.Benchmark, strings.Join(parts, ", "), more)
+	}
+	return s
+}
+
+// refFindings relates reference implementations to the baseline call
+// of the same op (medians only: they are different benchmarks).
+func refFindings(ref, call *Table, baseline string) []string {
+	var out []string
+	for _, r := range ref.Rows {
+		op, impl := lookup(r.parts, "op"), lookup(r.parts, "impl")
+		s := fmt.Sprintf("Reference `%s` via %s costs %s", op, nonEmpty(impl, r.Label()), human(float64(r.Center), ref.Unit))
+		if call != nil {
+			for _, c := range call.Rows {
+				if c.Baseline && lookup(c.parts, "op") == op && c.Center > 0 {
+					s += fmt.Sprintf(" (%s the %s call's median)", fmtRatio(float64(r.Center/c.Center)), baseline)
+				}
+			}
+		}
+		out = append(out, s+".")
+	}
+	return out
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"golang.org/x/perf/benchunit"
+)
+
+func isFlagHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+
+// fmtVal formats a value of unit with an SI or binary prefix.
+func fmtVal(v float64, unit string) string {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		if v < 0 {
+			return "-∞"
+		}
+		return "∞"
+	}
+	return benchunit.Scale(v, benchunit.ClassOf(unit))
+}
+
+// human formats a value with a readable unit, for prose.
+func human(v float64, unit string) string {
+	s := fmtVal(v, unit)
+	if isCountUnit(unit) && v == math.Trunc(v) && v < 1000 {
+		s = strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	switch unit {
+	case "allocs/op":
+		return s + " allocs/op"
+	case "sec/op":
+		return s + "s"
+	case "B/op":
+		return s + " B/op"
+	case "B/s":
+		return s + "B/s"
+	}
+	return s + " " + unit
+}
+
+func fmtRatio(x float64) string {
+	switch {
+	case math.IsInf(x, 1):
+		return "∞"
+	case math.IsNaN(x):
+		return "?"
+	case x >= 10000:
+		return benchunit.Scale(x, benchunit.Decimal) + "×"
+	case x >= 100:
+		return fmt.Sprintf("%.0f×", x)
+	case x >= 10:
+		return fmt.Sprintf("%.1f×", x)
+	case x >= 1:
+		return fmt.Sprintf("%.2f×", x)
+	}
+	return fmt.Sprintf("%.3g×", x)
+}
+
+func fmtCI(lo, hi float64, unit string) string {
+	if math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+		return "unbounded"
+	}
+	return fmtVal(lo, unit) + " – " + fmtVal(hi, unit)
+}
+
+// fmtVs formats a row's ratio to its baseline; against a zero
+// baseline it gives the difference instead.
+func fmtVs(r *Row, unit string) string {
+	if r.BaseCenter == 0 && r.Center != 0 {
+		return "+" + fmtVal(float64(r.Center), unit) + " (base 0)"
+	}
+	return fmtRatio(float64(r.Ratio))
+}
+
+func fmtRatioCI(r *Row) string {
+	if r.BaseCenter == 0 {
+		return ""
+	}
+	if math.IsInf(float64(r.RatioHi), 1) {
+		return "unbounded"
+	}
+	return fmtRatio(float64(r.RatioLo)) + " – " + fmtRatio(float64(r.RatioHi))
+}
+
+func fmtP(p float64) string {
+	if p < 0.001 {
+		return "<0.001"
+	}
+	return fmt.Sprintf("%.3f", p)
+}
+
+// verdictWord describes a compared row's difference from the baseline.
+func verdictWord(r *Row, better string) string {
+	if !r.Significant {
+		return "~"
+	}
+	faster := float64(r.Ratio) < 1
+	switch better {
+	case "lower":
+		if faster {
+			return "better"
+		}
+		return "worse"
+	case "higher":
+		if faster {
+			return "worse"
+		}
+		return "better"
+	}
+	return "differs"
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// writeMarkdown writes rep as GitHub-flavored Markdown. chartLink is
+// the directory (relative to the report) holding the chart files, or
+// "" for no charts.
+func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "# %s\n\n", mdEscape(rep.Title))
+	fmt.Fprintf(bw, "Medians with %g%% confidence intervals; ratios are relative to the `%s` backend of the same group; "+
+		"p is the Mann–Whitney U test against it (significant if p < %g; `~` means no significant difference).\n\n",
+		100*rep.Confidence, rep.Baseline, rep.Alpha)
+
+	writeEnvMarkdown(bw, rep)
+
+	if len(rep.Findings) > 0 {
+		fmt.Fprintf(bw, "## Findings\n\n")
+		for _, f := range rep.Findings {
+			fmt.Fprintf(bw, "- %s\n", f)
+		}
+		fmt.Fprintln(bw)
+	}
+
+	if chartLink != "" && len(rep.charts) > 0 {
+		fmt.Fprintf(bw, "## Charts\n\n")
+		for _, c := range rep.charts {
+			fmt.Fprintf(bw, "![%s](%s/%s.%s)\n\n", c.title, chartLink, c.name, chartFormat)
+		}
+	}
+
+	multiFile := len(distinctFiles(rep)) > 1
+	last := ""
+	for _, t := range rep.Tables {
+		head := t.Benchmark
+		if multiFile {
+			head = t.File + ": " + head
+		}
+		if head != last {
+			fmt.Fprintf(bw, "## %s\n\n", mdEscape(head))
+			last = head
+		}
+		fmt.Fprintf(bw, "### %s (%s is better)\n\n", t.Unit, t.Better)
+		fmt.Fprintf(bw, "| benchmark | backend | %s | %g%% CI | vs %s | ratio CI | p | n |\n", t.Summary, 100*rep.Confidence, rep.Baseline)
+		fmt.Fprintf(bw, "|---|---|--:|--:|--:|--:|--:|--:|\n")
+		for _, r := range t.Rows {
+			vs, rci, p := "", "", ""
+			switch {
+			case r.Baseline:
+				vs = "baseline"
+			case r.HasBase:
+				vs = fmtVs(r, t.Unit)
+				if !r.Significant {
+					vs = "~ " + vs
+				} else {
+					vs = "**" + vs + "**"
+				}
+				rci = fmtRatioCI(r)
+				p = fmtP(float64(r.P))
+			}
+			n := strconv.Itoa(r.N)
+			if len(r.Warnings) > 0 {
+				n += " ⚠"
+			}
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				mdEscape(r.Group), mdEscape(r.Label()), fmtVal(float64(r.Center), t.Unit),
+				fmtCI(float64(r.Lo), float64(r.Hi), t.Unit), vs, rci, p, n)
+		}
+		fmt.Fprintln(bw)
+	}
+	if len(rep.Warnings) > 0 {
+		fmt.Fprintf(bw, "## Warnings\n\n")
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(bw, "- ⚠ %s\n", mdEscape(w))
+		}
+		fmt.Fprintln(bw)
+	}
+	return bw.Flush()
+}
+
+// envRows returns the environment as rows of key and one value per
+// file, with well-known keys first.
+func envRows(rep *Report) (keys []string, vals map[string][]string) {
+	vals = map[string][]string{}
+	seen := map[string]bool{}
+	var rest []string
+	for i, ef := range rep.Environment {
+		for _, e := range ef.Config {
+			if !seen[e.Key] {
+				seen[e.Key] = true
+				vals[e.Key] = make([]string, len(rep.Environment))
+				rest = append(rest, e.Key)
+			}
+			v := e.Value
+			if e.Varies {
+				v += " (varies)"
+			}
+			vals[e.Key][i] = v
+		}
+	}
+	for _, k := range []string{"cpu", "goos", "goarch", "go", "commit", "wazero", "purego", "pkg"} {
+		if seen[k] {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range rest {
+		known := false
+		for _, x := range keys {
+			known = known || x == k
+		}
+		if !known {
+			keys = append(keys, k)
+		}
+	}
+	return keys, vals
+}
+
+func writeEnvMarkdown(w io.Writer, rep *Report) {
+	keys, vals := envRows(rep)
+	if len(keys) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## Environment\n\n| key |")
+	for _, ef := range rep.Environment {
+		fmt.Fprintf(w, " %s |", mdEscape(ef.File))
+	}
+	fmt.Fprintf(w, "\n|---|")
+	for range rep.Environment {
+		fmt.Fprintf(w, "---|")
+	}
+	fmt.Fprintln(w)
+	for _, k := range keys {
+		fmt.Fprintf(w, "| %s |", mdEscape(k))
+		for _, v := range vals[k] {
+			fmt.Fprintf(w, " %s |", mdEscape(v))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+}
+
+// writeCSV writes one line per row with raw (unscaled) numbers.
+// Unbounded interval ends are written as "Inf"/"-Inf"; comparison
+// columns are empty for rows that were not compared.
+func writeCSV(w io.Writer, rep *Report) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"file", "benchmark", "group", "backend", "fixture", "name", "unit", "better", "n",
+		"center", "lo", "hi", "confidence", "baseline", "ratio", "ratio_lo", "ratio_hi", "ratio_confidence",
+		"p", "significant", "warnings"})
+	g := func(x num) string { return strconv.FormatFloat(float64(x), 'g', -1, 64) }
+	for _, t := range rep.Tables {
+		for _, r := range t.Rows {
+			rec := []string{t.File, t.Benchmark, r.Group, r.Backend, r.Fixture, r.Name, t.Unit, t.Better,
+				strconv.Itoa(r.N), g(r.Center), g(r.Lo), g(r.Hi), g(num(r.Confidence)),
+				strconv.FormatBool(r.Baseline), "", "", "", "", "", "", strings.Join(r.Warnings, "; ")}
+			if r.HasBase {
+				rec[14], rec[15], rec[16], rec[17] = g(r.Ratio), g(r.RatioLo), g(r.RatioHi), g(num(r.RatioConfidence))
+				rec[18], rec[19] = g(r.P), strconv.FormatBool(r.Significant)
+			}
+			cw.Write(rec)
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,850 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchproc"
+)
+
+// Gate verdicts.
+const (
+	verdictRegression   = "regression"
+	verdictImprovement  = "improvement"
+	verdictUnchanged    = "unchanged"
+	verdictInconclusive = "inconclusive"
+)
+
+// A GateResult is the outcome of "benchreport gate"; the JSON format
+// is this structure.
+type GateResult struct {
+	Base       string     `json:"base"`
+	New        string     `json:"new"`
+	Alpha      float64    `json:"alpha"`
+	Corrected  bool       `json:"holm_corrected"`
+	Normalize  string     `json:"normalize,omitempty"`
+	Rows       []*GateRow `json:"rows"`
+	Notes      []string   `json:"notes"`
+	Regression int        `json:"regressions"`
+	Improved   int        `json:"improvements"`
+	Unchanged  int        `json:"unchanged"`
+	Unknown    int        `json:"inconclusive"`
+}
+
+// A GateRow is one benchmark in one unit.
+type GateRow struct {
+	Name       string    `json:"name"`
+	Unit       string    `json:"unit"`
+	Better     string    `json:"better"`
+	Exact      bool      `json:"exact"` // compared by center only, no test
+	Normalized bool      `json:"normalized"`
+	Base       *GateSide `json:"base"`
+	New        *GateSide `json:"new"`
+	Delta      *num      `json:"delta,omitempty"` // (new-base)/base of the centers
+	Tolerance  float64   `json:"tolerance"`
+	P          *num      `json:"p,omitempty"`
+	PAdjusted  *num      `json:"p_adjusted,omitempty"`
+	Verdict    string    `json:"verdict"`
+	Reason     string    `json:"reason"`
+	Warnings   []string  `json:"warnings,omitempty"`
+
+	sBase, sNew *summary
+}
+
+// A GateSide summarizes one side of a comparison.
+type GateSide struct {
+	N      int `json:"n"`
+	Center num `json:"center"`
+	Lo     num `json:"lo"`
+	Hi     num `json:"hi"`
+}
+
+type gateFlags struct {
+	filter, row, ignore  string
+	tolerance            string
+	thresholds           string
+	normalize, normIgn   string
+	correct, allowInconc bool
+	alpha, confidence    float64
+	minSamples           int
+	format               string
+}
+
+// defaultGateFlags returns the flag defaults of "gate".
+func defaultGateFlags() *gateFlags {
+	f, _ := gateFlagSet(io.Discard)
+	return f
+}
+
+func cmdGate(stdout, stderr io.Writer, args []string) error {
+	f, fs := gateFlagSet(stderr)
+	if err := fs.Parse(args); err != nil {
+		return flagError{err}
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return usageError{fmt.Errorf("gate: want 2 input files (BASE NEW), have %d", fs.NArg())}
+	}
+	res, err := gateFiles(fs.Arg(0), fs.Arg(1), f)
+	if err != nil {
+		return err
+	}
+	if err := writeGate(stdout, res, f.format); err != nil {
+		return err
+	}
+	return gateVerdict(res, f.allowInconc)
+}
+
+func gateFlagSet(stderr io.Writer) (*gateFlags, *flag.FlagSet) {
+	f := new(gateFlags)
+	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: benchreport gate [flags] [label=]BASE [label=]NEW
+
+Gate compares every benchmark and unit of NEW with BASE. A row is a
+regression only if the change is significant (Mann–Whitney U, p < α)
+and beyond the tolerance in the worse direction; B/op, allocs/op and
+assume=exact units fail on any increase of the median.
+Exit status: 0 no regression, 1 regression, 2 bad input or inconclusive.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	addGateFlags(fs, f)
+	return f, fs
+}
+
+// addGateFlags registers the gate's flags on fs.
+func addGateFlags(fs *flag.FlagSet, f *gateFlags) {
+	fs.StringVar(&f.filter, "filter", "*", "use only benchmarks matching benchproc filter `query`")
+	fs.StringVar(&f.row, "row", ".fullname", "identify benchmarks by `projection`")
+	fs.StringVar(&f.ignore, "ignore", "", "ignore differences in `keys` (e.g. /gomaxprocs)")
+	fs.StringVar(&f.tolerance, "tolerance", "5%", "allowed worsening (`percentage`) of noisy units before a significant change fails")
+	fs.StringVar(&f.thresholds, "thresholds", "", "per-benchmark tolerances: `file` of \"NAME-REGEXP TOLERANCE [UNIT]\" lines, first match wins")
+	fs.StringVar(&f.normalize, "normalize", "", "divide each benchmark by the reference `ref` of the same run: name keys (\"backend=static\" or \"/backend:static\") or a benchmark name")
+	fs.StringVar(&f.normIgn, "normalize-ignore", "fixture", "comma-separated name `keys` that may differ between a benchmark and its -normalize reference")
+	fs.BoolVar(&f.correct, "correct", false, "apply the Holm–Bonferroni correction across rows")
+	fs.BoolVar(&f.allowInconc, "allow-inconclusive", false, "exit 0 rather than 2 when rows are inconclusive")
+	fs.Float64Var(&f.alpha, "alpha", 0.05, "significance level `α`")
+	fs.Float64Var(&f.confidence, "confidence", 0.95, "confidence `level` of the printed intervals")
+	fs.IntVar(&f.minSamples, "min-samples", 6, "rows with fewer than `n` samples on a side are inconclusive")
+	fs.StringVar(&f.format, "format", "text", "output `format`: text, md, csv or json")
+}
+
+// gateVerdict turns the row verdicts into the command's error.
+func gateVerdict(res *GateResult, allowInconclusive bool) error {
+	switch {
+	case res.Regression > 0:
+		return &gateError{exitRegression, fmt.Sprintf("gate: %d regression(s)", res.Regression)}
+	case res.Unknown > 0 && !allowInconclusive:
+		return &gateError{exitBad, fmt.Sprintf("gate: %d inconclusive row(s) (use -allow-inconclusive to accept)", res.Unknown)}
+	}
+	return nil
+}
+
+func gateFiles(basePath, newPath string, f *gateFlags) (*GateResult, error) {
+	c, err := newGateConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := readFiles([]string{basePath, newPath}, c.filter)
+	if err != nil {
+		return nil, err
+	}
+	return gate(ds, c)
+}
+
+// gateConfig is the parsed form of gateFlags.
+type gateConfig struct {
+	f          *gateFlags
+	filter     *benchproc.Filter
+	row, file  *benchproc.Projection
+	unit       *benchproc.Field
+	residue    *benchproc.Projection
+	tolerance  float64
+	thresholds []threshold
+	norm       *normRef
+}
+
+func newGateConfig(f *gateFlags) (*gateConfig, error) {
+	c := &gateConfig{f: f}
+	var err error
+	if err := checkLevels(f.alpha, f.confidence); err != nil {
+		return nil, usageError{fmt.Errorf("gate: %w", err)}
+	}
+	switch f.format {
+	case "text", "md", "csv", "json":
+	default:
+		return nil, usageError{fmt.Errorf("gate: -format %q: want text, md, csv or json", f.format)}
+	}
+	if c.tolerance, err = parseTolerance(f.tolerance); err != nil {
+		return nil, usageError{fmt.Errorf("gate: -tolerance: %w", err)}
+	}
+	if f.thresholds != "" {
+		if c.thresholds, err = readThresholds(f.thresholds); err != nil {
+			return nil, err
+		}
+	}
+	if c.filter, err = benchproc.NewFilter(f.filter); err != nil {
+		return nil, usageError{fmt.Errorf("gate: parsing -filter: %w", err)}
+	}
+	var pp benchproc.ProjectionParser
+	if c.row, c.unit, err = pp.ParseWithUnit(f.row, c.filter); err != nil {
+		return nil, usageError{fmt.Errorf("gate: parsing -row: %w", err)}
+	}
+	if _, err = pp.Parse(f.ignore, c.filter); err != nil {
+		return nil, usageError{fmt.Errorf("gate: parsing -ignore: %w", err)}
+	}
+	if c.file, err = pp.Parse(".file", c.filter); err != nil {
+		return nil, usageError{fmt.Errorf("gate: %w", err)}
+	}
+	c.residue = pp.Residue()
+	if f.normalize != "" {
+		if c.norm, err = parseNormRef(f.normalize, f.normIgn); err != nil {
+			return nil, usageError{fmt.Errorf("gate: -normalize: %w", err)}
+		}
+	}
+	return c, nil
+}
+
+// A gateCell accumulates the measurements of one benchmark and unit
+// from one file.
+type gateCell struct {
+	rep      *benchfmt.Result
+	values   []float64
+	residues []benchproc.Key
+}
+
+type gateKey struct {
+	row  benchproc.Key
+	side int // 0 base, 1 new
+}
+
+func gate(ds *dataset, c *gateConfig) (*GateResult, error) {
+	f := c.f
+	if len(ds.inputs) != 2 {
+		return nil, fmt.Errorf("gate: want 2 inputs, have %d", len(ds.inputs))
+	}
+	if ds.inputs[0].label == ds.inputs[1].label {
+		return nil, usageError{fmt.Errorf("gate: BASE and NEW have the same label %q", ds.inputs[0].label)}
+	}
+	opts := &statOpts{confidence: f.confidence, thresholds: benchmath.DefaultThresholds, units: ds.units}
+	opts.thresholds.CompareAlpha = f.alpha
+	res := &GateResult{Base: ds.inputs[0].label, New: ds.inputs[1].label, Alpha: f.alpha,
+		Corrected: f.correct, Normalize: f.normalize, Rows: []*GateRow{}, Notes: []string{}}
+
+	cells := map[gateKey]*gateCell{}
+	var rowKeys []benchproc.Key
+	seenRow := map[benchproc.Key]bool{}
+	for _, r := range ds.results {
+		side := 0
+		if r.GetConfig(".file") == ds.inputs[1].label {
+			side = 1
+		}
+		rk := c.residue.Project(r)
+		for i, k := range c.row.ProjectValues(r) {
+			gk := gateKey{k, side}
+			cl := cells[gk]
+			if cl == nil {
+				cl = &gateCell{rep: r}
+				cells[gk] = cl
+			}
+			cl.values = append(cl.values, r.Values[i].Value)
+			if !containsKey(cl.residues, rk) {
+				cl.residues = append(cl.residues, rk)
+			}
+			if !seenRow[k] {
+				seenRow[k] = true
+				rowKeys = append(rowKeys, k)
+			}
+		}
+	}
+	benchproc.SortKeys(rowKeys)
+
+	var refs [2]map[string]*summary
+	if c.norm != nil {
+		for side := range 2 {
+			refs[side] = c.norm.references(ds, ds.inputs[side].label, opts)
+		}
+		if len(refs[0]) == 0 && len(refs[1]) == 0 {
+			return nil, usageError{fmt.Errorf("gate: -normalize %s: no reference benchmark in either file", f.normalize)}
+		}
+	}
+
+	var noisy []*GateRow
+	for _, k := range rowKeys {
+		unit := k.Get(c.unit)
+		row := &GateRow{
+			Name:   groupLabel(k, c.unit),
+			Unit:   unit,
+			Better: betterString(ds.units.GetBetter(unit)),
+		}
+		row.Exact = unit == "B/op" || unit == "allocs/op" || ds.units.GetAssumption(unit) == benchmath.AssumeExact
+		row.Tolerance = c.tolerance
+		if row.Exact {
+			row.Tolerance = 0
+		}
+		if t, ok := matchThreshold(c.thresholds, row.Name, unit, row.Exact); ok {
+			row.Tolerance = t
+		}
+		var sums [2]*summary
+		var sideCells [2]*gateCell
+		for side := range 2 {
+			sideCells[side] = cells[gateKey{k, side}]
+		}
+		// Normalize both sides or neither.
+		var divisors [2]float64
+		isRef, normFail := false, ""
+		if c.norm != nil {
+			for side, cl := range sideCells {
+				if cl == nil {
+					continue
+				}
+				isRef = isRef || c.norm.isRef(cl.rep)
+				ref := refs[side][c.norm.signature(cl.rep)+"\x00"+unit]
+				switch {
+				case ref == nil:
+					normFail = "no -normalize reference in " + ds.inputs[side].label
+				case ref.Center > 0:
+					divisors[side] = ref.Center
+				}
+			}
+			if normFail == "" && (divisors[0] == 0) != (divisors[1] == 0) && sideCells[0] != nil && sideCells[1] != nil {
+				normFail = "-normalize reference center is 0 in one file only"
+			}
+		}
+		for side, cl := range sideCells {
+			if cl == nil {
+				continue
+			}
+			vals := cl.values
+			if divisors[side] > 0 && normFail == "" {
+				vals = make([]float64, len(cl.values))
+				for i, v := range cl.values {
+					vals[i] = v / divisors[side]
+				}
+				row.Normalized = true
+			}
+			s := opts.summarize(unit, vals)
+			sums[side] = s
+			row.Warnings = append(row.Warnings, s.warnings...)
+			if len(cl.residues) > 1 {
+				var names []string
+				for _, fld := range benchproc.NonSingularFields(cl.residues) {
+					names = append(names, fld.Name)
+				}
+				row.Warnings = append(row.Warnings, fmt.Sprintf("%s: results vary in %s", ds.inputs[side].label, strings.Join(names, ", ")))
+			}
+		}
+		if isRef {
+			note := fmt.Sprintf("%s is a -normalize reference: not gated", row.Name)
+			if len(res.Notes) == 0 || res.Notes[len(res.Notes)-1] != note {
+				res.Notes = append(res.Notes, note)
+			}
+			continue
+		}
+		row.sBase, row.sNew = sums[0], sums[1]
+		if s := sums[0]; s != nil {
+			row.Base = &GateSide{s.n(), num(s.Center), num(s.Lo), num(s.Hi)}
+		}
+		if s := sums[1]; s != nil {
+			row.New = &GateSide{s.n(), num(s.Center), num(s.Lo), num(s.Hi)}
+		}
+		if normFail != "" {
+			row.Verdict, row.Reason = verdictInconclusive, normFail
+		}
+		res.Rows = append(res.Rows, row)
+		if row.Verdict != "" {
+			continue
+		}
+		switch {
+		case sums[0] == nil:
+			row.Verdict, row.Reason = verdictInconclusive, "missing in "+res.Base
+			continue
+		case sums[1] == nil:
+			row.Verdict, row.Reason = verdictInconclusive, "missing in "+res.New
+			continue
+		}
+		d := delta(sums[0].Center, sums[1].Center)
+		row.Delta = &d
+		if row.Exact {
+			continue
+		}
+		if n0, n1 := sums[0].n(), sums[1].n(); n0 < f.minSamples || n1 < f.minSamples {
+			row.Verdict = verdictInconclusive
+			row.Reason = fmt.Sprintf("too few samples (n=%d+%d, want ≥ %d each)", n0, n1, f.minSamples)
+			continue
+		}
+		cmp := compare(sums[0], sums[1])
+		p := num(cmp.P)
+		row.P = &p
+		tooFew := false
+		for _, w := range cmp.Warnings {
+			row.Warnings = append(row.Warnings, w.Error())
+			// benchmath warns "need >= N samples to detect a
+			// difference" when no outcome could be significant.
+			tooFew = tooFew || strings.HasPrefix(w.Error(), "need ")
+		}
+		if tooFew {
+			row.Verdict = verdictInconclusive
+			row.Reason = fmt.Sprintf("too few samples to detect a difference (n=%d+%d)", sums[0].n(), sums[1].n())
+			continue
+		}
+		noisy = append(noisy, row)
+	}
+
+	if f.correct && len(noisy) > 0 {
+		ps := make([]float64, len(noisy))
+		for i, r := range noisy {
+			ps[i] = float64(*r.P)
+		}
+		for i, a := range holm(ps) {
+			adj := num(a)
+			noisy[i].PAdjusted = &adj
+		}
+	}
+
+	for _, row := range res.Rows {
+		if row.Verdict == "" {
+			decide(row, f.alpha)
+		}
+		switch row.Verdict {
+		case verdictRegression:
+			res.Regression++
+		case verdictImprovement:
+			res.Improved++
+		case verdictUnchanged:
+			res.Unchanged++
+		default:
+			res.Unknown++
+		}
+	}
+	return res, nil
+}
+
+func delta(base, x float64) num {
+	switch {
+	case base == x:
+		return 0
+	case base == 0:
+		return num(math.Inf(1))
+	}
+	return num((x - base) / base)
+}
+
+// decide sets the verdict of a row with both sides present.
+func decide(row *GateRow, alpha float64) {
+	d := float64(*row.Delta)
+	worse, better := d > row.Tolerance, d < -row.Tolerance
+	if row.Better == "higher" {
+		worse, better = d < -row.Tolerance, d > row.Tolerance
+	}
+	if row.Exact {
+		change := fmt.Sprintf("%s → %s", fmtVal(float64(row.Base.Center), row.Unit), fmtVal(float64(row.New.Center), row.Unit))
+		if !math.IsInf(d, 0) {
+			change += " (" + pctString(d) + ")"
+		}
+		switch {
+		case worse:
+			row.Verdict, row.Reason = verdictRegression, fmt.Sprintf("%s, exact unit, tolerance %s", change, fmtTol(row.Tolerance))
+		case better:
+			row.Verdict, row.Reason = verdictImprovement, fmt.Sprintf("%s, exact unit", change)
+		default:
+			row.Verdict, row.Reason = verdictUnchanged, "within tolerance (exact unit)"
+		}
+		return
+	}
+	p := float64(*row.P)
+	pName := "p"
+	if row.PAdjusted != nil {
+		p, pName = float64(*row.PAdjusted), "Holm-adjusted p"
+	}
+	pEq := func(p float64) string {
+		if s := fmtP(p); strings.HasPrefix(s, "<") {
+			return pName + s
+		} else {
+			return pName + "=" + s
+		}
+	}
+	sig := p < alpha
+	switch {
+	case sig && worse:
+		row.Verdict = verdictRegression
+		row.Reason = fmt.Sprintf("%s, beyond tolerance %s, %s", pctString(d), fmtTol(row.Tolerance), pEq(p))
+	case sig && better:
+		row.Verdict = verdictImprovement
+		row.Reason = fmt.Sprintf("%s, %s", pctString(d), pEq(p))
+	case sig:
+		row.Verdict, row.Reason = verdictUnchanged, fmt.Sprintf("%s, significant (%s) but within tolerance %s", pctString(d), pEq(p), fmtTol(row.Tolerance))
+	default:
+		row.Verdict, row.Reason = verdictUnchanged, fmt.Sprintf("not significant (%s)", pEq(p))
+	}
+}
+
+func fmtTol(t float64) string {
+	return strconv.FormatFloat(100*t, 'g', 4, 64) + "%"
+}
+
+// parseTolerance parses "5%", "0.05" or "exact" (zero).
+func parseTolerance(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if s == "exact" {
+		return 0, nil
+	}
+	scale := 1.0
+	if strings.HasSuffix(s, "%") {
+		s, scale = strings.TrimSuffix(s, "%"), 0.01
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, fmt.Errorf("bad tolerance %q: want a percentage like 5%%, a fraction like 0.05, or exact", s)
+	}
+	return v * scale, nil
+}
+
+// A threshold is one line of a -thresholds file.
+type threshold struct {
+	re        *regexp.Regexp
+	tolerance float64
+	unit      string // "" applies to every non-exact unit
+}
+
+// readThresholds parses a thresholds file: one "NAME-REGEXP TOLERANCE
+// [UNIT]" per line, with blank lines and "#" comments ignored. The
+// regexp is matched (unanchored) against the benchmark name without
+// the "Benchmark" prefix. Without UNIT a line applies to the noisy
+// units only; B/op, allocs/op and assume=exact units are overridden
+// only by lines naming the unit.
+func readThresholds(path string) ([]threshold, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, inputErrors{fmt.Errorf("%s: %w", path, err)}
+	}
+	return parseThresholds(path, b)
+}
+
+func parseThresholds(path string, b []byte) ([]threshold, error) {
+	var ts []threshold
+	var errs inputErrors
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Text()
+		if i := strings.Index(text, "#"); i >= 0 {
+			text = text[:i]
+		}
+		fs := strings.Fields(text)
+		if len(fs) == 0 {
+			continue
+		}
+		if len(fs) < 2 || len(fs) > 3 {
+			errs = append(errs, fmt.Errorf("%s:%d: want \"NAME-REGEXP TOLERANCE [UNIT]\"", path, line))
+			continue
+		}
+		re, err := regexp.Compile(fs[0])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", path, line, err))
+			continue
+		}
+		tol, err := parseTolerance(fs[1])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", path, line, err))
+			continue
+		}
+		t := threshold{re: re, tolerance: tol}
+		if len(fs) == 3 {
+			t.unit = fs[2]
+		}
+		ts = append(ts, t)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", path, err))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return ts, nil
+}
+
+func matchThreshold(ts []threshold, name, unit string, exact bool) (float64, bool) {
+	for _, t := range ts {
+		if t.unit != "" && t.unit != unit || t.unit == "" && exact {
+			continue
+		}
+		if t.re.MatchString(name) {
+			return t.tolerance, true
+		}
+	}
+	return 0, false
+}
+
+// A normRef identifies the -normalize reference of each benchmark.
+//
+// With name keys ("backend=static", or "/backend:static" filter terms)
+// the reference of a benchmark is the benchmark of the same file whose
+// name has those key values and otherwise agrees on every name key
+// except those in -normalize-ignore. With a benchmark name
+// ("BenchmarkRef/op=min/impl=cgo", GOMAXPROCS suffix optional) every
+// benchmark is divided by that one.
+type normRef struct {
+	fixed  string // benchmark name without "Benchmark" and "-N"
+	keys   []kv
+	ignore map[string]bool
+}
+
+var normTerm = regexp.MustCompile(`^/?([^=:/\s]+)[=:](\S+)$`)
+
+func parseNormRef(s, ignore string) (*normRef, error) {
+	n := &normRef{ignore: map[string]bool{}}
+	for _, k := range strings.Split(ignore, ",") {
+		if k = strings.TrimPrefix(strings.TrimSpace(k), "/"); k != "" {
+			n.ignore[k] = true
+		}
+	}
+	if strings.HasPrefix(s, "Benchmark") {
+		base, parts, _ := nameParts(benchfmt.Name(strings.TrimPrefix(s, "Benchmark")))
+		n.fixed = canonicalName(base, parts)
+		return n, nil
+	}
+	for _, term := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		m := normTerm.FindStringSubmatch(term)
+		if m == nil {
+			return nil, fmt.Errorf("bad term %q: want key=value, /key:value or a Benchmark name", term)
+		}
+		n.keys = append(n.keys, kv{m[1], m[2]})
+	}
+	if len(n.keys) == 0 {
+		return nil, errors.New("empty reference")
+	}
+	return n, nil
+}
+
+func canonicalName(base string, parts []kv) string {
+	var b strings.Builder
+	b.WriteString(base)
+	for _, p := range parts {
+		b.WriteByte('/')
+		if p.key != "" {
+			b.WriteString(p.key + "=")
+		}
+		b.WriteString(p.val)
+	}
+	return b.String()
+}
+
+// isRef reports whether r is a reference benchmark.
+func (n *normRef) isRef(r *benchfmt.Result) bool {
+	base, parts, _ := nameParts(r.Name)
+	if n.fixed != "" {
+		return canonicalName(base, parts) == n.fixed
+	}
+	for _, k := range n.keys {
+		if lookup(parts, k.key) != k.val {
+			return false
+		}
+	}
+	return true
+}
+
+// signature is the identity a benchmark shares with its reference.
+func (n *normRef) signature(r *benchfmt.Result) string {
+	if n.fixed != "" {
+		return n.fixed
+	}
+	base, parts, procs := nameParts(r.Name)
+	var kept []kv
+	for _, p := range parts {
+		skip := n.ignore[p.key]
+		for _, k := range n.keys {
+			skip = skip || p.key == k.key
+		}
+		if !skip {
+			kept = append(kept, p)
+		}
+	}
+	return canonicalName(base, kept) + "-" + procs
+}
+
+// references summarizes the reference benchmarks of one file, by
+// signature and unit.
+func (n *normRef) references(ds *dataset, file string, opts *statOpts) map[string]*summary {
+	vals := map[string][]float64{}
+	var order []string
+	for _, r := range ds.results {
+		if r.GetConfig(".file") != file || !n.isRef(r) {
+			continue
+		}
+		sig := n.signature(r)
+		for _, v := range r.Values {
+			k := sig + "\x00" + v.Unit
+			if _, ok := vals[k]; !ok {
+				order = append(order, k)
+			}
+			vals[k] = append(vals[k], v.Value)
+		}
+	}
+	out := map[string]*summary{}
+	for _, k := range order {
+		unit := k[strings.IndexByte(k, 0)+1:]
+		out[k] = opts.summarize(unit, vals[k])
+	}
+	return out
+}
+
+// writeGate prints the gate result.
+func writeGate(w io.Writer, res *GateResult, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"name", "unit", "better", "exact", "normalized", "base_n", "base_center", "base_lo", "base_hi",
+			"new_n", "new_center", "new_lo", "new_hi", "delta", "tolerance", "p", "p_adjusted", "verdict", "reason", "warnings"})
+		g := func(x num) string { return strconv.FormatFloat(float64(x), 'g', -1, 64) }
+		gp := func(x *num) string {
+			if x == nil {
+				return ""
+			}
+			return g(*x)
+		}
+		side := func(s *GateSide) []string {
+			if s == nil {
+				return []string{"0", "", "", ""}
+			}
+			return []string{strconv.Itoa(s.N), g(s.Center), g(s.Lo), g(s.Hi)}
+		}
+		for _, r := range res.Rows {
+			rec := []string{r.Name, r.Unit, r.Better, strconv.FormatBool(r.Exact), strconv.FormatBool(r.Normalized)}
+			rec = append(rec, side(r.Base)...)
+			rec = append(rec, side(r.New)...)
+			rec = append(rec, gp(r.Delta), g(num(r.Tolerance)), gp(r.P), gp(r.PAdjusted), r.Verdict, r.Reason, strings.Join(r.Warnings, "; "))
+			cw.Write(rec)
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	md := format == "md"
+	bw := bufio.NewWriter(w)
+	sep := "\t"
+	if md {
+		sep = " | "
+	}
+	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
+	out := tw
+	if md {
+		out = nil
+	}
+	var tableW io.Writer = bw
+	if out != nil {
+		tableW = out
+	}
+	line := func(cols ...string) {
+		if md {
+			for i := range cols {
+				cols[i] = mdEscape(cols[i])
+			}
+			fmt.Fprintf(tableW, "| %s |\n", strings.Join(cols, sep))
+			return
+		}
+		fmt.Fprintln(tableW, strings.Join(cols, sep))
+	}
+	norm := ""
+	if res.Normalize != "" {
+		norm = fmt.Sprintf(", normalized by %s", res.Normalize)
+	}
+	corr := ""
+	if res.Corrected {
+		corr = ", Holm–Bonferroni corrected"
+	}
+	fmt.Fprintf(bw, "gate: base %s, new %s (α=%g%s%s)\n\n", res.Base, res.New, res.Alpha, corr, norm)
+	line("benchmark", "unit", "base", "new", "delta", "tolerance", "p", "n", "verdict")
+	if md {
+		fmt.Fprintln(bw, "|---|---|--:|--:|--:|--:|--:|--:|---|")
+	}
+	for _, r := range res.Rows {
+		unit := r.Unit
+		if r.Normalized {
+			unit += " (norm.)"
+		}
+		sideStr := func(s *GateSide) string {
+			if s == nil {
+				return "—"
+			}
+			v := fmtVal(float64(s.Center), r.Unit)
+			if r.Normalized {
+				v = strconv.FormatFloat(float64(s.Center), 'g', 4, 64) + "×"
+			}
+			return v
+		}
+		d, p := "", ""
+		if r.Delta != nil {
+			d = pctString(float64(*r.Delta))
+			if math.IsInf(float64(*r.Delta), 1) {
+				d = "+∞ (base 0)"
+			}
+		}
+		if r.P != nil {
+			p = fmtP(float64(*r.P))
+			if r.PAdjusted != nil {
+				p += " (adj " + fmtP(float64(*r.PAdjusted)) + ")"
+			}
+		} else if r.Exact {
+			p = "exact"
+		}
+		n0, n1 := 0, 0
+		if r.Base != nil {
+			n0 = r.Base.N
+		}
+		if r.New != nil {
+			n1 = r.New.N
+		}
+		v := r.Verdict
+		if v == verdictRegression {
+			v = "REGRESSION"
+		}
+		line(r.Name, unit, sideStr(r.Base), sideStr(r.New), d, fmtTol(r.Tolerance), p, fmt.Sprintf("%d+%d", n0, n1), v)
+	}
+	if out != nil {
+		tw.Flush()
+	}
+	fmt.Fprintf(bw, "\n%d regression(s), %d improvement(s), %d unchanged, %d inconclusive\n",
+		res.Regression, res.Improved, res.Unchanged, res.Unknown)
+	for _, r := range res.Rows {
+		switch r.Verdict {
+		case verdictRegression:
+			fmt.Fprintf(bw, "REGRESSION %s %s: %s\n", r.Name, r.Unit, r.Reason)
+		case verdictInconclusive:
+			fmt.Fprintf(bw, "inconclusive %s %s: %s\n", r.Name, r.Unit, r.Reason)
+		}
+	}
+	for _, r := range res.Rows {
+		for _, w := range r.Warnings {
+			fmt.Fprintf(bw, "warning: %s %s: %s\n", r.Name, r.Unit, w)
+		}
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(bw, "note: %s\n", n)
+	}
+	return bw.Flush()
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io"
+	"strconv"
+)
+
+// The HTML report is a single self-contained page: inline CSS, charts
+// as inline SVG, no scripts and no external resources.
+var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"val":     func(v num, unit string) string { return fmtVal(float64(v), unit) },
+	"ci":      func(r *Row, unit string) string { return fmtCI(float64(r.Lo), float64(r.Hi), unit) },
+	"ratio":   fmtVs,
+	"ratioCI": fmtRatioCI,
+	"p":       func(r *Row) string { return fmtP(float64(r.P)) },
+	"pct":     func(x float64) string { return strconv.FormatFloat(100*x, 'g', -1, 64) },
+	"md":      mdInline,
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.R.Title}}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f3f3f3; }
+tr.base td { background: #f8f8ff; }
+.better { color: #080; font-weight: bold; }
+.worse { color: #b00; font-weight: bold; }
+.warn { color: #a60; }
+figure { margin: 1em 0; overflow-x: auto; }
+figure svg { max-width: 100%; height: auto; }
+code { background: #f3f3f3; padding: 0 0.2em; }
+</style>
+</head>
+<body>
+<h1>{{.R.Title}}</h1>
+<p>Medians with {{pct .R.Confidence}}% confidence intervals; ratios are relative to the <code>{{.R.Baseline}}</code> backend of the same group;
+p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~ means no significant difference).</p>
+{{if .EnvKeys}}<h2>Environment</h2>
+<table><tr><th>key</th>{{range .R.Environment}}<th>{{.File}}</th>{{end}}</tr>
+{{range .EnvKeys}}<tr><td>{{.}}</td>{{range index $.EnvVals .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>{{end}}
+{{if .R.Findings}}<h2>Findings</h2>
+<ul>{{range .R.Findings}}<li>{{md .}}</li>{{end}}</ul>{{end}}
+{{if .Charts}}<h2>Charts</h2>
+{{range .Charts}}<figure>{{.SVG}}<figcaption>{{.Title}}</figcaption></figure>
+{{end}}{{end}}
+{{range .R.Tables}}{{$t := .}}<h2>{{if $.Multi}}{{.File}}: {{end}}{{.Benchmark}} <small>{{.Unit}} ({{.Better}} is better)</small></h2>
+<table><tr><th>benchmark</th><th>backend</th><th>{{.Summary}}</th><th>{{pct $.R.Confidence}}% CI</th><th>vs {{$.R.Baseline}}</th><th>ratio CI</th><th>p</th><th>n</th></tr>
+{{range .Rows}}<tr{{if .Baseline}} class="base"{{end}}><td>{{.Group}}</td><td>{{.Label}}</td><td class="n">{{val .Center $t.Unit}}</td><td class="n">{{ci . $t.Unit}}</td>
+{{- if .Baseline}}<td>baseline</td><td></td><td></td>{{else if .HasBase}}<td class="n {{$.Verdict . $t.Better}}">{{if not .Significant}}~ {{end}}{{ratio . $t.Unit}}</td><td class="n">{{ratioCI .}}</td><td class="n">{{p .}}</td>{{else}}<td></td><td></td><td></td>{{end -}}
+<td class="n">{{.N}}{{if .Warnings}} <span class="warn" title="{{range .Warnings}}{{.}}; {{end}}">⚠</span>{{end}}</td></tr>
+{{end}}</table>
+{{end}}
+{{if .R.Warnings}}<h2>Warnings</h2>
+<ul>{{range .R.Warnings}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
+</body>
+</html>
+`))
+
+type htmlChart struct {
+	Title string
+	SVG   template.HTML
+}
+
+type htmlData struct {
+	R       *Report
+	Multi   bool
+	EnvKeys []string
+	EnvVals map[string][]string
+	Charts  []htmlChart
+}
+
+func (htmlData) Verdict(r *Row, better string) string { return verdictWord(r, better) }
+
+func writeHTML(w io.Writer, rep *Report) error {
+	d := htmlData{R: rep, Multi: len(distinctFiles(rep)) > 1}
+	d.EnvKeys, d.EnvVals = envRows(rep)
+	for _, c := range rep.charts {
+		svg := c.svg
+		// Drop the XML prolog; the <svg> element can be inlined.
+		if i := bytes.Index(svg, []byte("<svg")); i > 0 {
+			svg = svg[i:]
+		}
+		// The SVG comes from gonum/plot, not from input data: the
+		// only input-derived strings in it are chart labels, which
+		// vgsvg escapes.
+		d.Charts = append(d.Charts, htmlChart{c.title, template.HTML(svg)})
+	}
+	var buf bytes.Buffer
+	if err := htmlTmpl.Execute(&buf, d); err != nil {
+		return fmt.Errorf("writing html: %w", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// mdInline renders the `code` spans of a finding as HTML.
+func mdInline(s string) template.HTML {
+	var b bytes.Buffer
+	inCode := false
+	for _, part := range bytes.Split([]byte(s), []byte("`")) {
+		template.HTMLEscape(&b, part)
+		inCode = !inCode
+		if inCode {
+			b.WriteString("<code>")
+		} else {
+			b.WriteString("</code>")
+		}
+	}
+	out := b.String()
+	// Remove the tag appended after the last part.
+	if inCode {
+		out = out[:len(out)-len("<code>")]
+	} else {
+		out = out[:len(out)-len("</code>")] + "</code>"
+	}
+	return template.HTML(out)
+}
