@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/tetratelabs/wazero"
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/static"
@@ -19,6 +22,13 @@ import (
 
 // fx holds every fixture, built once per test binary by TestMain.
 var fx *fixtures.Set
+
+// compiled is a compilation cache directory that every wasm backend made by
+// open shares: the call, payload and instantiate benchmarks measure what
+// follows a load, and a Go guest's half-second compile in every round would
+// only stretch the run. The load and close phases choose their own cache
+// mode (loadSetup) and never use it.
+var compiled wazero.CompilationCache
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -34,6 +44,11 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(2)
 	}
+	if compiled, err = wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero")); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
 	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
 		if err := printConfig(os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -42,6 +57,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
+	compiled.Close(ctx)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -99,9 +115,13 @@ func commit() string {
 
 // open makes t's backend and loads its fixture, skipping (with the reason
 // and what to install) when the fixture cannot be had. Cleanup closes both.
-// It checks the loaded plugin is the one t names.
+// It checks the loaded plugin is the one t names. A nil cache means the
+// shared directory cache, compiled.
 func open(tb testing.TB, t Target, cache Cache) (backends.Backend, backends.Module) {
 	tb.Helper()
+	if cache == nil {
+		cache = compiled
+	}
 	path, err := t.Path(fx)
 	if path == "" {
 		tb.Skipf("%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
