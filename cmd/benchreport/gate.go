@@ -308,10 +308,12 @@ func gate(ds *dataset, c *gateConfig) (*GateResult, error) {
 		for side := range 2 {
 			sideCells[side] = cells[gateKey{k, side}]
 		}
-		// Normalize both sides or neither.
+		// Normalize both sides or neither, and only noisy units: exact
+		// units (allocs/op, B/op) are counts, the same on any machine, and
+		// are compared as they are.
 		var divisors [2]float64
 		isRef, normFail := false, ""
-		if c.norm != nil {
+		if c.norm != nil && !row.Exact {
 			for side, cl := range sideCells {
 				if cl == nil {
 					continue
