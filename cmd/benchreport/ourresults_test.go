@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"golang.org/x/perf/benchmath"
+)
+
+// baselinePath is plugbench's own committed full run.
+const baselinePath = "../../results/baseline.txt"
+
+// TestBenchstatOnOurResults runs the real benchstat (golang.org/x/perf/cmd/benchstat,
+// a dependency of this module) on results/baseline.txt and checks that the
+// report's medians, confidence intervals and p-values against static are
+// the ones benchstat prints, row by row.
+func TestBenchstatOnOurResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs benchstat: skipped with -short")
+	}
+	if _, err := os.Stat(baselinePath); err != nil {
+		t.Skipf("no committed full run: %v", err)
+	}
+	for _, name := range []string{"Call", "Payload", "Parallel"} {
+		t.Run(name, func(t *testing.T) {
+			filter := ".name:" + name
+			out, err := exec.Command("go", "run", "golang.org/x/perf/cmd/benchstat",
+				"-format", "csv", "-filter", filter, "-col", "/backend,/fixture", baselinePath).Output()
+			if err != nil {
+				t.Fatalf("benchstat: %v", err)
+			}
+			want := parseBenchstatCSV(t, string(out), "sec/op")
+
+			stdout, stderr, code := runMain("report", "-format", "json", "-filter", filter, baselinePath)
+			if code != 0 {
+				t.Fatalf("report: exit %d\n%s", code, stderr)
+			}
+			var rep struct {
+				Tables []struct {
+					Unit string
+					Rows []struct {
+						Group, Backend, Fixture string
+						Center, Lo, Hi          float64
+						P                       *float64
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			for _, tab := range rep.Tables {
+				if tab.Unit != "sec/op" {
+					continue
+				}
+				for _, r := range tab.Rows {
+					key := r.Group + " " + r.Backend + " " + r.Fixture
+					w, ok := want[key]
+					if !ok {
+						t.Errorf("%s: not in benchstat's output", key)
+						continue
+					}
+					checked++
+					if got := fmt.Sprint(r.Center); got != w.center {
+						t.Errorf("%s: median %s, benchstat %s", key, got, w.center)
+					}
+					s := benchmath.Summary{Center: r.Center, Lo: r.Lo, Hi: r.Hi}
+					if got := s.PctRangeString(); got != w.ci {
+						t.Errorf("%s: CI ±%s, benchstat ±%s", key, got, w.ci)
+					}
+					if w.p != "" && r.P != nil {
+						if got := fmt.Sprintf("p=%.3f", *r.P); got != w.p {
+							t.Errorf("%s: %s, benchstat %s", key, got, w.p)
+						}
+					}
+				}
+			}
+			if checked == 0 || checked != len(want) {
+				t.Errorf("checked %d rows; benchstat has %d", checked, len(want))
+			}
+			t.Logf("%s: %d rows agree with benchstat (median, CI, p)", name, checked)
+		})
+	}
+}
+
+type benchstatCell struct{ center, ci, p string }
+
+// parseBenchstatCSV reads the table of unit from benchstat's CSV: one header
+// line per column key (here backend, then fixture), a line of units, then a
+// line per row. The first column has a center and a CI; each other column
+// also "vs base" and "P". Cells are keyed "ROW BACKEND FIXTURE".
+func parseBenchstatCSV(t *testing.T, text, unit string) map[string]benchstatCell {
+	t.Helper()
+	var recs [][]string
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.Contains(l, ",") {
+			continue
+		}
+		r := csv.NewReader(strings.NewReader(l))
+		r.FieldsPerRecord = -1
+		rec, err := r.Read()
+		if err != nil {
+			t.Fatalf("benchstat csv %q: %v", l, err)
+		}
+		recs = append(recs, rec)
+	}
+	out := map[string]benchstatCell{}
+	for i := range recs {
+		if recs[i][0] != "" || len(recs[i]) < 2 || recs[i][1] != unit {
+			continue
+		}
+		var headers [][]string // the column-key lines above the unit line
+		for j := i - 1; j >= 0 && recs[j][0] == ""; j-- {
+			headers = append([][]string{recs[j]}, headers...)
+		}
+		for _, rec := range recs[i+1:] {
+			if rec[0] == "" || rec[0] == "geomean" {
+				break
+			}
+			for col := 1; col < len(rec); {
+				var label []string
+				for _, h := range headers {
+					label = append(label, h[col])
+				}
+				c := benchstatCell{center: rec[col], ci: rec[col+1]}
+				width := 2
+				if col > 1 {
+					c.p = strings.Fields(rec[col+3] + " ")[0]
+					width = 4
+				}
+				if c.center != "" {
+					out[rec[0]+" "+strings.Join(label, " ")] = c
+				}
+				col += width
+			}
+		}
+		break
+	}
+	if len(out) == 0 {
+		t.Fatalf("no %s table in benchstat's output:\n%s", unit, text)
+	}
+	return out
+}
