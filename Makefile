@@ -1,4 +1,6 @@
-# plugbench: the main job is `make bench-quick`; the tests are `make test`.
+# plugbench: the main job is `make report`; the tests are `go test ./...` (make test).
+SHELL   := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
 GO      ?= go
 CC      := $(shell $(GO) env CC)
 CLANG   ?= clang
@@ -16,7 +18,15 @@ SO_FLAGS := -O2 -fPIC -shared -fvisibility=hidden '-DPLUGBENCH_BACKEND="dlopen"'
 BENCH_QUICK := -run '^$$' -bench . -benchtime=50ms -count=1
 BENCH_FULL  := -run '^$$' -bench . -benchtime=500ms -count=10 -timeout=60m
 
-.PHONY: all fixtures wasm wasm-check test bench bench-quick clean
+BENCHREPORT := $(GO) run ./cmd/benchreport
+# The gate's run: enough samples for Mann-Whitney U (6), short enough for CI.
+BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
+# Time is compared as a ratio to the static row of the same run, so that a
+# baseline recorded on one machine gates another; allocs/op exactly.
+GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache -tolerance 40% -filter "-.name:Ref" \
+	-thresholds results/gate-thresholds.txt
+
+.PHONY: all fixtures wasm wasm-check test bench bench-quick report report-full report-check gate ab-eval clean
 
 all: test
 
@@ -65,6 +75,32 @@ bench-quick:
 bench:
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_FULL) | tee $(RESULTS)/latest.txt
+
+## report: the main job: the quick run, then results/REPORT.md and results/report.html from it
+report: bench-quick
+	$(BENCHREPORT) report -o $(RESULTS)/REPORT.md $(RESULTS)/latest.txt
+	$(BENCHREPORT) report -format html -o $(RESULTS)/report.html $(RESULTS)/latest.txt
+	@echo "report: $(RESULTS)/REPORT.md and $(RESULTS)/report.html"
+
+## report-full: the committed report, from the full run in results/baseline.txt
+report-full:
+	$(BENCHREPORT) report -o $(RESULTS)/REPORT.md $(RESULTS)/baseline.txt
+	$(BENCHREPORT) report -format html -o $(RESULTS)/report.html $(RESULTS)/baseline.txt
+
+## report-check: open report.html in headless Chromium (installed with apt-get where
+## missing), fail on any console error, save results/report.png
+report-check:
+	bash cmd/benchreport/testdata/browser-check.sh $(RESULTS)/report.html $(RESULTS)/report.png
+
+## gate: the project's own regression gate against results/baseline.txt
+gate:
+	@mkdir -p $(RESULTS)
+	$(GO) test ./bench $(BENCH_GATE) > $(RESULTS)/gate.txt
+	$(BENCHREPORT) gate $(GATE_FLAGS) $(RESULTS)/baseline.txt $(RESULTS)/gate.txt
+
+## ab-eval: how often benchreport ab flags an unchanged tree, and catches a 10% slowdown
+ab-eval:
+	bash cmd/benchreport/testdata/ab-eval.sh
 
 clean:
 	rm -rf $(BUILD)
