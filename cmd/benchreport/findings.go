@@ -273,17 +273,38 @@ func allocFinding(t *Table, baseline string) string {
 	return s
 }
 
-// refFindings relates reference implementations to the baseline call
-// of the same op (medians only: they are different benchmarks).
+// refBackend names the backend built on each reference implementation of
+// plugbench's BenchmarkRef: the findings relate the two.
+var refBackend = map[string]string{
+	"go-direct":           "static",
+	"cgo":                 "dlopen",
+	"purego-syscalln":     "dlopen",
+	"purego-registerfunc": "dlopen",
+	"wazero":              "wasm",
+}
+
+// refFindings relates reference implementations to the baseline call of
+// the same op and to the backend built on the same mechanism, for the same
+// fixture (medians only: they are different benchmarks of one run).
 func refFindings(ref, call *Table, baseline string) []string {
 	var out []string
 	for _, r := range ref.Rows {
-		op, impl := lookup(r.parts, "op"), lookup(r.parts, "impl")
-		s := fmt.Sprintf("Reference `%s` via %s costs %s", op, nonEmpty(impl, r.Label()), human(float64(r.Center), ref.Unit))
+		op, impl, fixture := lookup(r.parts, "op"), lookup(r.parts, "impl"), lookup(r.parts, "fixture")
+		name := nonEmpty(impl, r.Label())
+		if fixture != "" {
+			name += " (" + fixture + ")"
+		}
+		s := fmt.Sprintf("Reference `%s` via %s costs %s", op, name, human(float64(r.Center), ref.Unit))
 		if call != nil {
 			for _, c := range call.Rows {
-				if c.Baseline && lookup(c.parts, "op") == op && c.Center > 0 {
+				if lookup(c.parts, "op") != op || c.Center <= 0 || r.Center <= 0 {
+					continue
+				}
+				if c.Baseline {
 					s += fmt.Sprintf(" (%s the %s call's median)", fmtRatio(float64(r.Center/c.Center)), baseline)
+				}
+				if b := refBackend[impl]; b != "" && b != baseline && c.Backend == b && (fixture == "" || c.Fixture == fixture) {
+					s += fmt.Sprintf("; the %s call costs %s this", c.Label(), fmtRatio(float64(c.Center/r.Center)))
 				}
 			}
 		}
