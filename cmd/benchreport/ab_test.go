@@ -4,13 +4,28 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// TestAB runs "ab" on a throwaway git repository whose benchmark got
-// ten times slower in the working tree.
+// TestAB runs "ab" on a throwaway git repository: with the working tree
+// unchanged it must pass, and with a build whose benchmark does 25% more
+// work it must report the regression.
 func TestAB(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		loops int // the working tree's loop count; the base does 4000
+		want  int
+	}{
+		{"same code", 4000, 0},
+		{"25% slower build", 5000, exitRegression},
+	} {
+		t.Run(c.name, func(t *testing.T) { testAB(t, c.loops, c.want) })
+	}
+}
+
+func testAB(t *testing.T, loops, want int) {
 	if testing.Short() {
 		t.Skip("builds and runs test binaries")
 	}
@@ -56,23 +71,23 @@ func BenchmarkCall(b *testing.B) {
 		}
 	})
 }
-`, "LOOPS", strings.Repeat("1", n))
+`, "LOOPS", strconv.Itoa(n))
 	}
 	write("go.mod", "module example.com/abtest\n\ngo 1.22\n")
-	write("bench/bench_test.go", bench(3)) // 111 iterations
+	write("bench/bench_test.go", bench(4000))
 	git("init", "-q")
 	git("add", ".")
 	git("commit", "-q", "-m", "base")
-	write("bench/bench_test.go", bench(4)) // 1111 iterations
+	write("bench/bench_test.go", bench(loops))
 
 	t.Chdir(repo)
 	out := filepath.Join(t.TempDir(), "ab")
 	stdout, stderr, code := runMain("ab", "-base", "HEAD", "-bench", ".", "-benchtime", "2000x", "-rounds", "6", "-o", out)
-	if code != exitRegression {
-		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitRegression, stdout, stderr)
+	if code != want {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, want, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "REGRESSION Call/op=min/backend=static/fixture=builtin") {
-		t.Errorf("regression not reported:\n%s", stdout)
+	if reported := strings.Contains(stdout, "REGRESSION Call/op=min/backend=static/fixture=builtin"); reported != (want == exitRegression) {
+		t.Errorf("regression reported: %v, want %v:\n%s", reported, want == exitRegression, stdout)
 	}
 	for _, name := range []string{"base.txt", "new.txt"} {
 		b, err := os.ReadFile(filepath.Join(out, name))
