@@ -13,7 +13,12 @@ if ! command -v chromium >/dev/null; then
 	apt-get update -qq
 	apt-get install -y -qq chromium >/dev/null
 fi
-command -v node >/dev/null || { echo "browser-check: needs node and npm (Debian: apt-get install nodejs npm)" >&2; exit 2; }
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "browser-check: installing nodejs and npm (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq nodejs npm >/dev/null
+fi
 if [ ! -d "$here/node_modules/playwright-core" ]; then
 	(cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
