@@ -22,6 +22,7 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
 )
@@ -150,7 +151,7 @@ func (m *module) Instantiate(context.Context) (backends.Plugin, error) {
 		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symNew, Err: errors.New("plugin returned no state")}
 	}
 	m.instances++
-	return &Plugin{m: m, state: s, args: make([]uintptr, 3)}, nil
+	return &Plugin{m: m, state: s}, nil
 }
 
 // Close unloads the library. It fails while instances are open: their code
@@ -172,18 +173,21 @@ func (m *module) Close(context.Context) error {
 	return nil
 }
 
-// Plugin is one instance of a shared-object plugin.
+// Plugin is one instance of a shared-object plugin. What a call writes has
+// cache lines of its own: instances are used from different goroutines.
 type Plugin struct {
+	_     cpu.CacheLinePad
 	m     *module
 	state uintptr // the plugin's plugbench_state*
-	// args is allocated once: purego.SyscallN's arguments escape
+	// args lives in the instance: purego.SyscallN's arguments escape
 	// (go:uintptrescapes), so a fresh variadic slice would cost an
 	// allocation on every call.
-	args []uintptr
+	args [3]uintptr
 	// pin holds the payload's address during a call, as a real pointer, so
 	// that escape analysis moves the caller's buffer to the heap, where Go
 	// never moves it, and the GC keeps it alive while C reads it.
 	pin unsafe.Pointer
+	_   cpu.CacheLinePad
 }
 
 // Min calls plugbench_min.

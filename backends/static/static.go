@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"sync/atomic"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/plugbench/plugbench/backends"
 )
 
@@ -71,9 +73,15 @@ func (m *module) Close(context.Context) error {
 }
 
 // Plugin is the static plugin: the reference semantics of every call.
+//
+// Its state has cache lines of its own (as every backend's instance does):
+// instances are used from different goroutines, and two totals sharing a
+// line would make a parallel benchmark measure the allocator's luck.
 type Plugin struct {
+	_     cpu.CacheLinePad
 	total int64
 	m     *module // nil for a Plugin made directly, as a reference
+	_     cpu.CacheLinePad
 }
 
 // Min returns the smaller of a and b.

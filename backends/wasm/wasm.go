@@ -23,6 +23,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
 )
@@ -313,8 +314,10 @@ func (m *module) Close(ctx context.Context) error {
 	return nil
 }
 
-// Plugin is one wasm instance.
+// Plugin is one wasm instance. Its call stack, written by every call, has
+// cache lines of its own: instances are used from different goroutines.
 type Plugin struct {
+	_   cpu.CacheLinePad
 	m   *module
 	mod api.Module
 	ctx context.Context
@@ -326,6 +329,7 @@ type Plugin struct {
 	stack [2]uint64
 	buf   uint32 // guest buffer address, 0 until first used
 	cap   uint32 // its size
+	_     cpu.CacheLinePad
 }
 
 // Min calls plugbench_min.
