@@ -7,10 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -50,41 +50,19 @@ func TestLoadErrors(t *testing.T) {
 	if out, err := exec.Command(cc[0], append(cc[1:], "-shared", "-fPIC", "-fvisibility=hidden", "-o", partial, src)...).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	cases := []struct {
-		name   string
-		path   string
-		is     error
-		symbol string
-		text   string
-	}{
-		{"missing file", filepath.Join(dir, "nope.so"), fs.ErrNotExist, "", "nope.so"},
-		{"not a shared object", text, backends.ErrFormat, "", "not a shared object"},
-		{"missing symbol", partial, backends.ErrMissingExport, "plugbench_new", "symbol plugbench_new: missing export"},
-		{"abi version", build(t, "v2.so", "-DPLUGBENCH_ABI_OVERRIDE=2"), backends.ErrABIVersion, "", "plugin ABI version 2, host expects 1: "},
-		{"wrong backend", build(t, "wasm.so", `-UPLUGBENCH_BACKEND`, `-DPLUGBENCH_BACKEND="wasm"`), backends.ErrIdentity, "", `built for backend "wasm"`},
+	cases := []backendstest.LoadError{
+		{Name: "missing file", Path: filepath.Join(dir, "nope.so"), Is: fs.ErrNotExist, Text: "nope.so"},
+		{Name: "not a shared object", Path: text, Is: backends.ErrFormat, Text: "not a shared object"},
+		{Name: "missing symbol", Path: partial, Is: backends.ErrMissingExport, Symbol: "plugbench_new", Text: "symbol plugbench_new: missing export"},
+		{Name: "abi version", Path: build(t, "v2.so", "-DPLUGBENCH_ABI_OVERRIDE=2"), Is: backends.ErrABIVersion, Text: "plugin ABI version 2, host expects 1: "},
+		{Name: "wrong backend", Path: build(t, "wasm.so", `-UPLUGBENCH_BACKEND`, `-DPLUGBENCH_BACKEND="wasm"`), Is: backends.ErrIdentity, Text: `built for backend "wasm"`},
 	}
-	ctx := context.Background()
-	be := Backend()
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := be.Load(ctx, c.path)
-			if !errors.Is(err, c.is) {
-				t.Fatalf("Load(%s) = %v, want %v", c.path, err, c.is)
-			}
-			var e *backends.Error
-			if !errors.As(err, &e) || e.Backend != Name || e.Path != c.path || e.Symbol != c.symbol {
-				t.Fatalf("error %#v: want backend %s, path %s, symbol %q", e, Name, c.path, c.symbol)
-			}
-			msg := err.Error()
-			if !strings.HasPrefix(msg, Name+": ") || !strings.HasSuffix(msg, c.path) || !strings.Contains(msg, c.text) {
-				t.Errorf("message %q: want %q…%q…%q", msg, Name+": ", c.text, c.path)
-			}
-			// A refused library is not left mapped.
-			if mapped, _ := IsMapped(c.path); mapped {
-				t.Errorf("%s still mapped after a failed load", c.path)
-			}
-		})
-	}
+	backendstest.CheckLoadErrors(t, Backend(), cases, func(t *testing.T, c backendstest.LoadError) {
+		// A refused library is not left mapped.
+		if mapped, _ := IsMapped(c.Path); mapped {
+			t.Errorf("%s still mapped after a failed load", c.Path)
+		}
+	})
 }
 
 func TestCloseUnmaps(t *testing.T) {

@@ -2,7 +2,6 @@ package wasm
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 )
 
 // assemble assembles a wasm module that exports the ABI with constant
@@ -123,22 +123,16 @@ func TestLoadErrors(t *testing.T) {
 		}
 		return p
 	}
-	cases := []struct {
-		name   string
-		path   string
-		is     error
-		symbol string
-		text   string // the message must contain it
-	}{
-		{"missing file", filepath.Join(dir, "nope.wasm"), fs.ErrNotExist, "", "nope.wasm"},
-		{"not wasm", write("text.wasm", []byte("hello, not wasm")), backends.ErrFormat, "", "not a wasm module"},
-		{"bad wasm", write("bad.wasm", []byte("\x00asm\x01\x00\x00\x00\x01\xff")), backends.ErrFormat, "", "compile"},
-		{"missing export", write("nomin.wasm", assemble(1, goodIdentity, expMin, nil)), backends.ErrMissingExport, expMin, "symbol plugbench_min: missing export"},
-		{"wrong signature", write("sig.wasm", assemble(1, goodIdentity, "", map[string][]api.ValueType{expSum: {api.ValueTypeI64}})),
-			backends.ErrMissingExport, expSum, "signature (i64) -> (i64), want (i32, i32) -> (i64)"},
-		{"abi version", write("v2.wasm", assemble(2, goodIdentity, "", nil)), backends.ErrABIVersion, "", "plugin ABI version 2, host expects 1: "},
-		{"wrong backend", write("so.wasm", assemble(1, "lang=c backend=dlopen toolchain=gcc", "", nil)), backends.ErrIdentity, "", `built for backend "dlopen"`},
-		{"bad identity", write("id.wasm", assemble(1, "garbage", "", nil)), backends.ErrIdentity, "", "not key=value"},
+	cases := []backendstest.LoadError{
+		{Name: "missing file", Path: filepath.Join(dir, "nope.wasm"), Is: fs.ErrNotExist, Text: "nope.wasm"},
+		{Name: "not wasm", Path: write("text.wasm", []byte("hello, not wasm")), Is: backends.ErrFormat, Text: "not a wasm module"},
+		{Name: "bad wasm", Path: write("bad.wasm", []byte("\x00asm\x01\x00\x00\x00\x01\xff")), Is: backends.ErrFormat, Text: "compile"},
+		{Name: "missing export", Path: write("nomin.wasm", assemble(1, goodIdentity, expMin, nil)), Is: backends.ErrMissingExport, Symbol: expMin, Text: "symbol plugbench_min: missing export"},
+		{Name: "wrong signature", Path: write("sig.wasm", assemble(1, goodIdentity, "", map[string][]api.ValueType{expSum: {api.ValueTypeI64}})),
+			Is: backends.ErrMissingExport, Symbol: expSum, Text: "signature (i64) -> (i64), want (i32, i32) -> (i64)"},
+		{Name: "abi version", Path: write("v2.wasm", assemble(2, goodIdentity, "", nil)), Is: backends.ErrABIVersion, Text: "plugin ABI version 2, host expects 1: "},
+		{Name: "wrong backend", Path: write("so.wasm", assemble(1, "lang=c backend=dlopen toolchain=gcc", "", nil)), Is: backends.ErrIdentity, Text: `built for backend "dlopen"`},
+		{Name: "bad identity", Path: write("id.wasm", assemble(1, "garbage", "", nil)), Is: backends.ErrIdentity, Text: "not key=value"},
 	}
 	ctx := context.Background()
 	for _, interp := range []bool{false, true} {
@@ -148,22 +142,7 @@ func TestLoadErrors(t *testing.T) {
 		}
 		defer be.Close(ctx)
 		t.Run("backend="+be.Name(), func(t *testing.T) {
-			for _, c := range cases {
-				t.Run(c.name, func(t *testing.T) {
-					_, err := be.Load(ctx, c.path)
-					if !errors.Is(err, c.is) {
-						t.Fatalf("Load(%s) = %v, want %v", c.path, err, c.is)
-					}
-					var e *backends.Error
-					if !errors.As(err, &e) || e.Backend != be.Name() || e.Path != c.path || e.Symbol != c.symbol {
-						t.Fatalf("error %#v: want backend %s, path %s, symbol %q", e, be.Name(), c.path, c.symbol)
-					}
-					msg := err.Error()
-					if !strings.HasPrefix(msg, be.Name()+": ") || !strings.HasSuffix(msg, c.path) || !strings.Contains(msg, c.text) {
-						t.Errorf("message %q: want %q…%q…%q", msg, be.Name()+": ", c.text, c.path)
-					}
-				})
-			}
+			backendstest.CheckLoadErrors(t, be, cases, nil)
 			// The assembler itself is right: the same module, unbroken, loads.
 			mod, err := be.Load(ctx, write("good.wasm", assemble(1, goodIdentity, "", nil)))
 			if err != nil {
