@@ -92,14 +92,15 @@
 // the first matching line wins. A line without UNIT applies to the
 // noisy units only.
 //
-// -normalize REF divides every benchmark by its reference in the same
-// file before comparing, to cancel out a machine that is uniformly
-// faster or slower. REF is either name keys ("backend=static" or
+// -normalize REF divides every benchmark's noisy units (time) by its
+// reference in the same file before comparing, to cancel out a machine
+// that is uniformly faster or slower; exact units (allocs/op, B/op) are
+// counts, the same on any machine, and are compared as they are. REF is either name keys ("backend=static" or
 // "/backend:static"): the reference of a benchmark is the one with
 // those key values that otherwise agrees on every name key except the
 // -normalize-ignore keys (default "fixture"); or a benchmark name
 // ("BenchmarkRef/op=min/impl=cgo") used for all benchmarks. Values are
-// divided by the reference's center; reference rows are not gated.
+// divided by the reference's center; the reference rows' time is not gated.
 //
 // # A/B runs
 //
