@@ -14,8 +14,9 @@ WASM_FLAGS := --target=wasm32 -O2 -nostdlib -ffreestanding -fvisibility=hidden \
 	-Wl,-z,stack-size=16384 -Wl,--initial-memory=65536
 SO_FLAGS := -O2 -fPIC -shared -fvisibility=hidden '-DPLUGBENCH_BACKEND="dlopen"'
 
-# Benchmark runs. BenchmarkSetup's setup-heavy rows and the rest share one run.
-BENCH_QUICK := -run '^$$' -bench . -benchtime=50ms -count=1
+# The quick run takes 6 samples of every row, the fewest that give a report
+# confidence intervals and p-values (about a minute here).
+BENCH_QUICK := -run '^$$' -bench . -benchtime=20ms -count=6
 BENCH_FULL  := -run '^$$' -bench . -benchtime=500ms -count=10 -timeout=60m
 
 BENCHREPORT := $(GO) run ./cmd/benchreport
