@@ -2,8 +2,8 @@
 // dlopen(3) through github.com/ebitengine/purego: no cgo is needed, so it
 // works with CGO_ENABLED=0.
 //
-// Calls go through purego.SyscallN with an argument slice that each instance
-// allocates once, the fastest correct path purego offers and the only one
+// Calls go through purego.SyscallN with an argument array that lives in each
+// instance, the fastest correct path purego offers and the only one
 // that makes no allocation per call (RATIONALE.md has the measurements).
 // Payloads cross without a copy: the plugin reads and writes the host's own
 // bytes.
