@@ -143,16 +143,24 @@ func checkUnmapped(tb testing.TB, t Target, path string) {
 // batch at a time: b.StopTimer reads memory statistics, a stop-the-world
 // pause far longer than a cheap phase, so paying it per iteration would
 // make the run, not the result, a hundred times longer.
-type untimed struct {
-	b     *testing.B
-	batch int
-	after func() // runs after each batch is closed, timer still stopped
-	fns   []func(context.Context) error
+//
+// The pending list is allocated before the loop and holds the values
+// themselves (a module or an instance, not a closure over one), so that
+// adding to it allocates nothing inside the timed region.
+type untimed[T interface{ Close(context.Context) error }] struct {
+	b       *testing.B
+	pending []T
+	before  func(T) // runs on each value before it is closed, timer stopped
+	after   func()  // runs after each batch is closed, timer stopped
 }
 
-func (u *untimed) add(close func(context.Context) error) {
-	u.fns = append(u.fns, close)
-	if len(u.fns) >= u.batch {
+func newUntimed[T interface{ Close(context.Context) error }](b *testing.B, batch int) *untimed[T] {
+	return &untimed[T]{b: b, pending: make([]T, 0, batch)}
+}
+
+func (u *untimed[T]) add(v T) {
+	u.pending = append(u.pending, v)
+	if len(u.pending) == cap(u.pending) {
 		u.b.StopTimer()
 		u.closeAll()
 		u.b.StartTimer()
@@ -161,13 +169,17 @@ func (u *untimed) add(close func(context.Context) error) {
 
 // closeAll closes what is pending; after the loop, call it directly: the
 // timer is already stopped.
-func (u *untimed) closeAll() {
-	for _, f := range u.fns {
-		if err := f(context.Background()); err != nil {
+func (u *untimed[T]) closeAll() {
+	for _, v := range u.pending {
+		if u.before != nil {
+			u.before(v)
+		}
+		if err := v.Close(context.Background()); err != nil {
 			u.b.Fatal(err)
 		}
 	}
-	u.fns = u.fns[:0]
+	clear(u.pending)
+	u.pending = u.pending[:0]
 	if u.after != nil {
 		u.after()
 	}
@@ -182,20 +194,20 @@ func benchLoad(b *testing.B, t Target, mode CacheMode) {
 	ctx := context.Background()
 	be, path := loadSetup(b, t, mode)
 	checkUnmapped(b, t, path)
-	u := &untimed{b: b, batch: 1, after: func() { checkUnmapped(b, t, path) }}
+	batch := 1
 	if t.Backend == static.Name {
-		u.batch = setupBatch
+		batch = setupBatch
 	}
+	u := newUntimed[backends.Module](b, batch)
+	u.before = func(mod backends.Module) { checkIdentity(b, t, mod) }
+	u.after = func() { checkUnmapped(b, t, path) }
 	b.ReportAllocs()
 	for b.Loop() {
 		mod, err := be.Load(ctx, path)
 		if err != nil {
 			b.Fatal(err)
 		}
-		u.add(func(ctx context.Context) error {
-			checkIdentity(b, t, mod)
-			return mod.Close(ctx)
-		})
+		u.add(mod)
 	}
 	u.closeAll()
 }
@@ -203,14 +215,14 @@ func benchLoad(b *testing.B, t Target, mode CacheMode) {
 func benchInstantiate(b *testing.B, t Target) {
 	ctx := context.Background()
 	_, mod := open(b, t, nil)
-	u := &untimed{b: b, batch: setupBatch}
+	u := newUntimed[backends.Plugin](b, setupBatch)
 	b.ReportAllocs()
 	for b.Loop() {
 		p, err := mod.Instantiate(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
-		u.add(p.Close)
+		u.add(p)
 	}
 	u.closeAll()
 }
