@@ -10,8 +10,14 @@ import (
 )
 
 // TestAB runs "ab" on a throwaway git repository: with the working tree
-// unchanged it must pass, and with a build whose benchmark does 25% more
+// unchanged it must pass, and with a build whose benchmark does twice the
 // work it must report the regression.
+//
+// This test checks the machinery (worktree, builds, interleaving, gate), not
+// the gate's power: "go test ./..." runs other packages' tests beside it on a
+// small machine, and a same-code run once showed a +14% shift under that load.
+// So it gates with a 25% tolerance and injects a 100% slowdown; the power at
+// 10% is measured by "make ab-eval" on a quiet machine (results/ab-eval.txt).
 func TestAB(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -19,7 +25,7 @@ func TestAB(t *testing.T) {
 		want  int
 	}{
 		{"same code", 4000, 0},
-		{"25% slower build", 5000, exitRegression},
+		{"2x slower build", 8000, exitRegression},
 	} {
 		t.Run(c.name, func(t *testing.T) { testAB(t, c.loops, c.want) })
 	}
@@ -82,7 +88,7 @@ func BenchmarkCall(b *testing.B) {
 
 	t.Chdir(repo)
 	out := filepath.Join(t.TempDir(), "ab")
-	stdout, stderr, code := runMain("ab", "-base", "HEAD", "-bench", ".", "-benchtime", "2000x", "-rounds", "6", "-o", out)
+	stdout, stderr, code := runMain("ab", "-base", "HEAD", "-bench", ".", "-benchtime", "1000x", "-rounds", "10", "-tolerance", "25%", "-o", out)
 	if code != want {
 		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, want, stdout, stderr)
 	}
@@ -94,8 +100,8 @@ func BenchmarkCall(b *testing.B) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := strings.Count(string(b), "BenchmarkCall/"); n != 6 {
-			t.Errorf("%s has %d results, want 6", name, n)
+		if n := strings.Count(string(b), "BenchmarkCall/"); n != 10 {
+			t.Errorf("%s has %d results, want 10", name, n)
 		}
 	}
 	// The worktree is gone.
