@@ -33,6 +33,22 @@ import (
 	"strconv"
 )
 
+// Transport is how an event crosses a plugin boundary; the names are the
+// benchmarks' transport= keys.
+type Transport string
+
+// The transports.
+const (
+	Value  Transport = "value"  // the Go value (static)
+	View   Transport = "view"   // C structs read in place (dlopen)
+	JSON   Transport = "json"   // text, parsed and re-encoded
+	Binary Transport = "binary" // compact varints, decoded and re-encoded
+	Flat   Transport = "flat"   // fixed offsets read in place, patched
+)
+
+// Transports lists every transport, in the order reports show them.
+var Transports = []Transport{Value, View, JSON, Binary, Flat}
+
 // Limits every encoding and every plugin enforces. An event processed by
 // [Process] may have at most MaxFields-1 fields, since it gains one.
 const (
@@ -300,4 +316,30 @@ func (f *Field) value() any {
 		return f.List
 	}
 	return nil
+}
+
+// Append appends e's encoding for transport t: JSON, Binary or Flat.
+func Append(t Transport, dst []byte, e *Event) ([]byte, error) {
+	switch t {
+	case JSON:
+		return AppendJSON(dst, e)
+	case Binary:
+		return AppendBinary(dst, e)
+	case Flat:
+		return AppendFlat(dst, e)
+	}
+	return dst, fmt.Errorf("transport %q has no encoding", t)
+}
+
+// Decode decodes src, encoded for transport t, into e.
+func Decode(t Transport, src []byte, e *Event) error {
+	switch t {
+	case JSON:
+		return DecodeJSON(src, e)
+	case Binary:
+		return DecodeBinary(src, e)
+	case Flat:
+		return DecodeFlat(src, e)
+	}
+	return fmt.Errorf("transport %q has no encoding", t)
 }

@@ -135,8 +135,8 @@ func (d *jsonDecoder) event(e *Event) error {
 		return d.fail(`want {"id":`)
 	}
 	tok, isFloat := d.number()
-	id, err := strconv.ParseUint(tok, 10, 64)
-	if isFloat || err != nil {
+	id, ok := parseDigits(tok)
+	if isFloat || !ok {
 		return d.fail("bad id " + strconv.Quote(tok))
 	}
 	if !d.lit(`,"ts":`) {
@@ -182,18 +182,17 @@ func (d *jsonDecoder) event(e *Event) error {
 		if len(e.Fields) == MaxFields {
 			return fmt.Errorf("%w: json: more than %d fields", ErrLimit, MaxFields)
 		}
-		name, err := d.str()
-		if err != nil {
+		e.Fields = append(e.Fields, Field{})
+		f := &e.Fields[len(e.Fields)-1]
+		if f.Name, err = d.str(); err != nil {
 			return err
 		}
 		if !d.lit(":") {
 			return d.fail("want :")
 		}
-		f, err := d.value(name)
-		if err != nil {
+		if err := d.value(f); err != nil {
 			return err
 		}
-		e.Fields = append(e.Fields, f)
 	}
 	if !d.lit("}") {
 		return d.fail("want }")
@@ -204,31 +203,36 @@ func (d *jsonDecoder) event(e *Event) error {
 	return nil
 }
 
-func (d *jsonDecoder) value(name string) (Field, error) {
+// value decodes a field's value into f, whose Name is set.
+func (d *jsonDecoder) value(f *Field) error {
 	if d.i >= len(d.s) {
-		return Field{}, d.fail("want a value")
+		return d.fail("want a value")
 	}
+	var err error
 	switch c := d.s[d.i]; {
 	case c == '"':
-		s, err := d.str()
-		return StringField(name, s), err
+		f.Kind = String
+		f.Str, err = d.str()
+		return err
 	case d.lit("true"):
-		return BoolField(name, true), nil
+		f.Kind, f.Bool = Bool, true
+		return nil
 	case d.lit("false"):
-		return BoolField(name, false), nil
+		f.Kind = Bool
+		return nil
 	case c == '[':
 		d.i++
 		start := len(d.lists)
 		for !d.lit("]") {
 			if len(d.lists) > start && !d.lit(",") {
-				return Field{}, d.fail("want , or ] in list")
+				return d.fail("want , or ] in list")
 			}
 			if len(d.lists)-start == MaxList {
-				return Field{}, fmt.Errorf("%w: json: list %q longer than %d", ErrLimit, name, MaxList)
+				return fmt.Errorf("%w: json: list %q longer than %d", ErrLimit, f.Name, MaxList)
 			}
 			v, err := d.integer()
 			if err != nil {
-				return Field{}, err
+				return err
 			}
 			if len(d.lists) == cap(d.lists) { // a new array, this list moves over
 				l := make([]int64, 0, max(2*cap(d.lists), 16))
@@ -237,32 +241,61 @@ func (d *jsonDecoder) value(name string) (Field, error) {
 			}
 			d.lists = append(d.lists, v)
 		}
-		return ListField(name, d.lists[start:len(d.lists):len(d.lists)]...), nil
+		f.Kind, f.List = List, d.lists[start:len(d.lists):len(d.lists)]
+		return nil
 	}
 	at := d.i
 	tok, isFloat := d.number()
 	if isFloat {
-		f, err := strconv.ParseFloat(tok, 64)
-		if err != nil || math.IsInf(f, 0) {
+		v, err := strconv.ParseFloat(tok, 64)
+		if err != nil || math.IsInf(v, 0) {
 			d.i = at
-			return Field{}, d.fail("bad float " + strconv.Quote(tok))
+			return d.fail("bad float " + strconv.Quote(tok))
 		}
-		return FloatField(name, f), nil
+		f.Kind, f.Float = Float, v
+		return nil
 	}
 	d.i = at
-	v, err := d.integer()
-	return IntField(name, v), err
+	f.Kind = Int
+	f.Int, err = d.integer()
+	return err
 }
 
 func (d *jsonDecoder) integer() (int64, error) {
 	at := d.i
 	tok, isFloat := d.number()
-	v, err := strconv.ParseInt(tok, 10, 64)
-	if isFloat || err != nil || (len(tok) > 1 && tok[0] == '0') || tok == "-0" || (len(tok) > 2 && tok[:2] == "-0") {
-		d.i = at
-		return 0, d.fail("bad int " + strconv.Quote(tok))
+	neg := len(tok) > 0 && tok[0] == '-'
+	digits := tok
+	if neg {
+		digits = tok[1:]
 	}
-	return v, nil
+	u, ok := parseDigits(digits)
+	switch {
+	case isFloat || !ok || neg && digits == "0":
+	case !neg && u <= math.MaxInt64:
+		return int64(u), nil
+	case neg && u <= 1<<63:
+		return -int64(u), nil
+	}
+	d.i = at
+	return 0, d.fail("bad int " + strconv.Quote(tok))
+}
+
+// parseDigits parses a run of decimal digits into a uint64; it fails on
+// anything else and on overflow. (number has refused leading zeros.)
+func parseDigits(s string) (uint64, bool) {
+	if s == "" || len(s) > 20 {
+		return 0, false
+	}
+	var u uint64
+	for i := 0; i < len(s); i++ {
+		c := uint64(s[i] - '0')
+		if c > 9 || u > (math.MaxUint64-c)/10 {
+			return 0, false
+		}
+		u = u*10 + c
+	}
+	return u, true
 }
 
 // number scans a JSON number token and says whether it is a float (holds
@@ -309,6 +342,15 @@ func (d *jsonDecoder) number() (tok string, isFloat bool) {
 	return s[start:i], isFloat
 }
 
+// plain marks the bytes a string holds as they are: not '"', '\\' or a
+// control byte.
+var plain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // str decodes a string token: a substring of the input when it holds no
 // escape, a new string otherwise.
 func (d *jsonDecoder) str() (string, error) {
@@ -317,7 +359,11 @@ func (d *jsonDecoder) str() (string, error) {
 	}
 	start := d.i
 	for i := start; i < len(d.s); i++ {
-		switch c := d.s[i]; {
+		c := d.s[i]
+		if plain[c] {
+			continue
+		}
+		switch {
 		case c == '"':
 			d.i = i + 1
 			return d.checked(d.s[start:i])
