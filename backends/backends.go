@@ -17,10 +17,11 @@
 // Every Plugin reproduces the same calls bit for bit (see [Plugin]); the
 // suite checks each backend's answers against the static backend's.
 //
-// New capabilities (structured events, host callbacks) join as further
-// interfaces a backend's Plugin may implement, discovered with a type
-// assertion, so that a backend without them keeps compiling and the suite
-// skips what it does not offer. See RATIONALE.md.
+// Further capabilities are interfaces a backend's Plugin may implement,
+// discovered with a type assertion, so that a backend without them keeps
+// compiling and the suite skips what it does not offer: [EventPlugin]
+// (structured events) and [Caller] (calls back into the host, given
+// [WithEmit] at instantiation). See RATIONALE.md.
 package backends
 
 import (
@@ -28,6 +29,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/plugbench/plugbench/backends/event"
 )
 
 // ABIVersion is the plugin ABI this host speaks. Every artifact exports its
@@ -59,7 +62,7 @@ type Module interface {
 	// Path is the artifact's path as given to Load.
 	Path() string
 	// Instantiate makes a new instance with its own state.
-	Instantiate(ctx context.Context) (Plugin, error)
+	Instantiate(ctx context.Context, opts ...Option) (Plugin, error)
 	// Close unloads the module. Close every instance first.
 	Close(ctx context.Context) error
 }
@@ -196,4 +199,93 @@ func CheckArtifact(version int32, identity string, accept ...string) (Identity, 
 		}
 	}
 	return id, fmt.Errorf("%w: built for backend %q, this loader takes %q", ErrIdentity, id.Backend, strings.Join(accept, `", "`))
+}
+
+// Option configures an instance at Module.Instantiate.
+type Option func(*InstanceConfig)
+
+// InstanceConfig is what the options of Instantiate set. Backends read it
+// with Config.
+type InstanceConfig struct {
+	// Emit is the host function the instance's plugin calls back (see
+	// Caller). Nil: the plugin has no host to call.
+	Emit func(v int64) int64
+}
+
+// WithEmit gives the instance a host function to call back: the plugin's
+// Callback calls it. Backends bind it once per instance (a wazero host
+// function or a purego callback dispatching on the instance), not per call.
+func WithEmit(fn func(v int64) int64) Option {
+	return func(c *InstanceConfig) { c.Emit = fn }
+}
+
+// Config applies opts.
+func Config(opts []Option) InstanceConfig {
+	var c InstanceConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// Caller is a Plugin that calls back into the host.
+type Caller interface {
+	// Callback has the plugin call the host's Emit function k times, with
+	// v = 0, 1, ..., k-1, and returns the wrapping sum of what Emit
+	// returned. Without WithEmit it fails with ErrNoHost.
+	Callback(k int32) (int64, error)
+}
+
+// ErrNoHost: a Callback on an instance made without WithEmit.
+var ErrNoHost = errors.New("no host function: instantiate with backends.WithEmit")
+
+// EventPlugin is a Plugin that processes structured events (package event)
+// through one or more transports.
+type EventPlugin interface {
+	Plugin
+	// Transports lists the transports this instance offers.
+	Transports() []event.Transport
+	// Events returns a connection to the instance through transport t. A
+	// connection owns the buffers of its round trips and reuses them; use
+	// one connection at a time per instance.
+	Events(t event.Transport) (EventConn, error)
+}
+
+// EventConn carries events to one instance and back through one transport.
+// A round trip is Encode, Call and, when the event is kept, Decode; the
+// three are separate so that a benchmark can time each. Process does all
+// three.
+type EventConn interface {
+	// Encode puts in where the plugin reads it: encoded into the plugin's
+	// buffer, or described in place. in must not change until Decode.
+	Encode(in *event.Event) error
+	// Call has the plugin process the encoded event. keep is false when the
+	// plugin dropped it. Calling it again processes the input again; with a
+	// transport the plugin patches in place (view), that input is the last
+	// call's output.
+	Call() (keep bool, err error)
+	// Decode reads the plugin's output into out, reusing out's Tags and
+	// Fields. out may share storage with the encoded input.
+	Decode(out *event.Event) error
+	// Moved is the number of bytes the last Encode and Call moved across
+	// the boundary: the encoded input and output.
+	Moved() int
+}
+
+// Process runs one round trip through c: in is processed into out, and
+// keep reports whether the plugin kept the event.
+func Process(c EventConn, in, out *event.Event) (keep bool, err error) {
+	if err := c.Encode(in); err != nil {
+		return false, err
+	}
+	if keep, err = c.Call(); err != nil || !keep {
+		return false, err
+	}
+	return true, c.Decode(out)
+}
+
+// UnsupportedTransport is the error of Events for a transport a plugin does
+// not offer.
+func UnsupportedTransport(backend string, t event.Transport, have []event.Transport) error {
+	return fmt.Errorf("%s: transport %q not offered (have %v): %w", backend, t, have, ErrMissingExport)
 }

@@ -89,6 +89,11 @@ func printConfig(w *os.File) error {
 			kv("cc", strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]))
 		}
 	}
+	// The suite's own units: benchreport and benchstat read their
+	// direction from these lines.
+	for _, u := range units {
+		fmt.Fprintf(bw, "Unit %s\n", u)
+	}
 	hashes, err := fx.Hashes()
 	if err != nil {
 		return err
@@ -97,6 +102,17 @@ func printConfig(w *os.File) error {
 		kv(h[0], h[1])
 	}
 	return bw.Flush()
+}
+
+// units are the metadata of the suite's custom units (b.ReportMetric).
+// moved-B/op is exact: the same event moves the same bytes every time.
+var units = []string{
+	"encode-ns/op better=lower",
+	"call-ns/op better=lower",
+	"decode-ns/op better=lower",
+	"moved-B/op better=lower assume=exact",
+	"ns/callback better=lower",
+	"events/s better=higher",
 }
 
 // commit names the source measured: git's HEAD, "-dirty" when the tree has
@@ -160,9 +176,9 @@ func checkIdentity(tb testing.TB, t Target, mod backends.Module) {
 }
 
 // instance makes a plugin instance that cleanup closes.
-func instance(tb testing.TB, mod backends.Module) backends.Plugin {
+func instance(tb testing.TB, mod backends.Module, opts ...backends.Option) backends.Plugin {
 	tb.Helper()
-	p, err := mod.Instantiate(context.Background())
+	p, err := mod.Instantiate(context.Background(), opts...)
 	if err != nil {
 		tb.Fatalf("instantiate: %v", err)
 	}

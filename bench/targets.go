@@ -15,6 +15,7 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/dlopen"
+	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/backends/wasm"
 	"github.com/plugbench/plugbench/fixtures"
@@ -42,6 +43,10 @@ type Target struct {
 	Path func(s *fixtures.Set) (string, error)
 	// Caches lists the compilation-cache modes the load phase measures.
 	Caches []CacheMode
+	// Transports lists the event transports the target's instances must
+	// offer: the event suite measures each and checks that no other is
+	// offered, so that a row cannot silently disappear.
+	Transports []event.Transport
 }
 
 // CacheMode is a compilation-cache setting of the load phase.
@@ -61,13 +66,15 @@ type Cache = wazero.CompilationCache
 var Targets = []Target{
 	{
 		Backend: static.Name, Fixture: FixtureBuiltin, BuiltFor: static.Name, Lang: "go",
-		New:  func(context.Context, Cache) (backends.Backend, error) { return static.Backend(), nil },
-		Path: func(*fixtures.Set) (string, error) { return static.Path, nil },
+		New:        func(context.Context, Cache) (backends.Backend, error) { return static.Backend(), nil },
+		Path:       func(*fixtures.Set) (string, error) { return static.Path, nil },
+		Transports: []event.Transport{event.Value},
 	},
 	{
 		Backend: dlopen.Name, Fixture: FixtureC, BuiltFor: dlopen.Name, Lang: "c",
-		New:  func(context.Context, Cache) (backends.Backend, error) { return dlopen.Backend(), nil },
-		Path: func(s *fixtures.Set) (string, error) { return s.SO, s.SOErr },
+		New:        func(context.Context, Cache) (backends.Backend, error) { return dlopen.Backend(), nil },
+		Path:       func(s *fixtures.Set) (string, error) { return s.SO, s.SOErr },
+		Transports: []event.Transport{event.View, event.JSON, event.Binary, event.Flat},
 	},
 	wasmTarget(wasm.Name, FixtureC), wasmTarget(wasm.Name, FixtureGo),
 	wasmTarget(wasm.NameInterp, FixtureC), wasmTarget(wasm.NameInterp, FixtureGo),
@@ -85,7 +92,8 @@ func wasmTarget(name, fixture string) Target {
 			}
 			return s.CWasm, nil
 		},
-		Caches: []CacheMode{CacheNone},
+		Caches:     []CacheMode{CacheNone},
+		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
 	}
 	if name == wasm.Name {
 		// The interpreter keeps no compiled code to cache.

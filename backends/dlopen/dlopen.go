@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/internal/hostfn"
 )
 
 // Name is the backend's name in benchmark names.
@@ -48,6 +49,18 @@ const (
 	symAccumulate = "plugbench_accumulate"
 	symSum        = "plugbench_sum"
 	symUpper      = "plugbench_upper"
+)
+
+// Optional symbols: events and callbacks (plugbench.h's second half). A
+// library without them loads; its instances offer what it has.
+const (
+	symBuffer      = "plugbench_buffer"
+	symEventJSON   = "plugbench_event_json"
+	symEventBinary = "plugbench_event_binary"
+	symEventFlat   = "plugbench_event_flat"
+	symEventView   = "plugbench_event_view"
+	symSetHost     = "plugbench_set_host"
+	symCallback    = "plugbench_callback"
 )
 
 // maxIdentity bounds the identity string read from the plugin.
@@ -85,6 +98,16 @@ func (backend) Load(_ context.Context, path string) (backends.Module, error) {
 			purego.Dlclose(h)
 			return nil, fail(s.name, fmt.Errorf("%w: %v", backends.ErrMissingExport, err))
 		}
+	}
+	for _, s := range []struct {
+		name string
+		p    *uintptr
+	}{
+		{symBuffer, &m.fnBuffer}, {symEventJSON, &m.fnEventJSON}, {symEventBinary, &m.fnEventBinary},
+		{symEventFlat, &m.fnEventFlat}, {symEventView, &m.fnEventView},
+		{symSetHost, &m.fnSetHost}, {symCallback, &m.fnCallback},
+	} {
+		*s.p, _ = purego.Dlsym(h, s.name) // 0 when absent
 	}
 	v, _, _ := purego.SyscallN(m.version)
 	idp, _, _ := purego.SyscallN(m.identity)
@@ -135,23 +158,37 @@ type module struct {
 
 	version, identity, fnNew, fnFree    uintptr
 	fnMin, fnAccumulate, fnSum, fnUpper uintptr
+
+	// Optional: 0 when the library lacks them.
+	fnBuffer, fnEventJSON, fnEventBinary, fnEventFlat, fnEventView uintptr
+	fnSetHost, fnCallback                                          uintptr
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
 func (m *module) Path() string                { return m.path }
 
-func (m *module) Instantiate(context.Context) (backends.Plugin, error) {
+func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backends.Plugin, error) {
+	cfg := backends.Config(opts)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.handle == 0 {
 		return nil, &backends.Error{Backend: Name, Path: m.path, Err: errors.New("instantiate after close")}
 	}
+	if cfg.Emit != nil && (m.fnSetHost == 0 || m.fnCallback == 0) {
+		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symSetHost,
+			Err: fmt.Errorf("%w: a host function was given, the library takes none", backends.ErrMissingExport)}
+	}
 	s, _, _ := purego.SyscallN(m.fnNew)
 	if s == 0 {
 		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symNew, Err: errors.New("plugin returned no state")}
 	}
+	p := &Plugin{m: m, state: s}
+	if cfg.Emit != nil {
+		p.host = hostfn.Register(cfg.Emit)
+		purego.SyscallN(m.fnSetHost, s, trampoline(), uintptr(p.host))
+	}
 	m.instances++
-	return &Plugin{m: m, state: s}, nil
+	return p, nil
 }
 
 // Close unloads the library. It fails while instances are open: their code
@@ -186,8 +223,9 @@ type Plugin struct {
 	// pin holds the payload's address during a call, as a real pointer, so
 	// that escape analysis moves the caller's buffer to the heap, where Go
 	// never moves it, and the GC keeps it alive while C reads it.
-	pin unsafe.Pointer
-	_   cpu.CacheLinePad
+	pin  unsafe.Pointer
+	host uint64 // hostfn handle of the emit function, 0 if none
+	_    cpu.CacheLinePad
 }
 
 // Min calls plugbench_min.
@@ -239,6 +277,10 @@ func (p *Plugin) Close(context.Context) error {
 	p.args[0] = p.state
 	purego.SyscallN(p.m.fnFree, p.args[:1]...)
 	p.state = 0
+	if p.host != 0 {
+		hostfn.Release(p.host)
+		p.host = 0
+	}
 	p.m.mu.Lock()
 	p.m.instances--
 	p.m.mu.Unlock()

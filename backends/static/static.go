@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/event"
 )
 
 // Name is the backend's name in benchmark names.
@@ -54,12 +55,12 @@ type module struct {
 func (m *module) Identity() backends.Identity { return m.id }
 func (m *module) Path() string                { return Path }
 
-func (m *module) Instantiate(context.Context) (backends.Plugin, error) {
+func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	if m.closed {
 		return nil, &backends.Error{Backend: Name, Path: Path, Err: errors.New("instantiate after close")}
 	}
 	m.instances.Add(1)
-	return &Plugin{m: m}, nil
+	return &Plugin{m: m, emit: backends.Config(opts).Emit}, nil
 }
 
 // Close unloads the module. Like every backend's, it fails while instances
@@ -81,8 +82,13 @@ type Plugin struct {
 	_     cpu.CacheLinePad
 	total int64
 	m     *module // nil for a Plugin made directly, as a reference
+	emit  func(int64) int64
 	_     cpu.CacheLinePad
 }
+
+// NewPlugin returns a static plugin outside any module, as a reference,
+// calling emit back from Callback.
+func NewPlugin(emit func(int64) int64) *Plugin { return &Plugin{emit: emit} }
 
 // Min returns the smaller of a and b.
 func (*Plugin) Min(a, b int32) (int32, error) { return min(a, b), nil }
@@ -120,3 +126,60 @@ func (p *Plugin) Close(context.Context) error {
 	}
 	return nil
 }
+
+// Callback calls the host's emit function k times: a Go closure call.
+func (p *Plugin) Callback(k int32) (int64, error) {
+	if p.emit == nil {
+		return 0, backends.ErrNoHost
+	}
+	var t int64
+	for v := range int64(k) {
+		t += p.emit(v)
+	}
+	return t, nil
+}
+
+// Transports returns the one transport of the static plugin: the Go value.
+func (p *Plugin) Transports() []event.Transport { return []event.Transport{event.Value} }
+
+// Events returns a connection through the value transport.
+func (p *Plugin) Events(t event.Transport) (backends.EventConn, error) {
+	if t != event.Value {
+		return nil, backends.UnsupportedTransport(Name, t, p.Transports())
+	}
+	return new(valueConn), nil
+}
+
+// valueConn hands the plugin the Go value itself: Call is event.Process,
+// and Decode copies the result (its fields, not their strings or lists)
+// into the caller's event.
+type valueConn struct {
+	in  *event.Event
+	out event.Event
+}
+
+// Encode checks in against the limits, as every transport does, and
+// keeps a pointer to it.
+func (c *valueConn) Encode(in *event.Event) error {
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	c.in = in
+	return nil
+}
+
+func (c *valueConn) Call() (bool, error) {
+	if c.in == nil {
+		return false, errors.New("static: call before encode")
+	}
+	return event.Process(c.in, &c.out)
+}
+
+func (c *valueConn) Decode(out *event.Event) error {
+	out.ID, out.Timestamp, out.Origin = c.out.ID, c.out.Timestamp, c.out.Origin
+	out.Tags = append(out.Tags[:0], c.out.Tags...)
+	out.Fields = append(out.Fields[:0], c.out.Fields...)
+	return nil
+}
+
+func (c *valueConn) Moved() int { return 0 }

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/internal/hostfn"
 )
 
 // Names of the two engines in benchmark names.
@@ -67,6 +68,10 @@ func New(ctx context.Context, cfg Config) (backends.Backend, error) {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 		r.Close(ctx)
 		return nil, fmt.Errorf("%s: instantiate wasi: %w", name, err)
+	}
+	if err := instantiateHost(ctx, r); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("%s: instantiate host module %q: %w", name, hostModule, err)
 	}
 	return &backend{name: name, r: r}, nil
 }
@@ -134,7 +139,7 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 	if err != nil {
 		return nil, fail("", fmt.Errorf("%w: compile: %w", backends.ErrFormat, err))
 	}
-	m := &module{b: b, path: path, cm: cm}
+	m := &module{b: b, path: path, cm: cm, has: map[string]bool{}}
 	if err := m.checkExports(); err != nil {
 		cm.Close(ctx)
 		return nil, err
@@ -164,6 +169,17 @@ func (m *module) checkExports() error {
 	}
 	if _, ok := m.cm.ExportedMemories()[expMemory]; !ok {
 		return m.fail(expMemory, backends.ErrMissingExport)
+	}
+	for _, s := range optional {
+		d, ok := fns[s.name]
+		if !ok {
+			continue
+		}
+		if !equalTypes(d.ParamTypes(), s.params) || !equalTypes(d.ResultTypes(), s.results) {
+			return m.fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
+				signature(d.ParamTypes(), d.ResultTypes()), signature(s.params, s.results)))
+		}
+		m.has[s.name] = true
 	}
 	if _, ok := fns["_initialize"]; ok {
 		m.start = "_initialize" // a reactor: Go's c-shared build
@@ -251,6 +267,7 @@ type module struct {
 	cm    wazero.CompiledModule
 	id    backends.Identity
 	start string
+	has   map[string]bool // optional exports present
 
 	mu        sync.Mutex
 	closed    bool
@@ -262,7 +279,11 @@ func (m *module) Path() string                { return m.path }
 
 // Instantiate makes a new wasm instance, with its own memory, and a
 // plugin state inside it.
-func (m *module) Instantiate(ctx context.Context) (backends.Plugin, error) {
+func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
+	cfg := backends.Config(opts)
+	if cfg.Emit != nil && (!m.has[expSetHost] || !m.has[expCallback]) {
+		return nil, m.fail(expSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
+	}
 	m.mu.Lock()
 	closed := m.closed
 	m.mu.Unlock()
@@ -290,6 +311,12 @@ func (m *module) Instantiate(ctx context.Context) (backends.Plugin, error) {
 	if p.state = api.DecodeU32(p.stack[0]); p.state == 0 {
 		mod.Close(ctx)
 		return nil, m.fail(expNew, errors.New("plugin returned no state"))
+	}
+	if cfg.Emit != nil {
+		if err := p.setHost(ctx, cfg.Emit); err != nil {
+			mod.Close(ctx)
+			return nil, err
+		}
 	}
 	m.mu.Lock()
 	m.instances++
@@ -324,8 +351,10 @@ type Plugin struct {
 	mem api.Memory
 
 	min, accumulate, sum, upper, buffer api.Function
+	callback                            api.Function // looked up when first needed
 
 	state uint32 // the guest's plugbench_state*
+	host  uint64 // hostfn handle of the emit function, 0 if none
 	stack [2]uint64
 	buf   uint32 // guest buffer address, 0 until first used
 	cap   uint32 // its size
@@ -430,6 +459,10 @@ func (p *Plugin) Close(ctx context.Context) error {
 	ferr := p.mod.ExportedFunction(expFree).CallWithStack(ctx, p.stack[:1])
 	err := p.mod.Close(ctx)
 	p.mod = nil
+	if p.host != 0 {
+		hostfn.Release(p.host)
+		p.host = 0
+	}
 	p.m.mu.Lock()
 	p.m.instances--
 	p.m.mu.Unlock()
