@@ -181,7 +181,7 @@ const (
 // 50 ns per object, more than copying the bytes (RATIONALE.md).
 //
 // The arena: score (8 bytes), the event (64), tags (16 each), fields (40
-// each), list elements, string bytes.
+// each), then string bytes and (8-aligned) list elements as they come.
 type viewConn struct {
 	p     *Plugin
 	base  uintptr // C memory
@@ -204,29 +204,19 @@ func (c *viewConn) at(off int) unsafe.Pointer {
 }
 
 func (c *viewConn) Encode(in *event.Event) error {
-	if err := in.Validate(); err != nil {
-		return err
+	if len(in.Tags) > event.MaxTags || len(in.Fields) > event.MaxFields {
+		return in.Validate() // says which limit
 	}
-	strs, lists := len(in.Origin), 0
-	for _, t := range in.Tags {
-		strs += len(t)
-	}
-	for i := range in.Fields {
-		f := &in.Fields[i]
-		strs += len(f.Name)
-		switch f.Kind {
-		case event.String:
-			strs += len(f.Str)
-		case event.List:
-			lists += len(f.List)
+	for {
+		size, ok := c.write(in)
+		if ok {
+			c.in, c.size, c.calls = in, size, false
+			return nil
 		}
-	}
-	tagsOff := 8 + sizeEvent
-	fieldsOff := tagsOff + sizeBytes*len(in.Tags)
-	listOff := fieldsOff + sizeField*len(in.Fields)
-	strOff := listOff + 8*lists
-	size := strOff + strs
-	if size > c.cap {
+		if size < 0 {
+			return in.Validate()
+		}
+		// The arena is too small: grow it and write again.
 		n := max(size, 2*c.cap, 4096)
 		c.p.args[0], c.p.args[1] = c.p.state, uintptr(n)
 		r, _, _ := purego.SyscallN(c.p.m.fnBuffer, c.p.args[:2]...)
@@ -235,24 +225,44 @@ func (c *viewConn) Encode(in *event.Event) error {
 		}
 		c.base, c.cap = r, n
 	}
+}
+
+// write lays in out in the arena in one pass, checking the limits as it
+// goes. It returns the size and true; or the size it needs and false when
+// the arena is too small; or -1 when in breaks a limit.
+func (c *viewConn) write(in *event.Event) (int, bool) {
+	tagsOff := 8 + sizeEvent
+	fieldsOff := tagsOff + sizeBytes*len(in.Tags)
+	end := fieldsOff + sizeField*len(in.Fields) // lists, then strings, from here
+	fits := end <= c.cap
 	str := func(s string) cBytes {
-		if len(s) == 0 {
+		if len(s) > event.MaxString {
+			end = -1 << 40
+		}
+		at := end
+		end += len(s)
+		if fits = fits && end <= c.cap; !fits || len(s) == 0 {
 			return cBytes{}
 		}
-		copy(unsafe.Slice((*byte)(c.at(strOff)), len(s)), s)
-		b := cBytes{c.base + uintptr(strOff), uint64(len(s))}
-		strOff += len(s)
-		return b
+		copy(unsafe.Slice((*byte)(c.at(at)), len(s)), s)
+		return cBytes{c.base + uintptr(at), uint64(len(s))}
 	}
-	ev := (*cEvent)(c.at(8))
-	*ev = cEvent{id: in.ID, ts: in.Timestamp, origin: str(in.Origin),
+	var ev cEvent
+	var tags []cBytes
+	var fields []cField
+	if fits {
+		tags = unsafe.Slice((*cBytes)(c.at(tagsOff)), len(in.Tags))
+		fields = unsafe.Slice((*cField)(c.at(fieldsOff)), len(in.Fields))
+	}
+	ev = cEvent{id: in.ID, ts: in.Timestamp, origin: str(in.Origin),
 		tags: c.base + uintptr(tagsOff), ntags: uint64(len(in.Tags)),
 		fields: c.base + uintptr(fieldsOff), nfields: uint64(len(in.Fields))}
-	tags := unsafe.Slice((*cBytes)(c.at(tagsOff)), len(in.Tags))
 	for i, t := range in.Tags {
-		tags[i] = str(t)
+		b := str(t)
+		if fits {
+			tags[i] = b
+		}
 	}
-	fields := unsafe.Slice((*cField)(c.at(fieldsOff)), len(in.Fields))
 	for i := range in.Fields {
 		f := &in.Fields[i]
 		cf := cField{name: str(f.Name), kind: uint32(f.Kind)}
@@ -260,6 +270,9 @@ func (c *viewConn) Encode(in *event.Event) error {
 		case event.Int:
 			cf.v0 = uint64(f.Int)
 		case event.Float:
+			if math.IsNaN(f.Float) || math.IsInf(f.Float, 0) {
+				return -1, false
+			}
 			cf.v0 = math.Float64bits(f.Float)
 		case event.Bool:
 			if f.Bool {
@@ -269,17 +282,32 @@ func (c *viewConn) Encode(in *event.Event) error {
 			s := str(f.Str)
 			cf.v0, cf.v1 = uint64(s.p), s.n
 		case event.List:
-			if len(f.List) > 0 {
-				copy(unsafe.Slice((*int64)(c.at(listOff)), len(f.List)), f.List)
-				cf.v0 = uint64(c.base) + uint64(listOff)
+			if len(f.List) > event.MaxList {
+				return -1, false
+			}
+			// 8-aligned: the strings before it have any length.
+			at := (end + 7) &^ 7
+			end = at + 8*len(f.List)
+			if fits = fits && end <= c.cap; fits && len(f.List) > 0 {
+				copy(unsafe.Slice((*int64)(c.at(at)), len(f.List)), f.List)
+				cf.v0 = uint64(c.base) + uint64(at)
 			}
 			cf.v1 = uint64(len(f.List))
-			listOff += 8 * len(f.List)
+		default:
+			return -1, false
 		}
-		fields[i] = cf
+		if fits {
+			fields[i] = cf
+		}
 	}
-	c.in, c.size, c.calls = in, size, false
-	return nil
+	if end < 0 {
+		return -1, false
+	}
+	if !fits {
+		return end + 8*event.MaxList, false // room for list alignment too
+	}
+	*(*cEvent)(c.at(8)) = ev
+	return end, true
 }
 
 func (c *viewConn) Call() (bool, error) {
