@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // AppendBinary appends e's compact binary encoding to dst. Varints are
@@ -152,9 +153,14 @@ func (d *binDecoder) event(e *Event) error {
 	for n := d.count("tags", MaxTags); n > 0 && d.err == nil; n-- {
 		e.Tags = append(e.Tags, d.str())
 	}
-	e.Fields = e.Fields[:0]
-	for n := d.count("fields", MaxFields); n > 0 && d.err == nil; n-- {
-		f := Field{Name: d.str(), Kind: Kind(d.byte())}
+	n := d.count("fields", MaxFields)
+	e.Fields = slices.Grow(e.Fields[:0], n)
+	for ; n > 0 && d.err == nil; n-- {
+		// In place: appending a Field value would copy it again.
+		e.Fields = e.Fields[:len(e.Fields)+1]
+		f := &e.Fields[len(e.Fields)-1]
+		f.Name, f.Kind = d.str(), Kind(d.byte())
+		f.Int, f.Float, f.Str, f.Bool, f.List = 0, 0, "", false, nil
 		switch f.Kind {
 		case Int:
 			f.Int = d.varint()
@@ -188,7 +194,6 @@ func (d *binDecoder) event(e *Event) error {
 			d.i--
 			d.fail("unknown kind %d", f.Kind)
 		}
-		e.Fields = append(e.Fields, f)
 	}
 	if d.err == nil && d.i != len(d.s) {
 		d.fail("%d trailing bytes", len(d.s)-d.i)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // The flat layout: a zero-parse encoding a plugin reads in place by
@@ -115,7 +116,7 @@ func AppendFlat(dst []byte, e *Event) ([]byte, error) {
 // DecodeFlat decodes a flat layout into e, following its offsets and
 // checking each against the buffer. Errors match ErrMalformed or ErrLimit.
 func DecodeFlat(src []byte, e *Event) error {
-	r, err := readFlat(src)
+	r, err := readFlatHeader(src)
 	if err != nil {
 		return err
 	}
@@ -125,19 +126,23 @@ func DecodeFlat(src []byte, e *Event) error {
 	e.Origin = s[r.origin.off : r.origin.off+r.origin.n]
 	e.Tags = e.Tags[:0]
 	for i := range r.ntags {
-		t := r.tag(i)
+		t, err := r.span(r.tagsOff+flatTag*i, 1, "tag")
+		if err != nil {
+			return err
+		}
 		e.Tags = append(e.Tags, s[t.off:t.off+t.n])
 	}
-	e.Fields = e.Fields[:0]
+	e.Fields = slices.Grow(e.Fields[:0], r.nfields)[:r.nfields]
 	var lists []int64
 	for i := range r.nfields {
-		if rec := r.field(i); rec.kind == List {
-			lists = growList(lists, int(rec.n))
+		rec, err := r.checkField(i)
+		if err != nil {
+			e.Fields = e.Fields[:0]
+			return err
 		}
-	}
-	for i := range r.nfields {
-		rec := r.field(i)
-		f := Field{Name: s[rec.name.off : rec.name.off+rec.name.n], Kind: rec.kind}
+		f := &e.Fields[i]
+		f.Name, f.Kind = s[rec.name.off:rec.name.off+rec.name.n], rec.kind
+		f.Int, f.Float, f.Str, f.Bool, f.List = 0, 0, "", false, nil
 		switch rec.kind {
 		case Int:
 			f.Int = int64(rec.value)
@@ -148,13 +153,13 @@ func DecodeFlat(src []byte, e *Event) error {
 		case String:
 			f.Str = s[rec.value : rec.value+uint64(rec.n)]
 		case List:
+			lists = growList(lists, int(rec.n))
 			start := len(lists)
-			for j := range rec.n { // room made above
-				lists = append(lists, int64(le64(s[rec.value+8*uint64(j):])))
+			for j := range uint64(rec.n) {
+				lists = append(lists, int64(le64(s[rec.value+8*j:])))
 			}
 			f.List = lists[start:len(lists):len(lists)]
 		}
-		e.Fields = append(e.Fields, f)
 	}
 	return nil
 }
@@ -196,7 +201,27 @@ func (r *flatReader) fail(format string, args ...any) error {
 	return fmt.Errorf("%w: flat: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
+// readFlat checks a whole flat layout: header, tables and every record.
 func readFlat(b []byte) (flatReader, error) {
+	r, err := readFlatHeader(b)
+	if err != nil {
+		return r, err
+	}
+	for i := range r.ntags {
+		if _, err := r.span(r.tagsOff+flatTag*i, 1, "tag"); err != nil {
+			return r, err
+		}
+	}
+	for i := range r.nfields {
+		if _, err := r.checkField(i); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// readFlatHeader checks the header and the place of the two tables.
+func readFlatHeader(b []byte) (flatReader, error) {
 	r := flatReader{b: b}
 	le := binary.LittleEndian
 	if len(b) < flatHeader {
@@ -221,36 +246,33 @@ func readFlat(b []byte) (flatReader, error) {
 	if r.fieldsOff, r.nfields, err = r.table(40, flatField, MaxFields, "fields"); err != nil {
 		return r, err
 	}
-	for i := range r.ntags {
-		if _, err := r.span(r.tagsOff+flatTag*i, 1, "tag"); err != nil {
-			return r, err
-		}
-	}
-	for i := range r.nfields {
-		at := r.fieldsOff + flatField*i
-		if _, err := r.span(at, 1, "field name"); err != nil {
-			return r, err
-		}
-		rec := r.field(i)
-		switch rec.kind {
-		case Int, Float:
-		case Bool:
-			if rec.value > 1 {
-				return r, r.fail("field %d: bool %d", i, rec.value)
-			}
-		case String:
-			if err := r.check(rec.value, uint64(rec.n), 1, MaxString, "string"); err != nil {
-				return r, err
-			}
-		case List:
-			if err := r.check(rec.value, uint64(rec.n), 8, MaxList, "list"); err != nil {
-				return r, err
-			}
-		default:
-			return r, r.fail("field %d: unknown kind %d", i, rec.kind)
-		}
-	}
 	return r, nil
+}
+
+// checkField reads field record i and checks it.
+func (r *flatReader) checkField(i int) (flatRecord, error) {
+	if _, err := r.span(r.fieldsOff+flatField*i, 1, "field name"); err != nil {
+		return flatRecord{}, err
+	}
+	rec := r.field(i)
+	switch rec.kind {
+	case Int, Float:
+	case Bool:
+		if rec.value > 1 {
+			return rec, r.fail("field %d: bool %d", i, rec.value)
+		}
+	case String:
+		if err := r.check(rec.value, uint64(rec.n), 1, MaxString, "string"); err != nil {
+			return rec, err
+		}
+	case List:
+		if err := r.check(rec.value, uint64(rec.n), 8, MaxList, "list"); err != nil {
+			return rec, err
+		}
+	default:
+		return rec, r.fail("field %d: unknown kind %d", i, rec.kind)
+	}
+	return rec, nil
 }
 
 // span reads an {u32 off, u32 len} pair at at and checks it.

@@ -3,6 +3,7 @@ package event
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -182,8 +183,9 @@ func (d *jsonDecoder) event(e *Event) error {
 		if len(e.Fields) == MaxFields {
 			return fmt.Errorf("%w: json: more than %d fields", ErrLimit, MaxFields)
 		}
-		e.Fields = append(e.Fields, Field{})
+		e.Fields = slices.Grow(e.Fields, 1)[:len(e.Fields)+1]
 		f := &e.Fields[len(e.Fields)-1]
+		f.Int, f.Float, f.Str, f.Bool, f.List = 0, 0, "", false, nil
 		if f.Name, err = d.str(); err != nil {
 			return err
 		}
