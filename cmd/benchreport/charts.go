@@ -27,9 +27,10 @@ type chart struct {
 	w, h  vg.Length
 }
 
-// chartNameKeys are name keys that identify the backend of a row and
-// are therefore not part of a chart category.
-var chartNameKeys = map[string]bool{"backend": true, "fixture": true}
+// chartNameKeys are name keys that identify the backend of a row (the
+// default -by and -ignore keys) and are therefore not part of a chart
+// category.
+var chartNameKeys = map[string]bool{"backend": true, "fixture": true, "transport": true}
 
 // makeCharts draws the report's charts: per-call cost relative to the
 // baseline (Call and Parallel), payload cost against size, and setup
@@ -64,12 +65,17 @@ func makeCharts(rep *Report) ([]chart, error) {
 		}
 		if t := findTable(rep, file, "Setup", "sec/op"); t != nil {
 			title := fmt.Sprintf("%sSetup phases per backend (sec/op, log scale, %g%% CI)", prefix, 100*rep.Confidence)
-			if c, err := setupChart(t, "setup"+suffix, title); err != nil {
+			if c, err := keyChart(t, "setup"+suffix, title, "phase"); err != nil {
 				return nil, err
 			} else if c != nil {
 				out = append(out, *c)
 			}
 		}
+		cs, err := eventCharts(rep, file, prefix, suffix)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
 	}
 	return out, nil
 }
@@ -435,9 +441,11 @@ func payloadChart(t *Table, op, name, title string) (*chart, error) {
 	return render(p, name, title, 7*vg.Inch, 4.5*vg.Inch)
 }
 
-// setupChart plots each setup phase's cost per backend.
-func setupChart(t *Table, name, title string) (*chart, error) {
-	skip := map[string]bool{"phase": true}
+// keyChart plots every row's center on a log scale, one category per
+// backend (and the name keys other than key), one series per value of the
+// name key key (the setup phase, the event shape).
+func keyChart(t *Table, name, title, key string) (*chart, error) {
+	skip := map[string]bool{key: true}
 	var cats, series []string
 	catIdx := map[string]int{}
 	pts := map[string]*errPoints{}
@@ -459,7 +467,7 @@ func setupChart(t *Table, name, title string) (*chart, error) {
 			catIdx[cat] = len(cats)
 			cats = append(cats, cat)
 		}
-		s := lookup(r.parts, "phase")
+		s := lookup(r.parts, key)
 		if s == "" {
 			s = r.Group
 		}
@@ -496,13 +504,13 @@ func setupChart(t *Table, name, title string) (*chart, error) {
 		pts[a.s].add(x, float64(a.r.Center), float64(a.r.Lo), float64(a.r.Hi))
 	}
 	p := newPlot(title)
-	p.Y.Label.Text = "sec/op"
+	p.Y.Label.Text = t.Unit
 	for i, s := range series {
 		if err := addSeries(p, i, s, pts[s], false); err != nil {
 			return nil, err
 		}
 	}
-	logY(p, yr, "sec/op", len(series), 4.5*vg.Inch)
+	logY(p, yr, t.Unit, len(series), 4.5*vg.Inch)
 	p.NominalX(cats...)
 	rotateX(p)
 	p.X.Min, p.X.Max = -0.5, float64(len(cats))-0.5

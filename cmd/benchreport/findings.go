@@ -35,11 +35,26 @@ func findings(rep *Report) []string {
 				add(s)
 			}
 		}
-		for _, bench := range []string{"Call", "Payload", "Parallel"} {
+		for _, bench := range []string{"Call", "Payload", "Parallel", "Event", "Pipeline"} {
 			if t := findTable(rep, file, bench, "allocs/op"); t != nil {
 				if s := allocFinding(t, rep.Baseline); s != "" {
 					add(s)
 				}
+			}
+		}
+		if t := findTable(rep, file, "Event", "sec/op"); t != nil {
+			for _, s := range eventFindings(rep, file, t) {
+				add(s)
+			}
+		}
+		if t := findTable(rep, file, "Pipeline", "events/s"); t != nil {
+			for _, s := range pipelineFindings(t, rep.Baseline) {
+				add(s)
+			}
+		}
+		if t := findTable(rep, file, "Callback", "sec/callback"); t != nil {
+			for _, s := range callbackFindings(t, findTable(rep, file, "Callback", "allocs/op"), rep.Baseline) {
+				add(s)
 			}
 		}
 		if t := findTable(rep, file, "Ref", "sec/op"); t != nil {

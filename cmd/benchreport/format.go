@@ -43,6 +43,9 @@ func human(v float64, unit string) string {
 	case "B/s":
 		return s + "B/s"
 	}
+	if per, ok := strings.CutPrefix(unit, "sec/"); ok { // sec/callback
+		return s + "s/" + per
+	}
 	return s + " " + unit
 }
 

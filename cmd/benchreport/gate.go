@@ -138,7 +138,7 @@ func addGateFlags(fs *flag.FlagSet, f *gateFlags) {
 	fs.StringVar(&f.tolerance, "tolerance", "5%", "allowed worsening (`percentage`) of noisy units before a significant change fails")
 	fs.StringVar(&f.thresholds, "thresholds", "", "per-benchmark tolerances: `file` of \"NAME-REGEXP TOLERANCE [UNIT]\" lines, first match wins")
 	fs.StringVar(&f.normalize, "normalize", "", "divide each benchmark's time (noisy units; allocs/op and B/op stay as they are) by the reference `ref` of the same run: name keys (\"backend=static\" or \"/backend:static\") or a benchmark name")
-	fs.StringVar(&f.normIgn, "normalize-ignore", "fixture", "comma-separated name `keys` that may differ between a benchmark and its -normalize reference")
+	fs.StringVar(&f.normIgn, "normalize-ignore", "fixture,transport", "comma-separated name `keys` that may differ between a benchmark and its -normalize reference")
 	fs.BoolVar(&f.correct, "correct", false, "apply the Holm–Bonferroni correction across rows")
 	fs.BoolVar(&f.allowInconc, "allow-inconclusive", false, "exit 0 rather than 2 when rows are inconclusive")
 	fs.Float64Var(&f.alpha, "alpha", 0.05, "significance level `α`")

@@ -26,13 +26,15 @@
 //
 //	-group .fullname  the rows that are compared with each other
 //	-by /backend      the dimension being compared
-//	-ignore /fixture  keys allowed to differ from the baseline
+//	-ignore /fixture,/transport  keys allowed to differ from the baseline
 //
 // Keys named by -by and -ignore are removed from .fullname, so
 // "Call/op=min/backend=wasm/fixture=c-2" falls in the group
 // "Call/op=min-2" as backend "wasm", fixture "c", and is compared with
 // "Call/op=min/backend=static/fixture=builtin-2", the row of the same
-// group whose -by value is the -baseline ("static").
+// group whose -by value is the -baseline ("static"). Likewise an event
+// through any transport ("Event/transport=json/shape=typical/…") is
+// compared with static's Go value ("Event/transport=value/…").
 //
 // Every statistic comes from golang.org/x/perf/benchmath under the
 // unit's assumption: for the default "assume=nothing", the center is
@@ -98,7 +100,7 @@
 // counts, the same on any machine, and are compared as they are. REF is either name keys ("backend=static" or
 // "/backend:static"): the reference of a benchmark is the one with
 // those key values that otherwise agrees on every name key except the
-// -normalize-ignore keys (default "fixture"); or a benchmark name
+// -normalize-ignore keys (default "fixture,transport"); or a benchmark name
 // ("BenchmarkRef/op=min/impl=cgo") used for all benchmarks. Values are
 // divided by the reference's center; the reference rows' time is not gated.
 //

@@ -94,6 +94,9 @@ func TestGolden(t *testing.T) {
 		{"report-two-files", 0, []string{"report", "-filter", ".name:Call", "run1=" + base, "run2=" + same}},
 		{"report-by-file", 0, []string{"report", "-by", ".file", "-ignore", "", "-baseline", "old", "-filter", "/op:min", "old=" + base, "new=" + td("gate-slow.txt")}},
 		{"report-few", 0, []string{"report", td("gate-few.txt")}},
+		// Events: every transport is compared with static's Go value
+		// (-ignore /fixture,/transport), with the event findings.
+		{"report-events", 0, []string{"report", td("events.txt")}},
 
 		// Gate outcomes.
 		{"gate-same", 0, []string{"gate", base, same}},
@@ -113,6 +116,7 @@ func TestGolden(t *testing.T) {
 		{"gate-machine", 1, []string{"gate", base, td("gate-machine.txt")}},
 		{"gate-normalize", 0, []string{"gate", "-normalize", "backend=static", base, td("gate-machine.txt")}},
 		{"gate-normalize-name", 0, []string{"gate", "-normalize", "BenchmarkCall/op=min/backend=static/fixture=builtin", "-filter", "/op:min", base, td("gate-machine.txt")}},
+		{"gate-events", 0, []string{"gate", "-normalize", "backend=static", td("events.txt"), td("events.txt")}},
 		{"gate-labels", 1, []string{"gate", "-filter", "/backend:wasm", "old=" + base, "new=" + td("gate-slow.txt")}},
 
 		// Bad input and usage.

@@ -205,7 +205,7 @@ Flags:
 	fs.StringVar(&f.filter, "filter", "*", "use only benchmarks matching benchproc filter `query`")
 	fs.StringVar(&f.group, "group", ".fullname", "compare rows that agree on `projection` (the -by and -ignore keys are removed from it)")
 	fs.StringVar(&f.by, "by", "/backend", "compare rows that differ in `projection`")
-	fs.StringVar(&f.ignore, "ignore", "/fixture", "`projection` of keys that may differ between a row and its baseline")
+	fs.StringVar(&f.ignore, "ignore", "/fixture,/transport", "`projection` of keys that may differ between a row and its baseline")
 	fs.StringVar(&f.baseline, "baseline", "static", "`value` of -by that the other rows are compared with")
 	fs.StringVar(&f.format, "format", "md", "output `format`: md, html, csv or json")
 	fs.StringVar(&f.out, "o", "", "write the report to `file` (default stdout)")

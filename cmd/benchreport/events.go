@@ -1,0 +1,361 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"gonum.org/v1/plot/vg"
+)
+
+// The event suite's findings and charts: plugbench's BenchmarkEvent (a
+// round trip per transport and shape, with its encode, call and decode
+// phases as metrics), BenchmarkPipeline (events/s) and BenchmarkCallback
+// (ns/callback). They answer the design study's question: what does a
+// structured value cost across each boundary, and can serialization be
+// avoided?
+
+// noEncoding names the transports that hand the plugin the event without
+// encoding it: the Go value itself, or C structs read in place.
+var noEncoding = map[string]bool{"value": true, "view": true}
+
+// evLabel is a row's backend, fixture and transport: "dlopen (c) view".
+func evLabel(r *Row) string {
+	s := r.Backend
+	if f := lookup(r.parts, "fixture"); f != "" {
+		s += " (" + f + ")"
+	}
+	if tr := lookup(r.parts, "transport"); tr != "" {
+		s += " " + tr
+	}
+	return s
+}
+
+// backendOf is a row's backend and fixture: "wasm (c)".
+func backendOf(r *Row) string {
+	s := r.Backend
+	if f := lookup(r.parts, "fixture"); f != "" {
+		s += " (" + f + ")"
+	}
+	return s
+}
+
+// phases are a BenchmarkEvent row's phase metrics, in seconds, if
+// present. (benchfmt tidies the suite's encode-ns/op into encode-sec/op.)
+type phases struct{ encode, call, decode float64 }
+
+func (p phases) ok() bool { return p.encode+p.call+p.decode > 0 }
+
+// codecShare is the part of the three phases spent on the host side:
+// encoding the event and decoding the plugin's output.
+func (p phases) codecShare() float64 { return (p.encode + p.decode) / (p.encode + p.call + p.decode) }
+
+func phasesOf(rep *Report, file string, r *Row) phases {
+	get := func(unit string) float64 {
+		if x := matchRow(findTable(rep, file, "Event", unit), r); x != nil {
+			return float64(x.Center)
+		}
+		return 0
+	}
+	return phases{get("encode-sec/op"), get("call-sec/op"), get("decode-sec/op")}
+}
+
+// eventFindings describes each shape's round trips, and answers the
+// serialization question per backend from the typical (or middle) shape.
+func eventFindings(rep *Report, file string, t *Table) []string {
+	var out []string
+	var groups [][]*Row
+	forEachGroup(t, func(rows []*Row) { groups = append(groups, rows) })
+	for _, rows := range groups {
+		base := baselineOf(rows)
+		if base == nil {
+			continue
+		}
+		shape := nonEmpty(lookup(base.parts, "shape"), base.Group)
+		moved := findTable(rep, file, "Event", "moved-B/op")
+		var per []string
+		for _, b := range byBackend(rows) {
+			var parts []string
+			for _, r := range fastestFirst(b) {
+				s := fmt.Sprintf("%s %s", lookup(r.parts, "transport"), human(float64(r.Center), t.Unit))
+				var notes []string
+				if r.HasBase {
+					notes = append(notes, fmtRatio(float64(r.Ratio)))
+				}
+				if ph := phasesOf(rep, file, r); ph.ok() && !r.Baseline {
+					what := "encoding and decoding"
+					if noEncoding[lookup(r.parts, "transport")] {
+						what = "building and reading back the view"
+					}
+					notes = append(notes, pct(ph.codecShare())+" "+what)
+				}
+				if m := matchRow(moved, r); m != nil && m.Center > 0 {
+					notes = append(notes, bytesPhrase(float64(m.Center))+" moved")
+				}
+				if len(notes) > 0 {
+					s += " (" + strings.Join(notes, ", ") + ")"
+				}
+				parts = append(parts, s)
+			}
+			per = append(per, fmt.Sprintf("%s: %s", backendOf(b[0]), strings.Join(parts, ", ")))
+		}
+		out = append(out, fmt.Sprintf("A `%s` event's round trip, fastest transport first, with the ratio to %s: %s.",
+			shape, rep.Baseline, strings.Join(per, "; ")))
+	}
+	// The question, from the typical shape (or the middle group).
+	if len(groups) == 0 {
+		return out
+	}
+	rows := groups[len(groups)/2]
+	for _, g := range groups {
+		if lookup(g[0].parts, "shape") == "typical" {
+			rows = g
+		}
+	}
+	base := baselineOf(rows)
+	if base == nil {
+		return out
+	}
+	var answers []string
+	for _, b := range byBackend(rows) {
+		if b[0].Baseline {
+			continue
+		}
+		fast := fastestFirst(b)
+		best := fast[0]
+		var enc *Row // the cheapest transport that encodes
+		for _, r := range fast {
+			if !noEncoding[lookup(r.parts, "transport")] {
+				enc = r
+				break
+			}
+		}
+		name := backendOf(best)
+		tr := lookup(best.parts, "transport")
+		if noEncoding[tr] {
+			s := fmt.Sprintf("%s: yes — the %s, read in place with no encoding, costs %s (%s %s)",
+				name, tr, human(float64(best.Center), t.Unit), fmtRatio(float64(best.Ratio)), rep.Baseline)
+			if enc != nil {
+				s += fmt.Sprintf("; the cheapest encoding, %s, costs %s it", lookup(enc.parts, "transport"), fmtRatio(float64(enc.Center/best.Center)))
+			}
+			answers = append(answers, s)
+			continue
+		}
+		s := fmt.Sprintf("%s: no — every event is copied across; the cheapest encoding, %s, costs %s (%s %s)",
+			name, tr, human(float64(best.Center), t.Unit), fmtRatio(float64(best.Ratio)), rep.Baseline)
+		if ph := phasesOf(rep, file, best); ph.ok() {
+			s += fmt.Sprintf(", %s of it encoding and decoding on the host", pct(ph.codecShare()))
+		}
+		for _, r := range fast {
+			if lookup(r.parts, "transport") == "json" && r != best {
+				s += fmt.Sprintf("; json costs %s it", fmtRatio(float64(r.Center/best.Center)))
+			}
+		}
+		answers = append(answers, s)
+	}
+	if len(answers) > 0 {
+		out = append(out, fmt.Sprintf("Can serialization be avoided (a `%s` event)? %s.",
+			nonEmpty(lookup(base.parts, "shape"), base.Group), strings.Join(answers, "; ")))
+	}
+	return out
+}
+
+func baselineOf(rows []*Row) *Row {
+	for _, r := range rows {
+		if r.Baseline {
+			return r
+		}
+	}
+	return nil
+}
+
+// byBackend splits rows by backend and fixture, in order of appearance.
+func byBackend(rows []*Row) [][]*Row {
+	var out [][]*Row
+	idx := map[string]int{}
+	for _, r := range rows {
+		k := backendOf(r)
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], r)
+	}
+	return out
+}
+
+// fastestFirst sorts rows by center, lowest first.
+func fastestFirst(rows []*Row) []*Row {
+	out := append([]*Row(nil), rows...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Center < out[j-1].Center; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// pipelineFindings gives each row's throughput as a share of the
+// baseline's.
+func pipelineFindings(t *Table, baseline string) []string {
+	base := baselineOf(t.Rows)
+	if base == nil || !(base.Center > 0) {
+		return nil
+	}
+	var parts []string
+	for _, r := range t.Rows {
+		if r.Baseline {
+			continue
+		}
+		s := fmt.Sprintf("%s %s (%s", evLabel(r), human(float64(r.Center), t.Unit), pct(float64(r.Center/base.Center)))
+		if r.HasBase && !r.Significant {
+			s += ", not distinguishable"
+		}
+		parts = append(parts, s+")")
+	}
+	return []string{fmt.Sprintf("Streaming a batch of events through one instance (Pipeline): %s does %s; as a share of it: %s.",
+		evLabel(base), human(float64(base.Center), t.Unit), strings.Join(parts, ", "))}
+}
+
+// callbackFindings gives the cost of one host callback per backend.
+func callbackFindings(t, allocs *Table, baseline string) []string {
+	var parts []string
+	for _, r := range t.Rows {
+		s := fmt.Sprintf("%s %s", r.Label(), human(float64(r.Center), t.Unit))
+		var notes []string
+		if r.HasBase && r.Significant {
+			notes = append(notes, ratioPhrase(r))
+		}
+		if a := matchRow(allocs, r); a != nil && a.Center > 0 {
+			notes = append(notes, human(float64(a.Center), allocs.Unit))
+		}
+		if len(notes) > 0 {
+			s += " (" + strings.Join(notes, ", ") + ")"
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("One call back into the host (Callback, relative to %s) costs: %s.", baseline, strings.Join(parts, "; "))}
+}
+
+// eventCharts draws the event suite's charts: each round trip by shape, the
+// phases of the middle shape's round trips, pipeline throughput by
+// transport and the cost of a callback.
+func eventCharts(rep *Report, file, prefix, suffix string) ([]chart, error) {
+	var out []chart
+	add := func(c *chart, err error) error {
+		if err == nil && c != nil {
+			out = append(out, *c)
+		}
+		return err
+	}
+	if t := findTable(rep, file, "Event", "sec/op"); t != nil {
+		title := fmt.Sprintf("%sEvent round trip per backend and transport, by shape (sec/op, log scale, %g%% CI)", prefix, 100*rep.Confidence)
+		if err := add(keyChart(t, "event"+suffix, title, "shape")); err != nil {
+			return nil, err
+		}
+		title = fmt.Sprintf("%sWhere an event's round trip goes: encode, call, decode (log scale)", prefix)
+		if err := add(phaseChart(rep, file, t, "event-phases"+suffix, title)); err != nil {
+			return nil, err
+		}
+	}
+	if t := findTable(rep, file, "Pipeline", "events/s"); t != nil {
+		title := fmt.Sprintf("%sPipeline throughput per backend, by transport (events/s, log scale, %g%% CI)", prefix, 100*rep.Confidence)
+		if err := add(keyChart(t, "pipeline"+suffix, title, "transport")); err != nil {
+			return nil, err
+		}
+	}
+	if t := findTable(rep, file, "Callback", "sec/callback"); t != nil {
+		title := fmt.Sprintf("%sOne host callback per backend (sec/callback, log scale, %g%% CI)", prefix, 100*rep.Confidence)
+		if err := add(keyChart(t, "callback"+suffix, title, "")); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pct formats a fraction as a percentage, with two significant digits
+// below 10%.
+func pct(x float64) string {
+	if x*100 >= 10 {
+		return fmt.Sprintf("%.0f%%", 100*x)
+	}
+	return fmt.Sprintf("%.2g%%", 100*x)
+}
+
+// bytesPhrase formats a byte count for prose: "816 B", "1.4 KiB".
+func bytesPhrase(v float64) string {
+	if v < 1024 {
+		return fmt.Sprintf("%.0f B", v)
+	}
+	return fmt.Sprintf("%.1f KiB", v/1024)
+}
+
+// phaseChart plots, for the typical (or middle) shape, each row's encode,
+// call and decode time beside its whole round trip.
+func phaseChart(rep *Report, file string, t *Table, name, title string) (*chart, error) {
+	var groups [][]*Row
+	forEachGroup(t, func(rows []*Row) { groups = append(groups, rows) })
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	rows := groups[len(groups)/2]
+	for _, g := range groups {
+		if lookup(g[0].parts, "shape") == "typical" {
+			rows = g
+		}
+	}
+	series := []string{"round trip", "encode", "call", "decode"}
+	pts := map[string]*errPoints{}
+	for _, s := range series {
+		pts[s] = &errPoints{}
+	}
+	var cats []string
+	var yr yRange
+	width := 0.6 / float64(len(series))
+	for _, r := range rows {
+		ph := phasesOf(rep, file, r)
+		if !ph.ok() || !(r.Center > 0) {
+			continue
+		}
+		x := float64(len(cats))
+		cats = append(cats, evLabel(r))
+		vals := []float64{float64(r.Center), ph.encode, ph.call, ph.decode}
+		for i, v := range vals {
+			if !(v > 0) || math.IsInf(v, 0) {
+				continue
+			}
+			lo, hi := v, v
+			if i == 0 {
+				lo, hi = float64(r.Lo), float64(r.Hi)
+			}
+			pts[series[i]].add(x-0.3+width*(float64(i)+0.5), v, lo, hi)
+			yr.add(v, lo, hi)
+		}
+	}
+	if len(cats) == 0 {
+		return nil, nil
+	}
+	if s := lookup(rows[0].parts, "shape"); s != "" {
+		title += ", shape " + s
+	}
+	p := newPlot(title)
+	p.Y.Label.Text = "sec/op"
+	for i, s := range series {
+		if len(pts[s].XYs) == 0 {
+			continue
+		}
+		if err := addSeries(p, i, s, pts[s], false); err != nil {
+			return nil, err
+		}
+	}
+	logY(p, yr, "sec/op", len(series), 4.5*vg.Inch)
+	p.NominalX(cats...)
+	rotateX(p)
+	p.X.Min, p.X.Max = -0.5, float64(len(cats))-0.5
+	return render(p, name, title, chartWidth(len(cats)), 4.5*vg.Inch)
+}
