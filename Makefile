@@ -24,7 +24,7 @@ BENCHREPORT := $(GO) run ./cmd/benchreport
 BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
 # Time is compared as a ratio to the static row of the same run, so that a
 # baseline recorded on one machine gates another; allocs/op exactly.
-GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache -tolerance 40% -filter "-.name:Ref" \
+GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transport -tolerance 40% -filter "-.name:Ref" \
 	-thresholds results/gate-thresholds.txt
 
 .PHONY: all fixtures wasm wasm-check test bench bench-quick report report-full report-check gate ab-eval clean

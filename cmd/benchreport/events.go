@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot/vg"
@@ -358,4 +360,99 @@ func phaseChart(rep *Report, file string, t *Table, name, title string) (*chart,
 	rotateX(p)
 	p.X.Min, p.X.Max = -0.5, float64(len(cats))-0.5
 	return render(p, name, title, chartWidth(len(cats)), 4.5*vg.Inch)
+}
+
+// EventRow is one line of the event summary: a BenchmarkEvent row with its
+// phases, what it moved and what it allocated. Times are in seconds.
+type EventRow struct {
+	Shape      string  `json:"shape"`
+	Backend    string  `json:"backend"`
+	Fixture    string  `json:"fixture"`
+	Transport  string  `json:"transport"`
+	RoundTrip  float64 `json:"round_trip"`
+	Ratio      float64 `json:"ratio,omitempty"` // to the baseline; 0 for the baseline itself
+	Moved      float64 `json:"moved_bytes"`
+	Allocs     float64 `json:"allocs"`
+	Encode     float64 `json:"encode"`
+	Call       float64 `json:"call"`
+	Decode     float64 `json:"decode"`
+	CodecShare float64 `json:"codec_share"` // (encode+decode) / (encode+call+decode)
+}
+
+// eventSummary gathers every BenchmarkEvent row of the first file into
+// EventRows, shape by shape.
+func eventSummary(rep *Report) []EventRow {
+	files := distinctFiles(rep)
+	if len(files) != 1 {
+		return nil // one table per file would need a file column; see the tables
+	}
+	file := files[0]
+	t := findTable(rep, file, "Event", "sec/op")
+	if t == nil {
+		return nil
+	}
+	moved := findTable(rep, file, "Event", "moved-B/op")
+	allocs := findTable(rep, file, "Event", "allocs/op")
+	var out []EventRow
+	for _, r := range t.Rows {
+		e := EventRow{
+			Shape: lookup(r.parts, "shape"), Backend: r.Backend, Fixture: lookup(r.parts, "fixture"),
+			Transport: lookup(r.parts, "transport"), RoundTrip: float64(r.Center),
+		}
+		if r.HasBase {
+			e.Ratio = float64(r.Ratio)
+		}
+		if m := matchRow(moved, r); m != nil {
+			e.Moved = float64(m.Center)
+		}
+		if a := matchRow(allocs, r); a != nil {
+			e.Allocs = float64(a.Center)
+		}
+		if ph := phasesOf(rep, file, r); ph.ok() {
+			e.Encode, e.Call, e.Decode, e.CodecShare = ph.encode, ph.call, ph.decode, ph.codecShare()
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// writeEventMarkdown writes the event summary: one table per shape.
+func writeEventMarkdown(w io.Writer, rep *Report) {
+	if len(rep.Events) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## Event round trips\n\n")
+	fmt.Fprintf(w, "Per backend and transport: the round trip (median), its ratio to %s, the bytes that crossed, "+
+		"allocations, the three phases timed apart, and the share of encode and decode: the host's encoding and "+
+		"decoding (for view: building the view and reading it back; for value: checking the limits and copying the result).\n", rep.Baseline)
+	shape := "\x00"
+	for _, e := range rep.Events {
+		if e.Shape != shape {
+			shape = e.Shape
+			fmt.Fprintf(w, "\n### shape %s\n\n", nonEmpty(shape, "—"))
+			fmt.Fprintf(w, "| backend | transport | round trip | vs %s | moved | allocs/op | encode | call | decode | encode+decode |\n", rep.Baseline)
+			fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(eventCells(e, mdEscape), " | "))
+	}
+	fmt.Fprintln(w)
+}
+
+// eventCells formats an EventRow for a table, escaping names with esc.
+func eventCells(e EventRow, esc func(string) string) []string {
+	name := e.Backend
+	if e.Fixture != "" {
+		name += " (" + e.Fixture + ")"
+	}
+	ratio := "baseline"
+	if e.Ratio > 0 {
+		ratio = fmtRatio(e.Ratio)
+	}
+	share := ""
+	if e.Encode+e.Call+e.Decode > 0 {
+		share = pct(e.CodecShare)
+	}
+	sec := func(v float64) string { return human(v, "sec/op") }
+	return []string{esc(name), esc(e.Transport), sec(e.RoundTrip), ratio, bytesPhrase(e.Moved),
+		strconv.FormatFloat(e.Allocs, 'f', -1, 64), sec(e.Encode), sec(e.Call), sec(e.Decode), share}
 }

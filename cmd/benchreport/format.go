@@ -145,6 +145,8 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 		fmt.Fprintln(bw)
 	}
 
+	writeEventMarkdown(bw, rep)
+
 	if chartLink != "" && len(rep.charts) > 0 {
 		fmt.Fprintf(bw, "## Charts\n\n")
 		for _, c := range rep.charts {

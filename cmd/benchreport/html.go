@@ -11,13 +11,14 @@ import (
 // The HTML report is a single self-contained page: inline CSS, charts
 // as inline SVG, no scripts and no external resources.
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"val":     func(v num, unit string) string { return fmtVal(float64(v), unit) },
-	"ci":      func(r *Row, unit string) string { return fmtCI(float64(r.Lo), float64(r.Hi), unit) },
-	"ratio":   fmtVs,
-	"ratioCI": fmtRatioCI,
-	"p":       func(r *Row) string { return fmtP(float64(r.P)) },
-	"pct":     func(x float64) string { return strconv.FormatFloat(100*x, 'g', -1, 64) },
-	"md":      mdInline,
+	"val":        func(v num, unit string) string { return fmtVal(float64(v), unit) },
+	"eventCells": func(e EventRow) []string { return eventCells(e, func(s string) string { return s }) },
+	"ci":         func(r *Row, unit string) string { return fmtCI(float64(r.Lo), float64(r.Hi), unit) },
+	"ratio":      fmtVs,
+	"ratioCI":    fmtRatioCI,
+	"p":          func(r *Row) string { return fmtP(float64(r.P)) },
+	"pct":        func(x float64) string { return strconv.FormatFloat(100*x, 'g', -1, 64) },
+	"md":         mdInline,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -49,6 +50,12 @@ p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~
 {{end}}</table>{{end}}
 {{if .R.Findings}}<h2>Findings</h2>
 <ul>{{range .R.Findings}}<li>{{md .}}</li>{{end}}</ul>{{end}}
+{{if .R.Events}}<h2>Event round trips</h2>
+<p>Per backend and transport: the round trip (median), its ratio to {{.R.Baseline}}, the bytes that crossed, allocations,
+the three phases timed apart, and the share of encode and decode: the host's encoding and decoding (for view: building the view and reading it back; for value: checking the limits and copying the result).</p>
+<table><tr><th>shape</th><th>backend</th><th>transport</th><th>round trip</th><th>vs {{.R.Baseline}}</th><th>moved</th><th>allocs/op</th><th>encode</th><th>call</th><th>decode</th><th>encode+decode</th></tr>
+{{range .R.Events}}<tr><td>{{.Shape}}</td>{{range eventCells .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>{{end}}
 {{if .Charts}}<h2>Charts</h2>
 {{range .Charts}}<figure>{{.SVG}}<figcaption>{{.Title}}</figcaption></figure>
 {{end}}{{end}}

@@ -20,15 +20,16 @@ import (
 // A Report is the data model behind every report format. The JSON
 // format is this structure.
 type Report struct {
-	Title       string    `json:"title"`
-	Baseline    string    `json:"baseline"`
-	Confidence  float64   `json:"confidence"`
-	Alpha       float64   `json:"alpha"`
-	MinSamples  int       `json:"min_samples"`
-	Environment []EnvFile `json:"environment"`
-	Findings    []string  `json:"findings"`
-	Tables      []*Table  `json:"tables"`
-	Warnings    []string  `json:"warnings"`
+	Title       string     `json:"title"`
+	Baseline    string     `json:"baseline"`
+	Confidence  float64    `json:"confidence"`
+	Alpha       float64    `json:"alpha"`
+	MinSamples  int        `json:"min_samples"`
+	Environment []EnvFile  `json:"environment"`
+	Findings    []string   `json:"findings"`
+	Events      []EventRow `json:"events,omitempty"`
+	Tables      []*Table   `json:"tables"`
+	Warnings    []string   `json:"warnings"`
 
 	charts []chart
 }
@@ -498,6 +499,7 @@ func reportFromData(ds *dataset, p *projections, f *reportFlags) (*Report, error
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no row has %s %s: nothing is compared (see -by and -baseline)", f.by, f.baseline))
 	}
 	rep.Findings = findings(rep)
+	rep.Events = eventSummary(rep)
 	var err error
 	rep.charts, err = makeCharts(rep)
 	if err != nil {
