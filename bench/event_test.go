@@ -400,6 +400,9 @@ func TestEventLimits(t *testing.T) {
 		t.Run("transport="+string(tr), func(t *testing.T) {
 			forEventTargets(t, tr, func(t *testing.T, tg Target) {
 				c := eventConn(t, tg, tr)
+				// First a good event, so that buffers are already there
+				// when the bad ones come.
+				checkEvent(t, c, shape(t, "large"))
 				for name, e := range bad {
 					if _, err := backends.Process(c, e, new(event.Event)); !errors.Is(err, event.ErrLimit) {
 						t.Errorf("%s: %v, want an error matching event.ErrLimit", name, err)

@@ -227,17 +227,20 @@ func (c *viewConn) Encode(in *event.Event) error {
 	}
 }
 
-// write lays in out in the arena in one pass, checking the limits as it
-// goes. It returns the size and true; or the size it needs and false when
-// the arena is too small; or -1 when in breaks a limit.
+// write writes the event in into the arena in one pass, checking the
+// limits as it goes. It returns the size and true; or the size it needs and
+// false when the arena is too small; or -1 when in breaks a limit (and then
+// it has written nothing past a string's bounds).
 func (c *viewConn) write(in *event.Event) (int, bool) {
 	tagsOff := 8 + sizeEvent
 	fieldsOff := tagsOff + sizeBytes*len(in.Tags)
-	end := fieldsOff + sizeField*len(in.Fields) // lists, then strings, from here
+	end := fieldsOff + sizeField*len(in.Fields) // strings and lists from here
 	fits := end <= c.cap
+	tooLong := false
 	str := func(s string) cBytes {
 		if len(s) > event.MaxString {
-			end = -1 << 40
+			tooLong, fits = true, false
+			return cBytes{}
 		}
 		at := end
 		end += len(s)
@@ -300,7 +303,7 @@ func (c *viewConn) write(in *event.Event) (int, bool) {
 			fields[i] = cf
 		}
 	}
-	if end < 0 {
+	if tooLong {
 		return -1, false
 	}
 	if !fits {
