@@ -37,6 +37,12 @@ import (
 // own version (plugbench_abi_version); Load refuses any other.
 const ABIVersion = 1
 
+// Return codes of the event exports (plugbench.h): a negative length.
+const (
+	EventMalformed = -1 // PLUGBENCH_EMALFORMED: not a valid encoding, or beyond a limit
+	EventNoSpace   = -2 // PLUGBENCH_ESPACE: the output did not fit; call again with more room
+)
+
 // Backend is a plugin loading mechanism.
 //
 // # Notes

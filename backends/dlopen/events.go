@@ -74,12 +74,6 @@ func (p *Plugin) Events(t event.Transport) (backends.EventConn, error) {
 	return &encConn{p: p, t: t, fn: fn, sym: sym}, nil
 }
 
-// The C guest's return codes (plugbench.h).
-const (
-	errMalformed = -1
-	errSpace     = -2
-)
-
 // encConn carries encoded events. The plugin reads the host's input bytes
 // and writes its output into the host's output buffer, both in place: Go
 // memory holding no pointers may be passed to C for the call, and both
@@ -118,7 +112,7 @@ func (c *encConn) Call() (bool, error) {
 			uintptr(unsafe.Pointer(&c.out[0])), uintptr(len(c.out))}
 		r, _, _ := purego.SyscallN(c.fn, c.args[:]...)
 		switch n := int64(r); {
-		case n == errSpace && len(c.out) < 1<<24:
+		case n == backends.EventNoSpace && len(c.out) < 1<<24:
 			c.out = make([]byte, 2*len(c.out))
 		case n < 0:
 			return false, c.fail(fmt.Errorf("%w: the plugin returned %d", event.ErrMalformed, n))

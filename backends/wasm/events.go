@@ -106,12 +106,6 @@ func (p *Plugin) Events(t event.Transport) (backends.EventConn, error) {
 	return nil, backends.UnsupportedTransport(p.m.b.name, t, p.Transports())
 }
 
-// The guests' return codes (plugbench.h).
-const (
-	errMalformed = -1
-	errSpace     = -2
-)
-
 // encConn carries encoded events through the instance's guest buffer:
 // Encode encodes on the host and copies the bytes into the buffer's first
 // part; the guest writes its output into the rest; Decode decodes it
@@ -170,7 +164,7 @@ func (c *encConn) Call() (bool, error) {
 			return false, c.fail(err)
 		}
 		switch n := int64(c.stack[0]); {
-		case n == errSpace && c.outN < 1<<24:
+		case n == backends.EventNoSpace && c.outN < 1<<24:
 			if err := c.place(2 * int(c.outN)); err != nil {
 				return false, err
 			}
