@@ -13,6 +13,10 @@ WASM_FLAGS := --target=wasm32 -O2 -nostdlib -ffreestanding -fvisibility=hidden \
 	'-DPLUGBENCH_BACKEND="wasm"' -Wl,--no-entry -Wl,--export-dynamic -Wl,--strip-debug \
 	-Wl,-z,stack-size=16384 -Wl,--initial-memory=65536
 SO_FLAGS := -O2 -fPIC -shared -fvisibility=hidden '-DPLUGBENCH_BACKEND="dlopen"'
+# The fault fixtures: the same source with -DPLUGBENCH_FAULT=NAME, whose min
+# misbehaves (fixtures/c/plugbench.c says how); in the order of fixtures.Faults.
+FAULTS     := segv abort loop bomb startloop
+FAULT_WASM := $(FAULTS:%=fixtures/c/faults/plugbench-%.wasm)
 
 # The quick run takes 6 samples of every row, the fewest that give a report
 # confidence intervals and p-values (about a minute here).
@@ -34,7 +38,8 @@ GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transpo
 all: test
 
 ## fixtures: build every artifact into fixtures/build (used by PLUGBENCH_FIXTURES)
-fixtures: $(BUILD)/plugbench-c.so $(BUILD)/plugbench-c.wasm $(BUILD)/plugbench-go.wasm
+fixtures: $(BUILD)/plugbench-c.so $(BUILD)/plugbench-c.wasm $(BUILD)/plugbench-go.wasm \
+	$(FAULTS:%=$(BUILD)/plugbench-c-%.so) $(FAULTS:%=$(BUILD)/plugbench-c-%.wasm)
 
 $(BUILD)/plugbench-c.so: fixtures/c/plugbench.c fixtures/c/plugbench.h
 	@mkdir -p $(BUILD)
@@ -48,22 +53,41 @@ $(BUILD)/plugbench-go.wasm: fixtures/go/main.go
 	@mkdir -p $(BUILD)
 	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -o $@ ./fixtures/go
 
-## wasm: rebuild the committed C wasm module (Debian: apt-get install clang lld)
-wasm: fixtures/c/plugbench.wasm
+## wasm: rebuild the committed C wasm modules, the plugin and its faults (Debian: apt-get install clang lld)
+wasm: fixtures/c/plugbench.wasm $(FAULT_WASM)
 
 fixtures/c/plugbench.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
 	$(CLANG) $(WASM_FLAGS) -o $@ fixtures/c/plugbench.c
 
-## wasm-check: rebuild the C wasm module and fail if its bytes differ from the committed one
+fixtures/c/faults/plugbench-%.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
+	@mkdir -p $(@D)
+	$(CLANG) $(WASM_FLAGS) -DPLUGBENCH_FAULT=$* -o $@ fixtures/c/plugbench.c
+
+# The fault fixtures for make fixtures: shared objects built here, the wasm
+# modules copied from the committed ones.
+$(BUILD)/plugbench-c-%.so: fixtures/c/plugbench.c fixtures/c/plugbench.h
+	@mkdir -p $(BUILD)
+	$(CC) $(SO_FLAGS) -DPLUGBENCH_FAULT=$* -o $@ fixtures/c/plugbench.c
+
+$(BUILD)/plugbench-c-%.wasm: fixtures/c/faults/plugbench-%.wasm
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+## wasm-check: rebuild every C wasm module and fail if any differs from the committed one
 wasm-check:
-	@tmp=$$(mktemp -d) && \
-	$(CLANG) $(WASM_FLAGS) -o $$tmp/plugbench.wasm fixtures/c/plugbench.c && \
-	if cmp -s $$tmp/plugbench.wasm fixtures/c/plugbench.wasm; then \
-		echo "wasm-check: fixtures/c/plugbench.wasm is reproducible"; rm -rf $$tmp; \
-	else \
-		echo "wasm-check: fixtures/c/plugbench.wasm differs from a fresh build ($$($(CLANG) --version | head -1)); run make wasm and commit it" >&2; \
-		rm -rf $$tmp; exit 1; \
-	fi
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; bad=0; \
+	for fault in "" $(FAULTS); do \
+		want=fixtures/c/plugbench.wasm; def=; \
+		if [ -n "$$fault" ]; then want=fixtures/c/faults/plugbench-$$fault.wasm; def=-DPLUGBENCH_FAULT=$$fault; fi; \
+		$(CLANG) $(WASM_FLAGS) $$def -o $$tmp/out.wasm fixtures/c/plugbench.c; \
+		if cmp -s $$tmp/out.wasm $$want; then \
+			echo "wasm-check: $$want is reproducible"; \
+		else \
+			echo "wasm-check: $$want differs from a fresh build ($$($(CLANG) --version | head -1)); run make wasm and commit it" >&2; \
+			bad=1; \
+		fi; \
+	done; \
+	exit $$bad
 
 ## test: the tests, as README gives them
 test:
