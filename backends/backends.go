@@ -22,6 +22,29 @@
 // compiling and the suite skips what it does not offer: [EventPlugin]
 // (structured events) and [Caller] (calls back into the host, given
 // [WithEmit] at instantiation). See RATIONALE.md.
+//
+// # Faults
+//
+// A plugin may misbehave, and the contract says what a host can count on:
+//
+//   - Load and Instantiate honour their context. When it is done before
+//     they finish (a start function or a constructor that never returns,
+//     a compile that takes too long), they return an error wrapping
+//     ctx.Err() within 100 ms. A backend that could not stop the work it
+//     abandoned says so by also wrapping [ErrNoInterrupt].
+//   - A running call is bounded in one way for every backend: the
+//     [WithCallTimeout] option at instantiation. A backend that can stop
+//     its guest mid-call ends a call that runs longer with an error
+//     wrapping context.DeadlineExceeded, and the instance is closed. A
+//     backend that cannot (native code in the host's own process) refuses
+//     the option with [ErrNoInterrupt] instead of pretending.
+//   - Every call on a closed instance returns an error wrapping
+//     [ErrClosed]; Close twice is harmless.
+//   - A guest that grows its memory past its backend's limit gets an error
+//     wrapping [ErrMemoryLimit].
+//
+// What no contract can promise, a native plugin crashing its host, is
+// measured by the suite's fault table (package bench).
 package backends
 
 import (
@@ -29,6 +52,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/plugbench/plugbench/backends/event"
 )
@@ -147,6 +171,16 @@ var (
 	// ErrIdentity: the artifact was built for another backend, or its
 	// identity cannot be read.
 	ErrIdentity = errors.New("wrong identity")
+	// ErrClosed: a call on an instance that was closed, or that a
+	// deadline stopped.
+	ErrClosed = errors.New("plugin closed")
+	// ErrNoInterrupt: the backend cannot stop a running call or start
+	// function (native code in the host's own process, or a runtime made
+	// without interruption): WithCallTimeout is refused with it, and a
+	// Load or Instantiate abandoned at its deadline wraps it.
+	ErrNoInterrupt = errors.New("cannot interrupt a running plugin")
+	// ErrMemoryLimit: the guest asked for more memory than its limit.
+	ErrMemoryLimit = errors.New("memory limit reached")
 )
 
 // Error is the error of a backend operation on an artifact. It names the
@@ -216,6 +250,23 @@ type InstanceConfig struct {
 	// Emit is the host function the instance's plugin calls back (see
 	// Caller). Nil: the plugin has no host to call.
 	Emit func(v int64) int64
+	// CallTimeout bounds every call of the instance (see WithCallTimeout).
+	// Zero: calls are not bounded.
+	CallTimeout time.Duration
+}
+
+// WithCallTimeout bounds every call of the instance to d: a call still
+// running after d ends with an error wrapping context.DeadlineExceeded,
+// within 100 ms of the deadline, and the instance is closed (its guest
+// may have been stopped anywhere); make a new one. A backend that cannot
+// stop a running call fails Instantiate with ErrNoInterrupt.
+//
+// # Notes
+//
+//   - Bounding a call has a price: wazero watches every call's context
+//     from a goroutine of its own (RATIONALE.md has the figures).
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *InstanceConfig) { c.CallTimeout = d }
 }
 
 // WithEmit gives the instance a host function to call back: the plugin's
@@ -288,6 +339,18 @@ func Process(c EventConn, in, out *event.Event) (keep bool, err error) {
 		return false, err
 	}
 	return true, c.Decode(out)
+}
+
+// Closed returns the error of a call on a closed instance: it names the
+// backend and the call, and matches ErrClosed.
+func Closed(backend, call string) error {
+	return fmt.Errorf("%s: %s: %w", backend, call, ErrClosed)
+}
+
+// NoInterrupt returns the error of a backend that cannot bound a call: it
+// matches ErrNoInterrupt.
+func NoInterrupt(backend, why string) error {
+	return fmt.Errorf("%s: WithCallTimeout: %s: %w", backend, why, ErrNoInterrupt)
 }
 
 // UnsupportedTransport is the error of Events for a transport a plugin does

@@ -14,11 +14,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -66,22 +66,41 @@ const (
 // maxIdentity bounds the identity string read from the plugin.
 const maxIdentity = 1024
 
-func (backend) Load(_ context.Context, path string) (backends.Module, error) {
+// stuck is set once a dlopen was abandoned at its context's deadline: the
+// library's constructor never returned, and the dynamic loader's lock, which
+// is the whole process's, is still held by the thread running it.
+var stuck atomic.Pointer[string]
+
+// Load checks the file, then dlopens it and checks its exports.
+//
+// # Notes
+//
+//   - dlopen runs the library's constructors, which nothing can stop. When
+//     ctx can be done, Load waits for dlopen on another goroutine and
+//     returns at ctx's end with an error wrapping ctx.Err() and
+//     backends.ErrNoInterrupt; that dlopen goes on holding the dynamic
+//     loader's lock, so every later Load in this process fails at once:
+//     only a new process can load again.
+func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	fail := func(sym string, err error) error {
 		return &backends.Error{Backend: Name, Path: path, Symbol: sym, Err: err}
+	}
+	if p := stuck.Load(); p != nil {
+		return nil, fail("", fmt.Errorf("the dynamic loader is locked: a constructor of %s never returned: %w", *p, backends.ErrNoInterrupt))
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fail("", err)
 	}
 	// dlopen's own errors are strings; check the file first so that a
-	// missing file matches fs.ErrNotExist and a wrong one ErrFormat.
+	// missing file matches fs.ErrNotExist and a wrong one ErrFormat, and so
+	// that a truncated or corrupt file never reaches the loader.
 	if err := checkELF(abs); err != nil {
 		return nil, fail("", err)
 	}
-	h, err := purego.Dlopen(abs, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	h, err := dlopen(ctx, abs)
 	if err != nil {
-		return nil, fail("", fmt.Errorf("dlopen: %w", err))
+		return nil, fail("", err)
 	}
 	m := &module{path: path, abs: abs, handle: h}
 	syms := []struct {
@@ -119,17 +138,42 @@ func (backend) Load(_ context.Context, path string) (backends.Module, error) {
 	return m, nil
 }
 
-func checkELF(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+// dlopen opens the library at abs, bounded by ctx as Load documents.
+func dlopen(ctx context.Context, abs string) (uintptr, error) {
+	open := func() (uintptr, error) {
+		h, err := purego.Dlopen(abs, purego.RTLD_NOW|purego.RTLD_LOCAL)
+		if err != nil {
+			return 0, fmt.Errorf("dlopen: %w", err)
+		}
+		return h, nil
 	}
-	defer f.Close()
-	var magic [4]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil || !bytes.Equal(magic[:], []byte("\x7fELF")) {
-		return fmt.Errorf("%w: not a shared object (no ELF header)", backends.ErrFormat)
+	if ctx.Done() == nil {
+		return open()
 	}
-	return nil
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("dlopen not started: %w", err)
+	}
+	type result struct {
+		h   uintptr
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		h, err := open()
+		done <- result{h, err}
+	}()
+	select {
+	case r := <-done:
+		return r.h, r.err
+	case <-ctx.Done():
+		stuck.CompareAndSwap(nil, &abs)
+		go func() { // should dlopen ever return, close what it opened
+			if r := <-done; r.err == nil {
+				purego.Dlclose(r.h)
+			}
+		}()
+		return 0, fmt.Errorf("dlopen did not return (a constructor still runs): %w: %w", ctx.Err(), backends.ErrNoInterrupt)
+	}
 }
 
 // cString copies the NUL-terminated C string at p, up to maxIdentity bytes.
@@ -169,6 +213,10 @@ func (m *module) Path() string                { return m.path }
 
 func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
+	if cfg.CallTimeout > 0 {
+		return nil, &backends.Error{Backend: Name, Path: m.path,
+			Err: backends.NoInterrupt(Name, "a native call runs on the host's own thread and cannot be stopped")}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.handle == 0 {
@@ -230,6 +278,9 @@ type Plugin struct {
 
 // Min calls plugbench_min.
 func (p *Plugin) Min(a, b int32) (int32, error) {
+	if p.state == 0 {
+		return 0, backends.Closed(Name, symMin)
+	}
 	p.args[0], p.args[1] = uintptr(a), uintptr(b)
 	r, _, _ := purego.SyscallN(p.m.fnMin, p.args[:2]...)
 	return int32(r), nil
@@ -237,6 +288,9 @@ func (p *Plugin) Min(a, b int32) (int32, error) {
 
 // Accumulate calls plugbench_accumulate with this instance's state.
 func (p *Plugin) Accumulate(x int64) (int64, error) {
+	if p.state == 0 {
+		return 0, backends.Closed(Name, symAccumulate)
+	}
 	p.args[0], p.args[1] = p.state, uintptr(x)
 	r, _, _ := purego.SyscallN(p.m.fnAccumulate, p.args[:2]...)
 	return int64(r), nil
@@ -244,6 +298,9 @@ func (p *Plugin) Accumulate(x int64) (int64, error) {
 
 // Sum calls plugbench_sum on b in place: no copy.
 func (p *Plugin) Sum(b []byte) (uint64, error) {
+	if p.state == 0 {
+		return 0, backends.Closed(Name, symSum)
+	}
 	p.args[0], p.args[1] = p.addr(b), uintptr(len(b))
 	r, _, _ := purego.SyscallN(p.m.fnSum, p.args[:2]...)
 	p.pin = nil
@@ -254,6 +311,9 @@ func (p *Plugin) Sum(b []byte) (uint64, error) {
 // Upper calls plugbench_upper on b in place: the plugin writes the host's
 // own bytes.
 func (p *Plugin) Upper(b []byte) error {
+	if p.state == 0 {
+		return backends.Closed(Name, symUpper)
+	}
 	p.args[0], p.args[1] = p.addr(b), uintptr(len(b))
 	purego.SyscallN(p.m.fnUpper, p.args[:2]...)
 	p.pin = nil
@@ -269,7 +329,8 @@ func (p *Plugin) addr(b []byte) uintptr {
 	return uintptr(p.pin)
 }
 
-// Close frees the plugin's state.
+// Close frees the plugin's state. Later calls fail with
+// backends.ErrClosed; a second Close does nothing.
 func (p *Plugin) Close(context.Context) error {
 	if p.state == 0 {
 		return nil

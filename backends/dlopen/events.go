@@ -27,6 +27,9 @@ var trampoline = sync.OnceValue(func() uintptr {
 // Callback calls plugbench_callback: the plugin calls the host's emit
 // function k times through the trampoline.
 func (p *Plugin) Callback(k int32) (int64, error) {
+	if p.state == 0 {
+		return 0, backends.Closed(Name, "callback")
+	}
 	if p.host == 0 {
 		return 0, backends.ErrNoHost
 	}
@@ -54,6 +57,9 @@ func (p *Plugin) Transports() []event.Transport {
 
 // Events returns a connection through transport t.
 func (p *Plugin) Events(t event.Transport) (backends.EventConn, error) {
+	if p.state == 0 {
+		return nil, backends.Closed(Name, "events")
+	}
 	var fn uintptr
 	sym := ""
 	switch t {
@@ -101,6 +107,9 @@ func (c *encConn) Encode(in *event.Event) error {
 }
 
 func (c *encConn) Call() (bool, error) {
+	if c.p.state == 0 {
+		return false, backends.Closed(Name, c.sym)
+	}
 	if len(c.in) == 0 {
 		return false, c.fail(errors.New("call before encode"))
 	}
@@ -198,6 +207,9 @@ func (c *viewConn) at(off int) unsafe.Pointer {
 }
 
 func (c *viewConn) Encode(in *event.Event) error {
+	if c.p.state == 0 {
+		return backends.Closed(Name, symEventView) // the arena was the plugin's
+	}
 	if len(in.Tags) > event.MaxTags || len(in.Fields) > event.MaxFields {
 		return in.Validate() // says which limit
 	}
@@ -308,6 +320,9 @@ func (c *viewConn) write(in *event.Event) (int, bool) {
 }
 
 func (c *viewConn) Call() (bool, error) {
+	if c.p.state == 0 {
+		return false, backends.Closed(Name, symEventView)
+	}
 	if c.in == nil {
 		return false, c.fail(errors.New("call before encode"))
 	}
@@ -324,6 +339,9 @@ func (c *viewConn) Call() (bool, error) {
 // Decode builds the output from the input and what the plugin wrote in
 // the view: the int fields (counts it incremented) and the score.
 func (c *viewConn) Decode(out *event.Event) error {
+	if c.p.state == 0 {
+		return backends.Closed(Name, symEventView)
+	}
 	if !c.calls || !c.keep {
 		return c.fail(errors.New("decode without a kept event"))
 	}

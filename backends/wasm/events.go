@@ -55,10 +55,10 @@ func instantiateHost(ctx context.Context, r wazero.Runtime) error {
 func (p *Plugin) setHost(ctx context.Context, emit func(int64) int64) error {
 	p.host = hostfn.Register(emit)
 	stack := [3]uint64{api.EncodeU32(p.state), 0, p.host}
-	if err := p.mod.ExportedFunction(expSetHost).CallWithStack(ctx, stack[:]); err != nil {
+	if err := p.call(p.mod.ExportedFunction(expSetHost), expSetHost, stack[:]); err != nil {
 		hostfn.Release(p.host)
 		p.host = 0
-		return p.m.fail(expSetHost, err)
+		return err
 	}
 	return nil
 }
@@ -66,6 +66,9 @@ func (p *Plugin) setHost(ctx context.Context, emit func(int64) int64) error {
 // Callback calls plugbench_callback: the guest calls the host function
 // "plugbench" "emit" k times.
 func (p *Plugin) Callback(k int32) (int64, error) {
+	if p.closed {
+		return 0, p.m.fail(expCallback, backends.ErrClosed)
+	}
 	if p.host == 0 {
 		return 0, backends.ErrNoHost
 	}
@@ -73,8 +76,8 @@ func (p *Plugin) Callback(k int32) (int64, error) {
 		p.callback = p.mod.ExportedFunction(expCallback)
 	}
 	p.stack[0], p.stack[1] = api.EncodeU32(p.state), api.EncodeI32(k)
-	if err := p.callback.CallWithStack(p.ctx, p.stack[:]); err != nil {
-		return 0, p.m.fail(expCallback, err)
+	if err := p.call(p.callback, expCallback, p.stack[:]); err != nil {
+		return 0, err
 	}
 	return int64(p.stack[0]), nil
 }
@@ -98,6 +101,9 @@ func (p *Plugin) Transports() []event.Transport {
 // Events returns a connection through transport t: the event encoded into
 // the guest's memory, and its output decoded from there.
 func (p *Plugin) Events(t event.Transport) (backends.EventConn, error) {
+	if p.closed {
+		return nil, p.m.fail("", backends.ErrClosed)
+	}
 	for _, e := range encodings {
 		if e.t == t && p.m.has[e.exp] {
 			return &encConn{p: p, t: t, exp: e.exp, fn: p.mod.ExportedFunction(e.exp)}, nil
@@ -126,6 +132,9 @@ type encConn struct {
 func (c *encConn) fail(err error) error { return c.p.m.fail(c.exp, err) }
 
 func (c *encConn) Encode(in *event.Event) error {
+	if c.p.closed {
+		return c.fail(backends.ErrClosed)
+	}
 	var err error
 	if c.enc, err = event.Append(c.t, c.enc[:0], in); err != nil {
 		return err
@@ -160,8 +169,8 @@ func (c *encConn) Call() (bool, error) {
 	for {
 		c.stack = [5]uint64{api.EncodeU32(c.p.state), api.EncodeU32(c.in), api.EncodeU32(uint32(len(c.enc))),
 			api.EncodeU32(c.out), api.EncodeU32(c.outN)}
-		if err := c.fn.CallWithStack(c.p.ctx, c.stack[:]); err != nil {
-			return false, c.fail(err)
+		if err := c.p.call(c.fn, c.exp, c.stack[:]); err != nil {
+			return false, err
 		}
 		switch n := int64(c.stack[0]); {
 		case n == backends.EventNoSpace && c.outN < 1<<24:
@@ -180,6 +189,9 @@ func (c *encConn) Call() (bool, error) {
 }
 
 func (c *encConn) Decode(out *event.Event) error {
+	if c.p.closed {
+		return c.fail(backends.ErrClosed)
+	}
 	if c.n == 0 {
 		return c.fail(errors.New("decode without a kept event"))
 	}

@@ -9,7 +9,24 @@
 //
 // Guests get no filesystem, environment, arguments or network: a module that
 // imports WASI (a Go guest needs it for its runtime) gets wazero's WASI with
-// none of those configured.
+// none of those configured, and wazero's fake clocks.
+//
+// # Faults
+//
+// A guest's memory is capped (Config.MemoryLimit, 256 MiB by default):
+// growing past it fails inside the guest, and a call that then fails wraps
+// backends.ErrMemoryLimit. A trap (an out-of-bounds access, unreachable) is
+// an error of the call that hit it.
+//
+// Stopping a guest mid-call is a choice of the runtime, made once in
+// Config.Interruptible, because it has a price on every call: wazero then
+// watches each call's context from a goroutine of its own (RATIONALE.md has
+// the figures). An interruptible backend ("wasm-bounded",
+// "wasm-interp-bounded") honours the context of Load and Instantiate inside
+// the guest's start function and takes backends.WithCallTimeout; the
+// others abandon a start function at the context's end (it runs on, on a
+// goroutine of its own) and refuse WithCallTimeout with
+// backends.ErrNoInterrupt.
 package wasm
 
 import (
@@ -18,22 +35,31 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
 )
 
-// Names of the two engines in benchmark names.
+// Names of the engines in benchmark names.
 const (
-	Name       = "wasm"        // wazero's compiler
-	NameInterp = "wasm-interp" // wazero's interpreter
+	Name              = "wasm"                // wazero's compiler
+	NameInterp        = "wasm-interp"         // wazero's interpreter
+	NameBounded       = "wasm-bounded"        // the compiler, Interruptible
+	NameInterpBounded = "wasm-interp-bounded" // the interpreter, Interruptible
 )
+
+// DefaultMemoryLimit is a guest's memory limit when Config.MemoryLimit is 0.
+const DefaultMemoryLimit = 256 << 20
 
 // BuiltFor is the backend a wasm artifact's identity names: both engines
 // load the same artifacts.
@@ -49,6 +75,14 @@ type Config struct {
 	// (wazero.NewCompilationCacheWithDir) also reuses compilations from
 	// earlier processes. The caller closes it after the backend.
 	Cache wazero.CompilationCache
+	// Interruptible makes guests stoppable mid-call (wazero's
+	// WithCloseOnContextDone): start functions honour the context of Load
+	// and Instantiate, and instances take backends.WithCallTimeout. It
+	// costs every call a goroutine (see the package doc).
+	Interruptible bool
+	// MemoryLimit caps each instance's linear memory, in bytes, rounded
+	// down to 64 KiB pages; 0 means DefaultMemoryLimit.
+	MemoryLimit uint64
 }
 
 // New returns a wasm backend with its own wazero runtime.
@@ -58,6 +92,17 @@ func New(ctx context.Context, cfg Config) (backends.Backend, error) {
 	if cfg.Interpreter {
 		rc = wazero.NewRuntimeConfigInterpreter()
 		name = NameInterp
+	}
+	if cfg.Interruptible {
+		rc = rc.WithCloseOnContextDone(true)
+		name += "-bounded"
+	}
+	limit := cfg.MemoryLimit &^ (1<<16 - 1)
+	if cfg.MemoryLimit == 0 {
+		limit = DefaultMemoryLimit
+	}
+	if limit == 0 || limit > 1<<32 {
+		return nil, fmt.Errorf("%s: memory limit of %d bytes: want 64 KiB to 4 GiB", name, cfg.MemoryLimit)
 	}
 	if cfg.Cache != nil {
 		rc = rc.WithCompilationCache(cfg.Cache)
@@ -73,12 +118,14 @@ func New(ctx context.Context, cfg Config) (backends.Backend, error) {
 		r.Close(ctx)
 		return nil, fmt.Errorf("%s: instantiate host module %q: %w", name, hostModule, err)
 	}
-	return &backend{name: name, r: r}, nil
+	return &backend{name: name, r: r, interruptible: cfg.Interruptible, limit: limit}, nil
 }
 
 type backend struct {
-	name string
-	r    wazero.Runtime
+	name          string
+	r             wazero.Runtime
+	interruptible bool
+	limit         uint64 // bytes of linear memory an instance may have
 }
 
 func (b *backend) Name() string                    { return b.name }
@@ -135,8 +182,12 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 	if !bytes.HasPrefix(bin, []byte("\x00asm")) {
 		return nil, fail("", fmt.Errorf("%w: not a wasm module (no \\0asm header)", backends.ErrFormat))
 	}
-	cm, err := b.r.CompileModule(ctx, bin)
+	cm, err := bounded(ctx, func() (wazero.CompiledModule, error) { return b.r.CompileModule(ctx, bin) },
+		func(cm wazero.CompiledModule) { cm.Close(context.Background()) })
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fail("", fmt.Errorf("compile: %w", err))
+		}
 		return nil, fail("", fmt.Errorf("%w: compile: %w", backends.ErrFormat, err))
 	}
 	m := &module{b: b, path: path, cm: cm, has: map[string]bool{}}
@@ -188,7 +239,7 @@ func (m *module) checkExports() error {
 }
 
 func (m *module) probe(ctx context.Context) error {
-	mod, err := m.instantiate(ctx)
+	mod, _, err := m.instantiate(ctx)
 	if err != nil {
 		return err
 	}
@@ -226,7 +277,9 @@ func (m *module) probe(ctx context.Context) error {
 	return nil
 }
 
-func (m *module) instantiate(ctx context.Context) (api.Module, error) {
+// instantiate makes an instance of the module, its memory capped, and runs
+// its start function, bounded by ctx as the package doc says.
+func (m *module) instantiate(ctx context.Context) (api.Module, *guestMemory, error) {
 	// An anonymous module may be instantiated any number of times; the
 	// default config gives no filesystem, environment or arguments.
 	// The guest's random source is a cheap generator of our own: wazero's
@@ -236,11 +289,89 @@ func (m *module) instantiate(ctx context.Context) (api.Module, error) {
 	if m.start != "" {
 		cfg = cfg.WithStartFunctions(m.start)
 	}
-	mod, err := m.b.r.InstantiateModule(ctx, m.cm, cfg)
-	if err != nil {
-		return nil, m.fail("", fmt.Errorf("instantiate: %w", err))
+	gm := &guestMemory{limit: m.b.limit}
+	mctx := experimental.WithMemoryAllocator(ctx, gm)
+	inst := func() (api.Module, error) { return m.b.r.InstantiateModule(mctx, m.cm, cfg) }
+	var mod api.Module
+	var err error
+	if m.b.interruptible || ctx.Done() == nil {
+		mod, err = inst() // wazero itself stops the start function at ctx's end
+	} else {
+		mod, err = bounded(ctx, inst, func(mod api.Module) { mod.Close(context.Background()) })
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w (its start function runs on: %w)", err, backends.ErrNoInterrupt)
+		}
 	}
-	return mod, nil
+	if err != nil {
+		if gm.refused != 0 {
+			err = gm.limitError(err)
+		}
+		return nil, nil, m.fail(m.start, fmt.Errorf("instantiate: %w", err))
+	}
+	return mod, gm, nil
+}
+
+// bounded runs f and returns its result, or ctx's error as soon as ctx is
+// done: f runs on, on its own goroutine, and drop disposes of its result
+// should it ever come.
+func bounded[T any](ctx context.Context, f func() (T, error), drop func(T)) (T, error) {
+	var zero T
+	if ctx.Done() == nil {
+		return f()
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.err == nil {
+				drop(r.v)
+			}
+		}()
+		return zero, ctx.Err()
+	}
+}
+
+// guestMemory is an instance's linear memory: a Go slice, grown as wazero
+// grows it by default, that refuses to grow past limit and remembers it
+// did, so that the call that failed can say why.
+type guestMemory struct {
+	buf     []byte
+	limit   uint64
+	refused uint64 // size of the last growth refused, 0 if none
+}
+
+func (g *guestMemory) Allocate(_, _ uint64) experimental.LinearMemory { return g }
+
+func (g *guestMemory) Reallocate(size uint64) []byte {
+	if size > g.limit {
+		g.refused = size
+		return nil
+	}
+	if n := int(size) - len(g.buf); n > 0 {
+		g.buf = slices.Grow(g.buf, n)
+	}
+	g.buf = g.buf[:size]
+	return g.buf
+}
+
+func (g *guestMemory) Free() { g.buf = nil }
+
+func (g *guestMemory) limitError(err error) error {
+	return fmt.Errorf("%w: the guest asked for %d MiB of memory, its limit is %d MiB: %w",
+		backends.ErrMemoryLimit, g.refused>>20, g.limit>>20, err)
 }
 
 func equalTypes(a, b []api.ValueType) bool {
@@ -284,18 +415,22 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 	if cfg.Emit != nil && (!m.has[expSetHost] || !m.has[expCallback]) {
 		return nil, m.fail(expSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
 	}
+	if cfg.CallTimeout > 0 && !m.b.interruptible {
+		return nil, m.fail("", backends.NoInterrupt(m.b.name, "this runtime cannot stop a guest mid-call (wasm.Config.Interruptible)"))
+	}
 	m.mu.Lock()
 	closed := m.closed
 	m.mu.Unlock()
 	if closed {
 		return nil, m.fail("", errors.New("instantiate after close"))
 	}
-	mod, err := m.instantiate(ctx)
+	mod, gm, err := m.instantiate(ctx)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plugin{
-		m: m, mod: mod, ctx: context.Background(), mem: mod.Memory(),
+		m: m, mod: mod, ctx: context.Background(), mem: mod.Memory(), gm: gm,
+		timeout: cfg.CallTimeout, slow: cfg.CallTimeout > 0,
 		min:        mod.ExportedFunction(expMin),
 		accumulate: mod.ExportedFunction(expAccumulate),
 		sum:        mod.ExportedFunction(expSum),
@@ -304,9 +439,9 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 		// api.Function carries its own call stack, and an instance that
 		// never crosses a payload should not pay for one.
 	}
-	if err := mod.ExportedFunction(expNew).CallWithStack(ctx, p.stack[:]); err != nil {
+	if err := p.call(mod.ExportedFunction(expNew), expNew, p.stack[:]); err != nil {
 		mod.Close(ctx)
-		return nil, m.fail(expNew, err)
+		return nil, err
 	}
 	if p.state = api.DecodeU32(p.stack[0]); p.state == 0 {
 		mod.Close(ctx)
@@ -349,6 +484,13 @@ type Plugin struct {
 	mod api.Module
 	ctx context.Context
 	mem api.Memory
+	gm  *guestMemory
+
+	// slow is set when a call needs more than CallWithStack: a deadline,
+	// or an instance that is closed (closed is then set too).
+	slow    bool
+	closed  bool
+	timeout time.Duration
 
 	min, accumulate, sum, upper, buffer api.Function
 	callback                            api.Function // looked up when first needed
@@ -361,11 +503,50 @@ type Plugin struct {
 	_     cpu.CacheLinePad
 }
 
+// call calls fn with stack: the one way every export is called, so that
+// every call is bounded, refused after Close, and explains its failure.
+func (p *Plugin) call(fn api.Function, name string, stack []uint64) error {
+	if p.slow {
+		return p.callSlow(fn, name, stack)
+	}
+	if err := fn.CallWithStack(p.ctx, stack); err != nil {
+		return p.callError(name, err)
+	}
+	return nil
+}
+
+func (p *Plugin) callSlow(fn api.Function, name string, stack []uint64) error {
+	if p.closed {
+		return p.m.fail(name, backends.ErrClosed)
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
+	defer cancel()
+	if err := fn.CallWithStack(ctx, stack); err != nil {
+		return p.callError(name, err)
+	}
+	return nil
+}
+
+// callError explains a failed call: a guest stopped at its deadline (the
+// instance is then closed: wazero closed it), or out of memory.
+func (p *Plugin) callError(name string, err error) error {
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit) && (exit.ExitCode() == sys.ExitCodeDeadlineExceeded || exit.ExitCode() == sys.ExitCodeContextCanceled):
+		p.closed, p.slow = true, true
+		err = fmt.Errorf("stopped after %v, the instance is closed: %w", p.timeout, err)
+	case p.gm != nil && p.gm.refused != 0:
+		err = p.gm.limitError(err)
+		p.gm.refused = 0
+	}
+	return p.m.fail(name, err)
+}
+
 // Min calls plugbench_min.
 func (p *Plugin) Min(a, b int32) (int32, error) {
 	p.stack[0], p.stack[1] = api.EncodeI32(a), api.EncodeI32(b)
-	if err := p.min.CallWithStack(p.ctx, p.stack[:]); err != nil {
-		return 0, p.m.fail(expMin, err)
+	if err := p.call(p.min, expMin, p.stack[:]); err != nil {
+		return 0, err
 	}
 	return api.DecodeI32(p.stack[0]), nil
 }
@@ -373,8 +554,8 @@ func (p *Plugin) Min(a, b int32) (int32, error) {
 // Accumulate calls plugbench_accumulate with this instance's state.
 func (p *Plugin) Accumulate(x int64) (int64, error) {
 	p.stack[0], p.stack[1] = api.EncodeU32(p.state), api.EncodeI64(x)
-	if err := p.accumulate.CallWithStack(p.ctx, p.stack[:]); err != nil {
-		return 0, p.m.fail(expAccumulate, err)
+	if err := p.call(p.accumulate, expAccumulate, p.stack[:]); err != nil {
+		return 0, err
 	}
 	return int64(p.stack[0]), nil
 }
@@ -386,8 +567,8 @@ func (p *Plugin) Sum(b []byte) (uint64, error) {
 		return 0, err
 	}
 	p.stack[0], p.stack[1] = api.EncodeU32(ptr), api.EncodeU32(uint32(len(b)))
-	if err := p.sum.CallWithStack(p.ctx, p.stack[:]); err != nil {
-		return 0, p.m.fail(expSum, err)
+	if err := p.call(p.sum, expSum, p.stack[:]); err != nil {
+		return 0, err
 	}
 	return p.stack[0], nil
 }
@@ -400,8 +581,8 @@ func (p *Plugin) Upper(b []byte) error {
 		return err
 	}
 	p.stack[0], p.stack[1] = api.EncodeU32(ptr), api.EncodeU32(uint32(len(b)))
-	if err := p.upper.CallWithStack(p.ctx, p.stack[:]); err != nil {
-		return p.m.fail(expUpper, err)
+	if err := p.call(p.upper, expUpper, p.stack[:]); err != nil {
+		return err
 	}
 	// Read again: the call may have grown (and so moved) the memory.
 	view, ok := p.mem.Read(ptr, uint32(len(b)))
@@ -415,6 +596,9 @@ func (p *Plugin) Upper(b []byte) error {
 // in copies b into the guest buffer, growing it first if b does not fit,
 // and returns the buffer's guest address.
 func (p *Plugin) in(b []byte) (uint32, error) {
+	if p.closed {
+		return 0, p.m.fail(expBuffer, backends.ErrClosed)
+	}
 	if len(b) == 0 {
 		return p.buf, nil
 	}
@@ -439,8 +623,8 @@ func (p *Plugin) grow(n int) error {
 		p.buffer = p.mod.ExportedFunction(expBuffer)
 	}
 	p.stack[0], p.stack[1] = api.EncodeU32(p.state), api.EncodeU32(uint32(n))
-	if err := p.buffer.CallWithStack(p.ctx, p.stack[:]); err != nil {
-		return p.m.fail(expBuffer, err)
+	if err := p.call(p.buffer, expBuffer, p.stack[:]); err != nil {
+		return err
 	}
 	ptr := api.DecodeU32(p.stack[0])
 	if ptr == 0 {
@@ -450,15 +634,19 @@ func (p *Plugin) grow(n int) error {
 	return nil
 }
 
-// Close frees the guest state and closes the instance.
+// Close frees the guest state and closes the instance. Later calls fail
+// with backends.ErrClosed; a second Close does nothing.
 func (p *Plugin) Close(ctx context.Context) error {
 	if p.mod == nil {
 		return nil
 	}
-	p.stack[0] = api.EncodeU32(p.state)
-	ferr := p.mod.ExportedFunction(expFree).CallWithStack(ctx, p.stack[:1])
+	var ferr error
+	if !p.closed { // a guest stopped at a deadline has no state to free
+		p.stack[0] = api.EncodeU32(p.state)
+		ferr = p.call(p.mod.ExportedFunction(expFree), expFree, p.stack[:1])
+	}
 	err := p.mod.Close(ctx)
-	p.mod = nil
+	p.mod, p.closed, p.slow = nil, true, true
 	if p.host != 0 {
 		hostfn.Release(p.host)
 		p.host = 0
@@ -467,7 +655,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 	p.m.instances--
 	p.m.mu.Unlock()
 	if ferr != nil {
-		return p.m.fail(expFree, ferr)
+		return ferr
 	}
 	if err != nil {
 		return p.m.fail("", err)
