@@ -45,7 +45,17 @@ func forTargets[T interface {
 				if u.Backend != t.Backend {
 					break
 				}
-				tb.Run("fixture="+u.Fixture, func(tb T) { f(tb, u) })
+				tb.Run("fixture="+u.Fixture, func(tb T) {
+					if u.Isolate {
+						if path, err := u.Path(fx); path == "" {
+							skip(tb, "%s/%s: fixture unavailable: %v", u.Backend, u.Fixture, err)
+						}
+						if isolate(tb) {
+							return
+						}
+					}
+					f(tb, u)
+				})
 			}
 		})
 	}
@@ -93,7 +103,7 @@ func loadSetup(tb testing.TB, t Target, mode CacheMode) (backends.Backend, strin
 	ctx := context.Background()
 	path, err := t.Path(fx)
 	if path == "" {
-		tb.Skipf("%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
+		skip(tb, "%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
 	}
 	var cache Cache
 	switch mode {

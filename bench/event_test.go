@@ -342,6 +342,9 @@ func FuzzEvents(f *testing.F) {
 	}
 	var conns []conn
 	for _, tg := range Targets {
+		if !fuzzingIsolated(f, tg) {
+			continue
+		}
 		for _, tr := range tg.Transports {
 			_, mod := open(f, tg, nil)
 			conns = append(conns, conn{tg.Backend + "/" + tg.Fixture + "/" + string(tr), connOf(f, instance(f, mod), tr)})

@@ -3,13 +3,14 @@ package bench
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,14 +31,24 @@ var fx *fixtures.Set
 // mode (loadSetup) and never use it.
 var compiled wazero.CompilationCache
 
+// scratch is this process's temporary folder: the fixtures it built, the
+// compilation cache, and every isolated child's own temporary folder, so
+// that removing it at the end leaves nothing behind, even after a child
+// died.
+var scratch string
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if spec := os.Getenv(envRestart); spec != "" {
+		restartChild(spec) // a fresh host for BenchmarkRecover: nothing else
+	}
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "plugbench-fixtures-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
+	scratch = dir
 	fx, err = fixtures.Prepare(ctx, dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -49,7 +60,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(2)
 	}
-	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" && !inChild() {
 		if err := printConfig(os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.RemoveAll(dir)
@@ -68,15 +79,12 @@ func printConfig(w *os.File) error {
 	bw := bufio.NewWriter(w)
 	kv := func(k, v string) { fmt.Fprintf(bw, "%s: %s\n", k, v) }
 	kv("go", runtime.Version())
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			switch d.Path {
-			case "github.com/tetratelabs/wazero":
-				kv("wazero", d.Version)
-			case "github.com/ebitengine/purego":
-				kv("purego", d.Version)
-			}
-		}
+	mods, err := moduleVersions(context.Background())
+	if err != nil {
+		return err
+	}
+	for _, m := range mods {
+		kv(m[0], m[1])
 	}
 	cgo := "0"
 	if cgoEnabled {
@@ -102,6 +110,43 @@ func printConfig(w *os.File) error {
 		kv(h[0], h[1])
 	}
 	return bw.Flush()
+}
+
+// moduleVersions returns a config line for each Go module a target loads
+// plugins with (Target.Modules), keyed by the module path's last element
+// ("wazero: v1.12.0"). A go test binary's build information lists no
+// dependencies, so the versions come from the go command, which read
+// go.mod to build this very binary: a replaced module says so.
+func moduleVersions(ctx context.Context) ([][2]string, error) {
+	var paths []string
+	for _, t := range Targets {
+		for _, m := range t.Modules {
+			if !slices.Contains(paths, m) {
+				paths = append(paths, m)
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	args := append([]string{"list", "-m", "-f", "{{.Path}} {{.Version}}{{with .Replace}} => {{.Path}} {{.Version}}{{end}}"}, paths...)
+	out, err := exec.CommandContext(ctx, "go", args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, ee.Stderr)
+		}
+		return nil, fmt.Errorf("the versions of %s: go list -m: %w", strings.Join(paths, ", "), err)
+	}
+	var kvs [][2]string
+	for line := range strings.Lines(string(out)) {
+		path, version, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || version == "" {
+			return nil, fmt.Errorf("the version of %s: go list -m printed %q", path, line)
+		}
+		kvs = append(kvs, [2]string{path[strings.LastIndex(path, "/")+1:], version})
+	}
+	return kvs, nil
 }
 
 // units are the metadata of the suite's custom units (b.ReportMetric).
@@ -140,7 +185,7 @@ func open(tb testing.TB, t Target, cache Cache) (backends.Backend, backends.Modu
 	}
 	path, err := t.Path(fx)
 	if path == "" {
-		tb.Skipf("%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
+		skip(tb, "%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
 	}
 	ctx := context.Background()
 	be, err := t.New(ctx, cache)
@@ -163,6 +208,21 @@ func open(tb testing.TB, t Target, cache Cache) (backends.Backend, backends.Modu
 	})
 	checkIdentity(tb, t, mod)
 	return be, mod
+}
+
+// skip skips tb's row with a reason. A benchmark row that cannot run says
+// why in the benchmark output itself, not only under -v, in go test's own
+// form, which benchreport reads and lists:
+//
+//	--- SKIP: BenchmarkCall/op=min/backend=dlopen/fixture=c
+//	    dlopen/c: fixture unavailable: …
+func skip(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	reason := fmt.Sprintf(format, args...)
+	if _, ok := tb.(*testing.B); ok && !testing.Verbose() {
+		fmt.Printf("--- SKIP: %s\n    %s\n", tb.Name(), strings.ReplaceAll(reason, "\n", "\n        "))
+	}
+	tb.Skip(reason)
 }
 
 // checkIdentity fails unless mod's identity export names t's language and

@@ -26,6 +26,7 @@ var refImpls = []struct {
 	{"purego-syscalln", FixtureC},               // purego.SyscallN with a fresh variadic slice
 	{"purego-registerfunc", FixtureC},           // purego.RegisterFunc's reflect-built func
 	{"wazero", FixtureC}, {"wazero", FixtureGo}, // bare wazero CallWithStack, no backend code
+	{"wazero-bounded", FixtureC}, // the same with WithCloseOnContextDone, as wasm-bounded runs it
 }
 
 // refMin sets up impl and returns its min call.
@@ -40,7 +41,7 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 		switch impl {
 		case "cgo":
 			if !cgoref.Available {
-				tb.Skip("the cgo reference needs CGO_ENABLED=1")
+				skip(tb, "the cgo reference needs CGO_ENABLED=1")
 			}
 			return func(a, b int32) (int32, error) { return cgoref.Min(fn, a, b), nil }
 		case "purego-syscalln":
@@ -53,8 +54,8 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 			purego.RegisterFunc(&f, fn)
 			return func(a, b int32) (int32, error) { return f(a, b), nil }
 		}
-	case "wazero":
-		fn := refWazero(tb, fixture)
+	case "wazero", "wazero-bounded":
+		fn := refWazero(tb, fixture, impl == "wazero-bounded")
 		stack := make([]uint64, 2)
 		ctx := context.Background()
 		return func(a, b int32) (int32, error) {
@@ -67,12 +68,30 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 	return nil
 }
 
+// refIsolated runs a reference that calls the shared object in a child
+// process, as the dlopen backend's rows are (isolate_test.go), and reports
+// whether it did.
+func refIsolated(tb testing.TB, impl string) bool {
+	tb.Helper()
+	switch impl {
+	case "cgo", "purego-syscalln", "purego-registerfunc":
+		if impl == "cgo" && !cgoref.Available {
+			skip(tb, "the cgo reference needs CGO_ENABLED=1")
+		}
+		if fx.SO == "" {
+			skip(tb, "shared object unavailable: %v", fx.SOErr)
+		}
+		return isolate(tb)
+	}
+	return false
+}
+
 // refSymbol opens the C shared object with purego alone and returns a
 // symbol, after checking the library's identity export.
 func refSymbol(tb testing.TB, name string) uintptr {
 	tb.Helper()
 	if fx.SO == "" {
-		tb.Skipf("shared object unavailable: %v", fx.SOErr)
+		skip(tb, "shared object unavailable: %v", fx.SOErr)
 	}
 	h, err := purego.Dlopen(fx.SO, purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
@@ -93,20 +112,20 @@ func refSymbol(tb testing.TB, name string) uintptr {
 
 // refWazero instantiates a fixture with wazero alone, checks its identity
 // export, and returns its min export.
-func refWazero(tb testing.TB, fixture string) api.Function {
+func refWazero(tb testing.TB, fixture string, bounded bool) api.Function {
 	tb.Helper()
 	ctx := context.Background()
 	path, want := fx.CWasm, "lang=c backend=wasm "
 	if fixture == FixtureGo {
 		if path, want = fx.GoWasm, "lang=go backend=wasm "; path == "" {
-			tb.Skipf("go guest unavailable: %v", fx.GoWasmErr)
+			skip(tb, "go guest unavailable: %v", fx.GoWasmErr)
 		}
 	}
 	bin, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(bounded))
 	tb.Cleanup(func() { r.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	// The guests import the host's callback; min never calls it.
@@ -146,6 +165,9 @@ func BenchmarkRef(b *testing.B) {
 						break
 					}
 					b.Run("fixture="+u.fixture, func(b *testing.B) {
+						if refIsolated(b, u.impl) {
+							return
+						}
 						f := refMin(b, u.impl, u.fixture)
 						b.ReportAllocs()
 						var v int32
@@ -169,6 +191,9 @@ func BenchmarkRef(b *testing.B) {
 func TestRef(t *testing.T) {
 	for _, r := range refImpls {
 		t.Run("impl="+r.impl+"/fixture="+r.fixture, func(t *testing.T) {
+			if refIsolated(t, r.impl) {
+				return
+			}
 			f := refMin(t, r.impl, r.fixture)
 			for _, c := range minCases {
 				if got, err := f(c[0], c[1]); err != nil || got != min(c[0], c[1]) {

@@ -93,6 +93,9 @@ func FuzzConformance(f *testing.F) {
 		if path, _ := tg.Path(fx); path == "" {
 			continue // open would skip the whole fuzz target
 		}
+		if !fuzzingIsolated(f, tg) {
+			continue
+		}
 		_, mod := open(f, tg, nil)
 		plugins = append(plugins, live{tg.Backend + "/" + tg.Fixture, instance(f, mod), reference()})
 	}

@@ -10,6 +10,10 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 
@@ -47,6 +51,18 @@ type Target struct {
 	// offer: the event suite measures each and checks that no other is
 	// offered, so that a row cannot silently disappear.
 	Transports []event.Transport
+	// Isolate is set for targets whose plugin runs inside the host's own
+	// process and can take it down: each of their rows runs in a child
+	// process (isolate_test.go), so a crash costs the row, not the run.
+	Isolate bool
+	// Modules are the Go modules the backend loads plugins with: each
+	// one's version is a config line of every result file.
+	Modules []string
+	// Faults is how the fault table makes the target's misbehaving
+	// variant of its fixture (one of fixtures.Faults) in a scratch folder;
+	// nil when the target has none. It returns "" and the reason when
+	// there is none to load.
+	Faults func(dir, fault string) (string, error)
 }
 
 // CacheMode is a compilation-cache setting of the load phase.
@@ -69,22 +85,34 @@ var Targets = []Target{
 		New:        func(context.Context, Cache) (backends.Backend, error) { return static.Backend(), nil },
 		Path:       func(*fixtures.Set) (string, error) { return static.Path, nil },
 		Transports: []event.Transport{event.Value},
+		Faults: func(_, fault string) (string, error) {
+			if !slices.Contains(static.Faults, fault) {
+				return "", errors.New("a static plugin is compiled into the host: its init runs before main, and a host whose init never returns never starts")
+			}
+			return static.FaultPath(fault), nil
+		},
 	},
 	{
 		Backend: dlopen.Name, Fixture: FixtureC, BuiltFor: dlopen.Name, Lang: "c",
 		New:        func(context.Context, Cache) (backends.Backend, error) { return dlopen.Backend(), nil },
 		Path:       func(s *fixtures.Set) (string, error) { return s.SO, s.SOErr },
 		Transports: []event.Transport{event.View, event.JSON, event.Binary, event.Flat},
+		Isolate:    true,
+		Modules:    []string{"github.com/ebitengine/purego"},
+		Faults:     faultSO,
 	},
 	wasmTarget(wasm.Name, FixtureC), wasmTarget(wasm.Name, FixtureGo),
 	wasmTarget(wasm.NameInterp, FixtureC), wasmTarget(wasm.NameInterp, FixtureGo),
+	wasmTarget(wasm.NameBounded, FixtureC),
 }
 
 func wasmTarget(name, fixture string) Target {
+	interp := name == wasm.NameInterp || name == wasm.NameInterpBounded
+	bounded := name == wasm.NameBounded || name == wasm.NameInterpBounded
 	t := Target{
 		Backend: name, Fixture: fixture, BuiltFor: wasm.BuiltFor, Lang: fixture,
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
-			return wasm.New(ctx, wasm.Config{Interpreter: name == wasm.NameInterp, Cache: cache})
+			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, Cache: cache})
 		},
 		Path: func(s *fixtures.Set) (string, error) {
 			if fixture == FixtureGo {
@@ -94,10 +122,47 @@ func wasmTarget(name, fixture string) Target {
 		},
 		Caches:     []CacheMode{CacheNone},
 		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+		Modules:    []string{"github.com/tetratelabs/wazero"},
 	}
-	if name == wasm.Name {
-		// The interpreter keeps no compiled code to cache.
+	if fixture == FixtureC {
+		t.Faults = faultWasm
+	}
+	if !interp && !bounded {
+		// The interpreter keeps no compiled code to cache; a bounded
+		// runtime's cached loads are the plain one's.
 		t.Caches = []CacheMode{CacheNone, CacheMemory, CacheDisk}
 	}
 	return t
 }
+
+// faultSO builds the C fixture's fault variant as a shared object in dir,
+// once per process.
+func faultSO(dir, fault string) (string, error) {
+	faultMu.Lock()
+	defer faultMu.Unlock()
+	out := filepath.Join(dir, "plugbench-c-"+fault+".so")
+	if err, done := faultBuilt[out]; done {
+		if err != nil {
+			return "", err
+		}
+		return out, nil
+	}
+	err := fixtures.BuildFaultSO(context.Background(), out, fault)
+	faultBuilt[out] = err
+	if err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// faultWasm writes the C fixture's committed fault variant into dir.
+func faultWasm(dir, fault string) (string, error) {
+	faultMu.Lock()
+	defer faultMu.Unlock()
+	return fixtures.WriteFaultWasm(dir, fault)
+}
+
+var (
+	faultMu    sync.Mutex
+	faultBuilt = map[string]error{}
+)

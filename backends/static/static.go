@@ -224,6 +224,9 @@ type valueConn struct {
 // Encode checks in against the limits, as every transport does, and
 // keeps a pointer to it.
 func (c *valueConn) Encode(in *event.Event) error {
+	if c.p.closed {
+		return backends.Closed(Name, "event")
+	}
 	if err := in.Validate(); err != nil {
 		return err
 	}
@@ -242,6 +245,9 @@ func (c *valueConn) Call() (bool, error) {
 }
 
 func (c *valueConn) Decode(out *event.Event) error {
+	if c.p.closed {
+		return backends.Closed(Name, "event")
+	}
 	out.ID, out.Timestamp, out.Origin = c.out.ID, c.out.Timestamp, c.out.Origin
 	out.Tags = append(out.Tags[:0], c.out.Tags...)
 	out.Fields = append(out.Fields[:0], c.out.Fields...)

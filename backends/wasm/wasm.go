@@ -663,6 +663,31 @@ func (p *Plugin) Close(ctx context.Context) error {
 	return nil
 }
 
+// CallExport calls an export of the instance by name, with and returning
+// raw wasm values: for tests and probes beyond the contract (a guest's
+// view of its sandbox, say). It is bounded like every call.
+func (p *Plugin) CallExport(name string, args ...uint64) ([]uint64, error) {
+	if p.closed {
+		return nil, p.m.fail(name, backends.ErrClosed)
+	}
+	fn := p.mod.ExportedFunction(name)
+	if fn == nil {
+		return nil, p.m.fail(name, backends.ErrMissingExport)
+	}
+	stack := make([]uint64, max(len(args), len(fn.Definition().ResultTypes())))
+	copy(stack, args)
+	if err := p.call(fn, name, stack); err != nil {
+		return nil, err
+	}
+	return stack[:len(fn.Definition().ResultTypes())], nil
+}
+
+// ReadMemory copies n bytes of the instance's memory at ptr.
+func (p *Plugin) ReadMemory(ptr, n uint32) ([]byte, bool) {
+	b, ok := p.mem.Read(ptr, n)
+	return bytes.Clone(b), ok
+}
+
 // splitMix is SplitMix64 as an io.Reader: a deterministic random source for
 // guests, one per instance (it is not goroutine-safe).
 type splitMix struct{ x uint64 }

@@ -1,0 +1,208 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/backends/wasm"
+	"github.com/plugbench/plugbench/fixtures"
+)
+
+// TestClosed checks, on every target, that every call on a closed
+// instance fails with backends.ErrClosed instead of reaching the plugin
+// (a dlopen call used to reach freed C state), and that a second Close is
+// harmless.
+func TestClosed(t *testing.T) {
+	forTargets(t, func(t *testing.T, tg Target) {
+		_, mod := open(t, tg, nil)
+		ctx := context.Background()
+		p, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep := p.(backends.EventPlugin)
+		conn, err := ep.Events(tg.Transports[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := shape(t, "typical")
+		if err := conn.Encode(in); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatalf("a second Close: %v", err)
+		}
+		check := func(call string, err error) {
+			t.Helper()
+			if !errors.Is(err, backends.ErrClosed) {
+				t.Errorf("%s after Close: %v, want an error matching ErrClosed", call, err)
+			}
+		}
+		_, err = p.Min(1, 2)
+		check("Min", err)
+		_, err = p.Accumulate(1)
+		check("Accumulate", err)
+		_, err = p.Sum([]byte("abc"))
+		check("Sum", err)
+		check("Upper", p.Upper([]byte("abc")))
+		_, err = p.(backends.Caller).Callback(3)
+		check("Callback", err)
+		_, err = ep.Events(tg.Transports[0])
+		check("Events", err)
+		_, err = conn.Call()
+		check("a connection's Call", err)
+		check("a connection's Encode or Decode", errors.Join(conn.Encode(in), conn.Decode(new(event.Event))))
+	})
+}
+
+// TestDeadlines shows the contract's deadlines with the C guest's fault
+// variants, in this process (the fault table runs every backend and fault
+// in a child of its own): an interruptible wasm runtime stops a start
+// function that never returns at Load's deadline and a looping call at
+// its WithCallTimeout, and the next instance works; the memory bomb meets
+// the limit. Backends that cannot interrupt refuse WithCallTimeout.
+func TestDeadlines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for deadlines of seconds: skipped with -short")
+	}
+	ctx := context.Background()
+	be, err := wasm.New(ctx, wasm.Config{Interruptible: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close(ctx)
+	variant := func(fault string) string {
+		path, err := fixtures.WriteFaultWasm(t.TempDir(), fault)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Run("start function, 2s deadline", func(t *testing.T) {
+		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := be.Load(dctx, variant("startloop"))
+		took := time.Since(start)
+		if !errors.Is(err, context.DeadlineExceeded) || took > 2100*time.Millisecond {
+			t.Fatalf("Load returned in %v: %v; want context.DeadlineExceeded within 2.1s", took, err)
+		}
+		t.Logf("Load returned in %v: %v", took, err)
+	})
+	t.Run("call, 1s timeout", func(t *testing.T) {
+		mod, err := be.Load(ctx, variant("loop"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mod.Close(ctx)
+		p, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, minErr := p.Min(1, 2)
+		took := time.Since(start)
+		if !errors.Is(minErr, context.DeadlineExceeded) || took > 1100*time.Millisecond {
+			t.Fatalf("Min returned in %v: %v; want context.DeadlineExceeded within 1.1s", took, minErr)
+		}
+		if _, err := p.Accumulate(1); !errors.Is(err, backends.ErrClosed) {
+			t.Errorf("the stopped instance's next call: %v, want ErrClosed", err)
+		}
+		p.Close(ctx)
+		q, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close(ctx)
+		if v, err := q.Accumulate(5); err != nil || v != 5 {
+			t.Fatalf("the next instance: %d, %v", v, err)
+		}
+		t.Logf("Min returned in %v: %v; the next instance answers", took, minErr)
+	})
+	t.Run("memory bomb", func(t *testing.T) {
+		mod, err := be.Load(ctx, variant("bomb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mod.Close(ctx)
+		p, err := mod.Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(ctx)
+		if _, err := p.Min(1, 2); !errors.Is(err, backends.ErrMemoryLimit) {
+			t.Fatalf("Min: %v, want an error matching ErrMemoryLimit", err)
+		}
+	})
+	t.Run("refused where a call cannot be stopped", func(t *testing.T) {
+		forTargets(t, func(t *testing.T, tg Target) {
+			_, mod := open(t, tg, nil)
+			p, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second))
+			bounded := strings.HasSuffix(tg.Backend, "-bounded")
+			switch {
+			case bounded && err != nil:
+				t.Fatalf("an interruptible backend refused WithCallTimeout: %v", err)
+			case !bounded && !errors.Is(err, backends.ErrNoInterrupt):
+				t.Fatalf("WithCallTimeout: %v, want ErrNoInterrupt", err)
+			case bounded:
+				defer p.Close(ctx)
+				conform(t, p, minCases, accumulateCases, bufferCases[:8]) // bounded calls answer alike
+			}
+		})
+	})
+}
+
+// TestSandbox has the Go guest try, through WASI, to read a host file, list
+// a directory, and read the environment, the arguments and the clock, on
+// every wasm target: it gets nothing, and a fake clock.
+func TestSandbox(t *testing.T) {
+	forTargets(t, func(t *testing.T, tg Target) {
+		if tg.Fixture != FixtureGo {
+			return
+		}
+		_, mod := open(t, tg, nil)
+		p, ok := instance(t, mod).(*wasm.Plugin)
+		if !ok {
+			t.Fatalf("%T is not a wasm instance", p)
+		}
+		ptr, err := p.CallExport("plugbench_sandbox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := p.CallExport("plugbench_sandbox_len")
+		if err != nil {
+			t.Fatal(err)
+		}
+		report, ok := p.ReadMemory(uint32(ptr[0]), uint32(n[0]))
+		if !ok {
+			t.Fatal("the report is outside memory")
+		}
+		got := map[string]string{}
+		for line := range strings.Lines(string(report)) {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
+			got[k] = v
+		}
+		// (getwd is Go's own "/" for a guest with no preopened directory.)
+		for _, k := range []string{"read /etc/hostname", "list /"} {
+			if !strings.HasPrefix(got[k], "error ") {
+				t.Errorf("%s: %q, want an error", k, got[k])
+			}
+		}
+		if got["environ"] != "0 variables" || got["args"] != "0 arguments" {
+			t.Errorf("environ %q, args %q: want none", got["environ"], got["args"])
+		}
+		clock, err := time.Parse(time.RFC3339, got["clock"])
+		if err != nil || clock.Sub(time.Now()).Abs() < 24*time.Hour {
+			t.Errorf("the guest's clock reads %q (%v): want a fake clock, not the host's", got["clock"], err)
+		}
+		t.Logf("the guest's view:\n%s", report)
+	})
+}
