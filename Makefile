@@ -33,7 +33,7 @@ BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
 GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transport -tolerance 40% \
 	-filter "-.name:Ref -(.name:Pipeline .unit:B/op)" -thresholds results/gate-thresholds.txt
 
-.PHONY: all fixtures wasm wasm-check test bench bench-quick report report-full report-check gate ab-eval clean
+.PHONY: all fixtures wasm wasm-check test bench bench-quick faults report report-full report-check gate ab-eval clean
 
 all: test
 
@@ -103,16 +103,21 @@ bench:
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_FULL) | tee $(RESULTS)/latest.txt
 
-## report: the main job: the quick run, then results/REPORT.md and results/report.html from it
-report: bench-quick
-	$(BENCHREPORT) report -o $(RESULTS)/REPORT.md $(RESULTS)/latest.txt
-	$(BENCHREPORT) report -format html -o $(RESULTS)/report.html $(RESULTS)/latest.txt
+## faults: the fault table (every backend x fault, each in a process of its own) into results/faults-latest.json
+faults:
+	@mkdir -p $(RESULTS)
+	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -faults $(CURDIR)/$(RESULTS)/faults-latest.json
+
+## report: the main job: the quick run and the fault table, then results/REPORT.md and results/report.html
+report: bench-quick faults
+	$(BENCHREPORT) report -faults $(RESULTS)/faults-latest.json -o $(RESULTS)/REPORT.md $(RESULTS)/latest.txt
+	$(BENCHREPORT) report -faults $(RESULTS)/faults-latest.json -format html -o $(RESULTS)/report.html $(RESULTS)/latest.txt
 	@echo "report: $(RESULTS)/REPORT.md and $(RESULTS)/report.html"
 
-## report-full: the committed report, from the full run in results/baseline.txt
+## report-full: the committed report, from the full run in results/baseline.txt and results/faults.json
 report-full:
-	$(BENCHREPORT) report -o $(RESULTS)/REPORT.md $(RESULTS)/baseline.txt
-	$(BENCHREPORT) report -format html -o $(RESULTS)/report.html $(RESULTS)/baseline.txt
+	$(BENCHREPORT) report -faults $(RESULTS)/faults.json -o $(RESULTS)/REPORT.md $(RESULTS)/baseline.txt
+	$(BENCHREPORT) report -faults $(RESULTS)/faults.json -format html -o $(RESULTS)/report.html $(RESULTS)/baseline.txt
 
 ## report-check: open report.html in headless Chromium (installed with apt-get where
 ## missing), fail on any console error, save results/report.png

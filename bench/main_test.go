@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,7 +76,7 @@ func TestMain(m *testing.M) {
 
 // printConfig writes the config lines that make a result file
 // self-describing (benchfmt reads "key: value" lines before the results).
-func printConfig(w *os.File) error {
+func printConfig(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	kv := func(k, v string) { fmt.Fprintf(bw, "%s: %s\n", k, v) }
 	kv("go", runtime.Version())
@@ -252,3 +253,24 @@ func instance(tb testing.TB, mod backends.Module, opts ...backends.Option) backe
 
 // reference is the static plugin: the semantics every backend reproduces.
 func reference() *static.Plugin { return &static.Plugin{} }
+
+// TestConfigLines checks that a result file names the version of every Go
+// module its rows load plugins with (Target.Modules), and the go version.
+func TestConfigLines(t *testing.T) {
+	var b strings.Builder
+	if err := printConfig(&b); err != nil {
+		t.Fatal(err)
+	}
+	config := b.String()
+	want := []string{"go: " + runtime.Version()}
+	for _, tg := range Targets {
+		for _, m := range tg.Modules {
+			want = append(want, m[strings.LastIndex(m, "/")+1:]+": v")
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(config, "\n"+w) && !strings.HasPrefix(config, w) {
+			t.Errorf("no config line %q in:\n%s", w, config)
+		}
+	}
+}
