@@ -33,7 +33,7 @@ BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
 GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transport -tolerance 40% \
 	-filter "-.name:Ref -(.name:Pipeline .unit:B/op)" -thresholds results/gate-thresholds.txt
 
-.PHONY: all fixtures wasm wasm-check test bench bench-quick faults report report-full report-check gate ab-eval clean
+.PHONY: all fixtures wasm wasm-check test bench bench-quick faults crash-check report report-full report-check gate ab-eval clean
 
 all: test
 
@@ -107,6 +107,10 @@ bench:
 faults:
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -faults $(CURDIR)/$(RESULTS)/faults-latest.json
+
+## crash-check: a segfaulting .so costs its row, not the run (every other row printed, exit non-zero, nothing left behind)
+crash-check:
+	bash bench/testdata/crash-check.sh
 
 ## report: the main job: the quick run and the fault table, then results/REPORT.md and results/report.html
 report: bench-quick faults
