@@ -11,6 +11,7 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/dlopen"
+	"github.com/plugbench/plugbench/backends/wasm"
 )
 
 // The conformance table: edge inputs every backend must answer as static does.
@@ -282,8 +283,11 @@ func TestLoadCloseCycles(t *testing.T) {
 	ctx := context.Background()
 	forTargets(t, func(t *testing.T, tg Target) {
 		cycles := 2000
-		if tg.Fixture == FixtureGo {
+		switch {
+		case tg.Fixture == FixtureGo:
 			cycles = 20 // a Go guest compiles for half a second
+		case tg.Backend == wasm.NameBounded:
+			cycles = 300 // the same backend code as wasm's, compiled with termination checks
 		}
 		be, path := loadSetup(t, tg, CacheNone)
 		cycle := func() {
