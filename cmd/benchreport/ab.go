@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // abFlags are the flags of "benchreport ab" besides the gate's.
@@ -38,8 +40,8 @@ Ab measures the working tree against a git ref: it builds the test
 binary of -pkg at REF (in a temporary git worktree) and in the working
 tree with "go test -c", runs them interleaved (base, new, base, new, …)
 for -rounds rounds with the same -bench and -benchtime, writes
-DIR/base.txt and DIR/new.txt, and gates new against base.
-Exit status as for gate.
+DIR/base.txt and DIR/new.txt, and gates new against base (the gate
+flags below apply). Exit status as for gate.
 
 Flags:
 `)
@@ -54,15 +56,15 @@ Flags:
 	fs.BoolVar(&f.benchmem, "benchmem", true, "report allocations (B/op, allocs/op)")
 	fs.BoolVar(&f.keep, "keep-worktree", false, "keep the temporary worktree of the base ref")
 	addGateFlags(fs, gf)
-	if err := fs.Parse(args); err != nil {
-		return flagError{err}
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
 	}
 	if f.base == "" || fs.NArg() != 0 {
 		fs.Usage()
 		return usageError{errors.New("ab: need -base REF and no arguments")}
 	}
-	if f.rounds < 1 {
-		return usageError{fmt.Errorf("ab: -rounds %d: must be at least 1", f.rounds)}
+	if err := checkABFlags(&f); err != nil {
+		return usageError{fmt.Errorf("ab: %w", err)}
 	}
 	// Validate gate flags before spending minutes on benchmarks.
 	if _, err := newGateConfig(gf); err != nil {
@@ -79,7 +81,50 @@ Flags:
 	if err := writeGate(stdout, res, gf.format); err != nil {
 		return err
 	}
+	warnMachineFormats(stderr, res, gf.format)
 	return gateVerdict(res, gf.allowInconc)
+}
+
+// checkABFlags validates the flag values of "ab" besides the gate's.
+func checkABFlags(f *abFlags) error {
+	if f.rounds < 1 {
+		return fmt.Errorf("-rounds %d: must be at least 1 (each round adds one sample per benchmark and side; 6 or more give a test)", f.rounds)
+	}
+	if err := checkBenchtime(f.benchtime); err != nil {
+		return err
+	}
+	if f.pkg == "" {
+		return errors.New("-pkg is empty: want the benchmark package, e.g. ./bench")
+	}
+	if f.out == "" {
+		return errors.New("-o is empty: want the directory for base.txt and new.txt")
+	}
+	if f.bench == "" {
+		return errors.New("-bench is empty: want a regexp of benchmark names, e.g. . for all")
+	}
+	if _, err := regexp.Compile(f.bench); err != nil {
+		return fmt.Errorf("-bench: %w", err)
+	}
+	return nil
+}
+
+// checkBenchtime checks a -benchtime value as go test reads it: a
+// positive duration ("1s", "500ms") or a positive count ("100x").
+func checkBenchtime(s string) error {
+	const want = `want a duration such as 1s or 500ms, or an iteration count such as 100x`
+	if s == "" {
+		return errors.New("-benchtime is empty: " + want)
+	}
+	if n, ok := strings.CutSuffix(s, "x"); ok {
+		if i, err := strconv.Atoi(n); err != nil || i < 1 {
+			return fmt.Errorf("-benchtime %q: %s", s, want)
+		}
+		return nil
+	}
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		return fmt.Errorf("-benchtime %q: %s", s, want)
+	}
+	return nil
 }
 
 // runAB builds and runs both sides and returns the result files.

@@ -58,7 +58,7 @@ func TestBenchstatGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := gateJSON(t, "-min-samples", "1", filepath.Join(dir, "old.txt"), filepath.Join(dir, "new.txt"))
+	res := gateJSON(t, "-min-samples", "2", filepath.Join(dir, "old.txt"), filepath.Join(dir, "new.txt"))
 	rows := map[string]*GateRow{}
 	for _, r := range res.Rows {
 		if r.Unit == "sec/op" {
@@ -107,7 +107,7 @@ func TestBenchstatMath(t *testing.T) {
 	dir := benchstatTestdata(t)
 	for _, pair := range [][2]string{{"crc-old.txt", "crc-new.txt"}, {"old.txt", "new.txt"}} {
 		oldPath, newPath := filepath.Join(dir, pair[0]), filepath.Join(dir, pair[1])
-		res := gateJSON(t, "-min-samples", "1", oldPath, newPath)
+		res := gateJSON(t, "-min-samples", "2", oldPath, newPath)
 		samples := [2]map[string][]float64{readSamples(t, oldPath), readSamples(t, newPath)}
 		units := readUnits(t, oldPath, newPath)
 		if len(res.Rows) == 0 {

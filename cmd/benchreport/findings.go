@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"golang.org/x/perf/benchfmt"
 )
 
 // findings derives short statements from the report tables. Every
@@ -61,6 +63,50 @@ func findings(rep *Report) []string {
 			for _, s := range refFindings(t, findTable(rep, file, "Call", "sec/op"), rep.Baseline) {
 				add(s)
 			}
+		}
+	}
+	return out
+}
+
+// notRunFindings names every backend that has no results in a file
+// because all its rows did not run: the tables and the other findings
+// cannot mention it, and must not drop it silently.
+func notRunFindings(rep *Report) []string {
+	out := []string{}
+	for _, ef := range rep.Environment {
+		for _, b := range rep.deadBackends[ef.File] {
+			var rows []NotRun
+			for _, nr := range rep.NotRun {
+				_, parts, _ := nameParts(benchfmt.Name(strings.TrimPrefix(nr.Name, "Benchmark")))
+				if nr.File == ef.File && lookup(parts, "backend") == b {
+					rows = append(rows, nr)
+				}
+			}
+			skipped := 0
+			for _, nr := range rows {
+				if nr.Status == notRunSkipped {
+					skipped++
+				}
+			}
+			how := "skipped"
+			switch {
+			case skipped == 0:
+				how = "failed"
+			case skipped < len(rows):
+				how = fmt.Sprintf("skipped (%d) or failed (%d)", skipped, len(rows)-skipped)
+			}
+			in := ""
+			if len(rep.Environment) > 1 {
+				in = " in " + ef.File
+			}
+			s := fmt.Sprintf("Backend %s did not run%s: all %d of its rows were %s", b, in, len(rows), how)
+			if len(rows) == 1 {
+				s = fmt.Sprintf("Backend %s did not run%s: its one row was %s", b, in, how)
+			}
+			if r := firstLine(rows[0].Reason); r != "" {
+				s += fmt.Sprintf(" (`%s`)", strings.ReplaceAll(r, "`", "'"))
+			}
+			out = append(out, s+"; they are listed under “Rows that did not run”.")
 		}
 	}
 	return out

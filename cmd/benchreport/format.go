@@ -131,10 +131,14 @@ func mdEscape(s string) string {
 func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# %s\n\n", mdEscape(rep.Title))
+	for _, w := range rep.failedRunWarnings() {
+		fmt.Fprintf(bw, "> **⚠ %s**\n\n", mdEscape(w))
+	}
 	fmt.Fprintf(bw, "Medians with %g%% confidence intervals; ratios are relative to the `%s` backend of the same group; "+
 		"p is the Mann–Whitney U test against it (significant if p < %g; `~` means no significant difference).\n\n",
 		100*rep.Confidence, rep.Baseline, rep.Alpha)
 
+	writeNotRunMarkdown(bw, rep)
 	writeEnvMarkdown(bw, rep)
 
 	if len(rep.Findings) > 0 {
@@ -146,6 +150,7 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 	}
 
 	writeEventMarkdown(bw, rep)
+	writeFaultsMarkdown(bw, rep)
 
 	if chartLink != "" && len(rep.charts) > 0 {
 		fmt.Fprintf(bw, "## Charts\n\n")
@@ -203,18 +208,132 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 	return bw.Flush()
 }
 
+// failedRunWarnings are the warnings at the top of a report made with
+// -allow-failed, one per file that shows a failed run.
+func (rep *Report) failedRunWarnings() []string {
+	var out []string
+	for _, fr := range rep.FailedRuns {
+		s := fmt.Sprintf("%s:%d shows a failed run (%s): its results cannot be trusted. It was read with -allow-failed", fr.File, fr.Line, quoteLine(fr.Text))
+		for _, nr := range rep.NotRun {
+			if nr.File == fr.File && nr.Status == notRunFailed {
+				s += "; the rows that failed are listed under “Rows that did not run”"
+				break
+			}
+		}
+		out = append(out, s+".")
+	}
+	return out
+}
+
+// A notRunGroup is the rows of one file that did not run for one
+// reason.
+type notRunGroup struct {
+	File, Status, Reason string
+	Names                []string
+}
+
+// notRunGroups groups rep.NotRun by file, status and reason, in order
+// of first appearance: a backend without its fixture skips every row
+// for the same reason.
+func notRunGroups(rep *Report) []*notRunGroup {
+	var out []*notRunGroup
+	index := map[[3]string]*notRunGroup{}
+	for _, nr := range rep.NotRun {
+		k := [3]string{nr.File, nr.Status, nr.Reason}
+		g := index[k]
+		if g == nil {
+			g = &notRunGroup{File: nr.File, Status: nr.Status, Reason: nr.Reason}
+			index[k] = g
+			out = append(out, g)
+		}
+		g.Names = append(g.Names, nr.Name)
+	}
+	return out
+}
+
+// heading describes a group: "skipped, 2 rows".
+func (g *notRunGroup) heading(multiFile bool) string {
+	head := g.Status
+	if multiFile {
+		head = g.File + ": " + head
+	}
+	if len(g.Names) > 1 {
+		head += fmt.Sprintf(", %d rows", len(g.Names))
+	}
+	return head
+}
+
+// deadBackendLines names, per file, the backends none of whose rows
+// ran.
+func deadBackendLines(rep *Report) []string {
+	var out []string
+	for _, ef := range rep.Environment {
+		bs := rep.deadBackends[ef.File]
+		if len(bs) == 0 {
+			continue
+		}
+		s, verb := "No row of backend "+orList(bs)+" ran", "it is"
+		if len(bs) > 1 {
+			s, verb = "No row of the backends "+orList(bs)+" ran", "they are"
+		}
+		if len(rep.Environment) > 1 {
+			s += " in " + ef.File
+		}
+		out = append(out, s+": "+verb+" missing from every table and chart.")
+	}
+	return out
+}
+
+func writeNotRunMarkdown(w io.Writer, rep *Report) {
+	if len(rep.NotRun) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## Rows that did not run\n\n")
+	fmt.Fprintf(w, "These benchmarks printed a skip or a failure instead of results; they are not in the tables.\n\n")
+	for _, s := range deadBackendLines(rep) {
+		fmt.Fprintf(w, "%s\n\n", mdEscape(s))
+	}
+	multi := len(rep.Environment) > 1
+	for _, g := range notRunGroups(rep) {
+		head := g.heading(multi)
+		// The reason's lines end in a hard line break ("\\").
+		lines := strings.Split(nonEmpty(g.Reason, "(no reason given)"), "\n")
+		for i := range lines {
+			lines[i] = mdText(lines[i])
+		}
+		fmt.Fprintf(w, "- **%s**: %s\n", mdEscape(head), strings.Join(lines, "\\\n  "))
+		for _, name := range g.Names {
+			fmt.Fprintf(w, "  - %s\n", mdCode(name))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// mdCode formats s as inline code, or escaped text if it holds a
+// backtick.
+func mdCode(s string) string {
+	if strings.Contains(s, "`") {
+		return mdEscape(s)
+	}
+	return "`" + s + "`"
+}
+
 // envRows returns the environment as rows of key and one value per
-// file, with well-known keys first.
-func envRows(rep *Report) (keys []string, vals map[string][]string) {
+// file: every configuration key in order of first appearance, except
+// those hidden by hiddenEnvKey, which are returned apart.
+func envRows(rep *Report) (keys []string, vals map[string][]string, hidden []string) {
 	vals = map[string][]string{}
 	seen := map[string]bool{}
-	var rest []string
 	for i, ef := range rep.Environment {
 		for _, e := range ef.Config {
 			if !seen[e.Key] {
 				seen[e.Key] = true
+				if hiddenEnvKey(e.Key) {
+					hidden = append(hidden, e.Key)
+				} else {
+					keys = append(keys, e.Key)
+				}
 				vals[e.Key] = make([]string, len(rep.Environment))
-				rest = append(rest, e.Key)
 			}
 			v := e.Value
 			if e.Varies {
@@ -223,51 +342,73 @@ func envRows(rep *Report) (keys []string, vals map[string][]string) {
 			vals[e.Key][i] = v
 		}
 	}
-	for _, k := range []string{"cpu", "goos", "goarch", "go", "commit", "wazero", "purego", "pkg"} {
-		if seen[k] {
-			keys = append(keys, k)
-		}
+	return keys, vals, hidden
+}
+
+// hiddenEnvKey reports whether a configuration key is left out of the
+// Markdown and HTML environment blocks: the fixture-* keys are
+// content hashes, for machines (they stay in the JSON report).
+func hiddenEnvKey(key string) bool { return strings.HasPrefix(key, "fixture-") }
+
+// hiddenEnvNote says which keys the environment block left out.
+func hiddenEnvNote(hidden []string) string {
+	if len(hidden) == 0 {
+		return ""
 	}
-	for _, k := range rest {
-		known := false
-		for _, x := range keys {
-			known = known || x == k
-		}
-		if !known {
-			keys = append(keys, k)
-		}
-	}
-	return keys, vals
+	return fmt.Sprintf("%d fixture hashes (%s) are in the JSON report (-format json).", len(hidden), strings.Join(hidden, ", "))
 }
 
 func writeEnvMarkdown(w io.Writer, rep *Report) {
-	keys, vals := envRows(rep)
-	if len(keys) == 0 {
+	keys, vals, hidden := envRows(rep)
+	if len(keys) == 0 && len(hidden) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "## Environment\n\n| key |")
-	for _, ef := range rep.Environment {
-		fmt.Fprintf(w, " %s |", mdEscape(ef.File))
-	}
-	fmt.Fprintf(w, "\n|---|")
-	for range rep.Environment {
-		fmt.Fprintf(w, "---|")
-	}
-	fmt.Fprintln(w)
-	for _, k := range keys {
-		fmt.Fprintf(w, "| %s |", mdEscape(k))
-		for _, v := range vals[k] {
-			fmt.Fprintf(w, " %s |", mdEscape(v))
+	fmt.Fprintf(w, "## Environment\n\n")
+	if len(keys) > 0 {
+		fmt.Fprintf(w, "| key |")
+		for _, ef := range rep.Environment {
+			fmt.Fprintf(w, " %s |", mdEscape(ef.File))
+		}
+		fmt.Fprintf(w, "\n|---|")
+		for range rep.Environment {
+			fmt.Fprintf(w, "---|")
+		}
+		fmt.Fprintln(w)
+		for _, k := range keys {
+			fmt.Fprintf(w, "| %s |", mdEscape(k))
+			for _, v := range vals[k] {
+				fmt.Fprintf(w, " %s |", mdEscape(v))
+			}
+			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
+	if note := hiddenEnvNote(hidden); note != "" {
+		fmt.Fprintf(w, "%s\n\n", mdEscape(note))
+	}
+}
+
+// writeCSVComments writes warnings that concern a whole CSV file as
+// "# " lines before its header. A reader must skip them (encoding/csv:
+// Reader.Comment = '#'); they are only written when something is
+// wrong, and then a reader that chokes on them is better than one that
+// never notices.
+func writeCSVComments(w io.Writer, warnings []string) error {
+	for _, s := range warnings {
+		if _, err := fmt.Fprintf(w, "# warning: %s\n", strings.ReplaceAll(s, "\n", " ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeCSV writes one line per row with raw (unscaled) numbers.
 // Unbounded interval ends are written as "Inf"/"-Inf"; comparison
 // columns are empty for rows that were not compared.
 func writeCSV(w io.Writer, rep *Report) error {
+	if err := writeCSVComments(w, rep.failedRunWarnings()); err != nil {
+		return err
+	}
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"file", "benchmark", "group", "backend", "fixture", "name", "unit", "better", "n",
 		"center", "lo", "hi", "confidence", "baseline", "ratio", "ratio_lo", "ratio_hi", "ratio_confidence",

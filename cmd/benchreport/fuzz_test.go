@@ -1,14 +1,21 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/perf/benchmath"
 )
 
 func fuzzSeeds(f *testing.F, add func(b []byte)) {
-	for _, name := range []string{"sample.txt", "gate-base.txt", "gate-few.txt", "bad-syntax.txt", "bad-unit.txt", "bad-truncated.txt"} {
+	for _, name := range []string{"sample.txt", "gate-base.txt", "gate-few.txt", "bad-syntax.txt", "bad-unit.txt", "bad-truncated.txt",
+		"skipped.txt", "crashed.txt", "bad-unit-builtin.txt"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -30,7 +37,7 @@ func FuzzRead(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ds, err := parseInputs([]*input{{label: "fuzz", path: "fuzz"}}, [][]byte{data}, p.filter)
+		ds, err := parseInputs([]*input{{label: "fuzz", path: "fuzz"}}, [][]byte{data}, p.filter, parseOpts{cmd: "report", allowFailed: true})
 		if err != nil {
 			return
 		}
@@ -47,14 +54,54 @@ func FuzzRead(f *testing.F) {
 	})
 }
 
-// FuzzGate feeds two arbitrary inputs to the gate.
+// fuzzUnitNames are the units fuzzUnitLines declares: the built-in
+// ones (as written and as benchfmt tidies them), the suite's custom
+// ones, and others made up from the fuzzer's bytes.
+var fuzzUnitNames = []string{"ns/op", "sec/op", "B/op", "allocs/op", "MB/s", "B/s", "x/op",
+	"events/s", "moved-B/op", "ns/callback", "encode-ns/op"}
+
+// fuzzUnitLines turns fuzzer bytes into "Unit" lines, three bytes a
+// line: the unit, its better= and its assume= (either may be left out
+// or be invalid).
+func fuzzUnitLines(b []byte) string {
+	betters := []string{"", "higher", "lower", "sideways"}
+	assumes := []string{"", "nothing", "exact", "normal"}
+	var s strings.Builder
+	for ; len(b) >= 3; b = b[3:] {
+		unit := fmt.Sprintf("w%d/op", b[0])
+		if int(b[0]) < 2*len(fuzzUnitNames) {
+			unit = fuzzUnitNames[int(b[0])%len(fuzzUnitNames)]
+		}
+		s.WriteString("Unit " + unit)
+		if v := betters[int(b[1])%len(betters)]; v != "" {
+			s.WriteString(" better=" + v)
+		}
+		if v := assumes[int(b[2])%len(assumes)]; v != "" {
+			s.WriteString(" assume=" + v)
+		}
+		s.WriteString("\n")
+	}
+	return s.String()
+}
+
+// FuzzGate feeds two arbitrary inputs, each with Unit lines made from
+// the fuzzer's bytes, to the gate. It checks that nothing panics, that
+// an error is an input or usage error (exit status 2) or a gate
+// verdict, and that no Unit line changes a built-in unit: the gate
+// cannot be talked out of failing.
 func FuzzGate(f *testing.F) {
 	var seeds [][]byte
 	fuzzSeeds(f, func(b []byte) { seeds = append(seeds, b) })
 	for i := range seeds {
-		f.Add(seeds[i], seeds[(i+1)%len(seeds)], i%2 == 0)
+		f.Add(seeds[i], seeds[(i+1)%len(seeds)], i%2 == 0, []byte{}, []byte{})
 	}
-	f.Fuzz(func(t *testing.T, base, new []byte, normalize bool) {
+	base, _ := os.ReadFile(filepath.Join("testdata", "gate-base.txt"))
+	slow, _ := os.ReadFile(filepath.Join("testdata", "gate-slow.txt"))
+	f.Add(base, slow, false, []byte{0, 1, 1}, []byte{0, 1, 1})     // ns/op better=higher on both sides
+	f.Add(base, slow, false, []byte{6, 1, 2}, []byte{6, 2, 1})     // x/op: BASE and NEW disagree
+	f.Add(base, slow, true, []byte{3, 2, 2}, []byte{})             // allocs/op assume=exact
+	f.Add(base, slow, false, []byte{200, 1, 0}, []byte{200, 1, 0}) // a made-up unit, agreed on
+	f.Fuzz(func(t *testing.T, base, new []byte, normalize bool, baseUnits, newUnits []byte) {
 		defer watchdog(t)()
 		gf := defaultGateFlags()
 		if normalize {
@@ -65,13 +112,32 @@ func FuzzGate(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Unit lines first or last: they may follow the results they
+		// describe.
+		withUnits := func(data, units []byte) []byte {
+			u := fuzzUnitLines(units)
+			if len(units) > 0 && units[0]%2 == 1 {
+				return append(append([]byte(nil), data...), "\n"+u...)
+			}
+			return append([]byte(u), data...)
+		}
 		ins := []*input{{label: "base", path: "base"}, {label: "new", path: "new"}}
-		ds, err := parseInputs(ins, [][]byte{base, new}, c.filter)
+		ds, err := parseInputs(ins, [][]byte{withUnits(base, baseUnits), withUnits(new, newUnits)}, c.filter, parseOpts{cmd: "gate"})
 		if err != nil {
+			checkExitBad(t, err)
 			return
+		}
+		for unit, b := range builtinUnits {
+			if got := betterString(ds.units.GetBetter(unit)); got != b.better {
+				t.Fatalf("a Unit line made %s better=%s", unit, got)
+			}
+			if ds.units.GetAssumption(unit) != benchmath.AssumeNothing {
+				t.Fatalf("a Unit line changed the assumption of %s", unit)
+			}
 		}
 		res, err := gate(ds, c)
 		if err != nil {
+			checkExitBad(t, err)
 			return
 		}
 		for _, format := range []string{"text", "md", "csv", "json"} {
@@ -79,8 +145,27 @@ func FuzzGate(f *testing.F) {
 				t.Fatalf("writing %s: %v", format, err)
 			}
 		}
-		_ = gateVerdict(res, false)
+		if err := gateVerdict(res, false); err != nil {
+			var ge *gateError
+			if !errors.As(err, &ge) || (ge.code != exitRegression && ge.code != exitBad) {
+				t.Fatalf("gate verdict %v (%T)", err, err)
+			}
+		}
 	})
+}
+
+// checkExitBad checks that err is an input or usage error, which exits
+// with status 2.
+func checkExitBad(t *testing.T, err error) {
+	t.Helper()
+	var ie inputErrors
+	var ue usageError
+	if !errors.As(err, &ie) && !errors.As(err, &ue) && err.Error() != "no benchmark results match -filter" {
+		t.Fatalf("error %q (%T) is not an input error", err, err)
+	}
+	if code := exitCode(io.Discard, err); code != exitBad {
+		t.Fatalf("error %q: exit status %d, want %d", err, code, exitBad)
+	}
 }
 
 // watchdog fails the test if it runs longer than 10 seconds, so the

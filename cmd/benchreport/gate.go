@@ -27,22 +27,35 @@ const (
 	verdictImprovement  = "improvement"
 	verdictUnchanged    = "unchanged"
 	verdictInconclusive = "inconclusive"
+	// A row of BASE that NEW lacks fails the gate: a benchmark that
+	// stops running (a skip, a crash, a deleted b.Run) must not pass as
+	// "no regression". -allow-missing names the ones that may go.
+	verdictMissing        = "missing"
+	verdictMissingAllowed = "missing-allowed"
+	// A row of NEW that BASE lacks has nothing to be compared with.
+	verdictNew = "new"
 )
 
 // A GateResult is the outcome of "benchreport gate"; the JSON format
 // is this structure.
 type GateResult struct {
-	Base       string     `json:"base"`
-	New        string     `json:"new"`
-	Alpha      float64    `json:"alpha"`
-	Corrected  bool       `json:"holm_corrected"`
-	Normalize  string     `json:"normalize,omitempty"`
-	Rows       []*GateRow `json:"rows"`
-	Notes      []string   `json:"notes"`
-	Regression int        `json:"regressions"`
-	Improved   int        `json:"improvements"`
-	Unchanged  int        `json:"unchanged"`
-	Unknown    int        `json:"inconclusive"`
+	Base string `json:"base"`
+	New  string `json:"new"`
+	// Warnings concern the whole comparison (BASE and NEW from
+	// different machines); they are printed above the table.
+	Warnings       []string   `json:"warnings"`
+	Alpha          float64    `json:"alpha"`
+	Corrected      bool       `json:"holm_corrected"`
+	Normalize      string     `json:"normalize,omitempty"`
+	Rows           []*GateRow `json:"rows"`
+	Notes          []string   `json:"notes"`
+	Regression     int        `json:"regressions"`
+	Missing        int        `json:"missing"`
+	MissingAllowed int        `json:"missing_allowed"`
+	Improved       int        `json:"improvements"`
+	Unchanged      int        `json:"unchanged"`
+	NewRows        int        `json:"new_rows"`
+	Unknown        int        `json:"inconclusive"`
 }
 
 // A GateRow is one benchmark in one unit.
@@ -82,6 +95,7 @@ type gateFlags struct {
 	alpha, confidence    float64
 	minSamples           int
 	format               string
+	allowMissing         string
 }
 
 // defaultGateFlags returns the flag defaults of "gate".
@@ -92,8 +106,8 @@ func defaultGateFlags() *gateFlags {
 
 func cmdGate(stdout, stderr io.Writer, args []string) error {
 	f, fs := gateFlagSet(stderr)
-	if err := fs.Parse(args); err != nil {
-		return flagError{err}
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
@@ -106,7 +120,20 @@ func cmdGate(stdout, stderr io.Writer, args []string) error {
 	if err := writeGate(stdout, res, f.format); err != nil {
 		return err
 	}
+	warnMachineFormats(stderr, res, f.format)
 	return gateVerdict(res, f.allowInconc)
+}
+
+// warnMachineFormats repeats the comparison's warnings on stderr when
+// stdout is JSON or CSV, which is usually read by a program rather
+// than the person running the gate.
+func warnMachineFormats(stderr io.Writer, res *GateResult, format string) {
+	if format != "json" && format != "csv" {
+		return
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 }
 
 func gateFlagSet(stderr io.Writer) (*gateFlags, *flag.FlagSet) {
@@ -119,8 +146,11 @@ func gateFlagSet(stderr io.Writer) (*gateFlags, *flag.FlagSet) {
 Gate compares every benchmark and unit of NEW with BASE. A row is a
 regression only if the change is significant (Mann–Whitney U, p < α)
 and beyond the tolerance in the worse direction; B/op, allocs/op and
-assume=exact units fail on any increase of the median.
-Exit status: 0 no regression, 1 regression, 2 bad input or inconclusive.
+assume=exact units fail on any increase of the median. A row of BASE
+that NEW lacks is missing and fails too, unless -allow-missing names
+it; a row only NEW has is new. Neither file may show a failed run.
+Exit status: 0 no regression, 1 a regression or a missing row,
+2 bad usage or input, or an inconclusive row.
 
 Flags:
 `)
@@ -134,24 +164,32 @@ Flags:
 func addGateFlags(fs *flag.FlagSet, f *gateFlags) {
 	fs.StringVar(&f.filter, "filter", "*", "use only benchmarks matching benchproc filter `query`")
 	fs.StringVar(&f.row, "row", ".fullname", "identify benchmarks by `projection`")
-	fs.StringVar(&f.ignore, "ignore", "", "ignore differences in `keys` (e.g. /gomaxprocs)")
+	fs.StringVar(&f.ignore, "ignore", "", "ignore differences in `keys` (e.g. /gomaxprocs; default: none)")
 	fs.StringVar(&f.tolerance, "tolerance", "5%", "allowed worsening (`percentage`) of noisy units before a significant change fails")
-	fs.StringVar(&f.thresholds, "thresholds", "", "per-benchmark tolerances: `file` of \"NAME-REGEXP TOLERANCE [UNIT]\" lines, first match wins")
-	fs.StringVar(&f.normalize, "normalize", "", "divide each benchmark's time (noisy units; allocs/op and B/op stay as they are) by the reference `ref` of the same run: name keys (\"backend=static\" or \"/backend:static\") or a benchmark name")
+	fs.StringVar(&f.thresholds, "thresholds", "", "per-benchmark tolerances: `file` of \"NAME-REGEXP TOLERANCE [UNIT]\" lines, first match wins (default: none, -tolerance for all)")
+	fs.StringVar(&f.normalize, "normalize", "", "divide each benchmark's time (noisy units; allocs/op and B/op stay as they are) by the reference `ref` of the same run: name keys (\"backend=static\" or \"/backend:static\") or a benchmark name (default: none, times compared as measured)")
 	fs.StringVar(&f.normIgn, "normalize-ignore", "fixture,transport", "comma-separated name `keys` that may differ between a benchmark and its -normalize reference")
 	fs.BoolVar(&f.correct, "correct", false, "apply the Holm–Bonferroni correction across rows")
 	fs.BoolVar(&f.allowInconc, "allow-inconclusive", false, "exit 0 rather than 2 when rows are inconclusive")
 	fs.Float64Var(&f.alpha, "alpha", 0.05, "significance level `α`")
 	fs.Float64Var(&f.confidence, "confidence", 0.95, "confidence `level` of the printed intervals")
-	fs.IntVar(&f.minSamples, "min-samples", 6, "rows with fewer than `n` samples on a side are inconclusive")
+	fs.IntVar(&f.minSamples, "min-samples", 6, "rows with fewer than `n` (≥ 2) samples on a side are inconclusive")
 	fs.StringVar(&f.format, "format", "text", "output `format`: text, md, csv or json")
+	fs.StringVar(&f.allowMissing, "allow-missing", "", "rows of BASE that NEW may lack without failing: `regexp` matched against the benchmark name without \"Benchmark\" (default: none may)")
 }
 
 // gateVerdict turns the row verdicts into the command's error.
 func gateVerdict(res *GateResult, allowInconclusive bool) error {
 	switch {
-	case res.Regression > 0:
-		return &gateError{exitRegression, fmt.Sprintf("gate: %d regression(s)", res.Regression)}
+	case res.Regression > 0 || res.Missing > 0:
+		var what []string
+		if res.Regression > 0 {
+			what = append(what, fmt.Sprintf("%d regression(s)", res.Regression))
+		}
+		if res.Missing > 0 {
+			what = append(what, fmt.Sprintf("%d row(s) missing in NEW (name them with -allow-missing to accept)", res.Missing))
+		}
+		return &gateError{exitRegression, "gate: " + strings.Join(what, ", ")}
 	case res.Unknown > 0 && !allowInconclusive:
 		return &gateError{exitBad, fmt.Sprintf("gate: %d inconclusive row(s) (use -allow-inconclusive to accept)", res.Unknown)}
 	}
@@ -163,7 +201,7 @@ func gateFiles(basePath, newPath string, f *gateFlags) (*GateResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds, err := readFiles([]string{basePath, newPath}, c.filter)
+	ds, err := readFiles([]string{basePath, newPath}, c.filter, parseOpts{cmd: "gate"})
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +218,7 @@ type gateConfig struct {
 	tolerance  float64
 	thresholds []threshold
 	norm       *normRef
+	allowMiss  *regexp.Regexp // nil: no row may go missing
 }
 
 func newGateConfig(f *gateFlags) (*gateConfig, error) {
@@ -188,13 +227,19 @@ func newGateConfig(f *gateFlags) (*gateConfig, error) {
 	if err := checkLevels(f.alpha, f.confidence); err != nil {
 		return nil, usageError{fmt.Errorf("gate: %w", err)}
 	}
-	switch f.format {
-	case "text", "md", "csv", "json":
-	default:
-		return nil, usageError{fmt.Errorf("gate: -format %q: want text, md, csv or json", f.format)}
+	if err := checkChoice("-format", f.format, "text", "md", "csv", "json"); err != nil {
+		return nil, usageError{fmt.Errorf("gate: %w", err)}
+	}
+	if err := checkMinSamples(f.minSamples); err != nil {
+		return nil, usageError{fmt.Errorf("gate: %w", err)}
 	}
 	if c.tolerance, err = parseTolerance(f.tolerance); err != nil {
 		return nil, usageError{fmt.Errorf("gate: -tolerance: %w", err)}
+	}
+	if f.allowMissing != "" {
+		if c.allowMiss, err = regexp.Compile(f.allowMissing); err != nil {
+			return nil, usageError{fmt.Errorf("gate: -allow-missing: %w", err)}
+		}
 	}
 	if f.thresholds != "" {
 		if c.thresholds, err = readThresholds(f.thresholds); err != nil {
@@ -247,7 +292,33 @@ func gate(ds *dataset, c *gateConfig) (*GateResult, error) {
 	opts := &statOpts{confidence: f.confidence, thresholds: benchmath.DefaultThresholds, units: ds.units}
 	opts.thresholds.CompareAlpha = f.alpha
 	res := &GateResult{Base: ds.inputs[0].label, New: ds.inputs[1].label, Alpha: f.alpha,
-		Corrected: f.correct, Normalize: f.normalize, Rows: []*GateRow{}, Notes: []string{}}
+		Corrected: f.correct, Normalize: f.normalize, Rows: []*GateRow{}, Notes: []string{}, Warnings: []string{}}
+	if diffs := machineDiffs(res.Base, ds.inputs[0].config, res.New, ds.inputs[1].config); len(diffs) > 0 {
+		for _, d := range diffs {
+			res.Warnings = append(res.Warnings, "BASE and NEW come from different machines: "+d)
+		}
+		if f.normalize == "" {
+			res.Warnings = append(res.Warnings, "times from different machines differ for reasons other than the code: "+
+				"rerun BASE and NEW on one machine, or compare each time as a ratio to a reference of its own run with -normalize (e.g. -normalize backend=static)")
+		} else {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("times are divided by their -normalize %s reference of the same run; "+
+				"the ratios themselves can still differ between machines", f.normalize))
+		}
+	}
+	// What NEW ran, and what it says did not run, for the reasons of
+	// missing rows.
+	newNames := map[string]bool{}
+	for _, r := range ds.results {
+		if r.GetConfig(".file") == res.New {
+			newNames[resultName(r)] = true
+		}
+	}
+	newNotRun := map[string]NotRun{}
+	for _, nr := range ds.notRun {
+		if nr.File == res.New {
+			newNotRun[nr.Name] = nr
+		}
+	}
 
 	cells := map[gateKey]*gateCell{}
 	var rowKeys []benchproc.Key
@@ -368,19 +439,35 @@ func gate(ds *dataset, c *gateConfig) (*GateResult, error) {
 		if s := sums[1]; s != nil {
 			row.New = &GateSide{s.n(), num(s.Center), num(s.Lo), num(s.Hi)}
 		}
-		if normFail != "" {
-			row.Verdict, row.Reason = verdictInconclusive, normFail
-		}
 		res.Rows = append(res.Rows, row)
-		if row.Verdict != "" {
-			continue
-		}
 		switch {
 		case sums[0] == nil:
-			row.Verdict, row.Reason = verdictInconclusive, "missing in "+res.Base
+			row.Verdict, row.Reason = verdictNew, "not in "+res.Base
 			continue
 		case sums[1] == nil:
-			row.Verdict, row.Reason = verdictInconclusive, "missing in "+res.New
+			row.Verdict = verdictMissing
+			name := resultName(sideCells[0].rep)
+			switch nr, ok := newNotRun[name]; {
+			case ok:
+				row.Reason = fmt.Sprintf("missing in %s: %s", res.New, nr.Status)
+				if r := firstLine(nr.Reason); r != "" {
+					row.Reason += ": " + r
+				}
+			case newNames[name]:
+				row.Reason = fmt.Sprintf("%s has this benchmark but no %s", res.New, unit)
+				if isCountUnit(unit) {
+					row.Reason += " (run without -benchmem?)"
+				}
+			default:
+				row.Reason = "missing in " + res.New
+			}
+			if c.allowMiss != nil && c.allowMiss.MatchString(row.Name) {
+				row.Verdict = verdictMissingAllowed
+				row.Reason += " (allowed by -allow-missing)"
+			}
+			continue
+		case normFail != "":
+			row.Verdict, row.Reason = verdictInconclusive, normFail
 			continue
 		}
 		d := delta(sums[0].Center, sums[1].Center)
@@ -429,10 +516,16 @@ func gate(ds *dataset, c *gateConfig) (*GateResult, error) {
 		switch row.Verdict {
 		case verdictRegression:
 			res.Regression++
+		case verdictMissing:
+			res.Missing++
+		case verdictMissingAllowed:
+			res.MissingAllowed++
 		case verdictImprovement:
 			res.Improved++
 		case verdictUnchanged:
 			res.Unchanged++
+		case verdictNew:
+			res.NewRows++
 		default:
 			res.Unknown++
 		}
@@ -506,6 +599,7 @@ func fmtTol(t float64) string {
 // parseTolerance parses "5%", "0.05" or "exact" (zero).
 func parseTolerance(s string) (float64, error) {
 	s = strings.TrimSpace(s)
+	orig := s
 	if s == "exact" {
 		return 0, nil
 	}
@@ -515,7 +609,7 @@ func parseTolerance(s string) (float64, error) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, fmt.Errorf("bad tolerance %q: want a percentage like 5%%, a fraction like 0.05, or exact", s)
+		return 0, fmt.Errorf("bad tolerance %q: want a percentage like 5%%, a fraction like 0.05, or exact (not negative)", orig)
 	}
 	return v * scale, nil
 }
@@ -720,6 +814,9 @@ func writeGate(w io.Writer, res *GateResult, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	case "csv":
+		if err := writeCSVComments(w, res.Warnings); err != nil {
+			return err
+		}
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"name", "unit", "better", "exact", "normalized", "base_n", "base_center", "base_lo", "base_hi",
 			"new_n", "new_center", "new_lo", "new_hi", "delta", "tolerance", "p", "p_adjusted", "verdict", "reason", "warnings"})
@@ -780,6 +877,16 @@ func writeGate(w io.Writer, res *GateResult, format string) error {
 		corr = ", Holm–Bonferroni corrected"
 	}
 	fmt.Fprintf(bw, "gate: base %s, new %s (α=%g%s%s)\n\n", res.Base, res.New, res.Alpha, corr, norm)
+	for _, warn := range res.Warnings {
+		if md {
+			fmt.Fprintf(bw, "> ⚠ %s\n\n", mdEscape(warn))
+		} else {
+			fmt.Fprintf(bw, "warning: %s\n", warn)
+		}
+	}
+	if len(res.Warnings) > 0 && !md {
+		fmt.Fprintln(bw)
+	}
 	line("benchmark", "unit", "base", "new", "delta", "tolerance", "p", "n", "verdict")
 	if md {
 		fmt.Fprintln(bw, "|---|---|--:|--:|--:|--:|--:|--:|---|")
@@ -822,22 +929,26 @@ func writeGate(w io.Writer, res *GateResult, format string) error {
 			n1 = r.New.N
 		}
 		v := r.Verdict
-		if v == verdictRegression {
-			v = "REGRESSION"
+		if v == verdictRegression || v == verdictMissing {
+			v = strings.ToUpper(v)
 		}
 		line(r.Name, unit, sideStr(r.Base), sideStr(r.New), d, fmtTol(r.Tolerance), p, fmt.Sprintf("%d+%d", n0, n1), v)
 	}
 	if out != nil {
 		tw.Flush()
 	}
-	fmt.Fprintf(bw, "\n%d regression(s), %d improvement(s), %d unchanged, %d inconclusive\n",
-		res.Regression, res.Improved, res.Unchanged, res.Unknown)
+	fmt.Fprintf(bw, "\n%d regression(s), %d missing, %d improvement(s), %d unchanged, %d new, %d inconclusive",
+		res.Regression, res.Missing, res.Improved, res.Unchanged, res.NewRows, res.Unknown)
+	if res.MissingAllowed > 0 {
+		fmt.Fprintf(bw, ", %d missing as allowed", res.MissingAllowed)
+	}
+	fmt.Fprintln(bw)
 	for _, r := range res.Rows {
 		switch r.Verdict {
-		case verdictRegression:
-			fmt.Fprintf(bw, "REGRESSION %s %s: %s\n", r.Name, r.Unit, r.Reason)
-		case verdictInconclusive:
-			fmt.Fprintf(bw, "inconclusive %s %s: %s\n", r.Name, r.Unit, r.Reason)
+		case verdictRegression, verdictMissing:
+			fmt.Fprintf(bw, "%s %s %s: %s\n", strings.ToUpper(r.Verdict), r.Name, r.Unit, r.Reason)
+		case verdictInconclusive, verdictMissingAllowed, verdictNew:
+			fmt.Fprintf(bw, "%s %s %s: %s\n", r.Verdict, r.Name, r.Unit, r.Reason)
 		}
 	}
 	for _, r := range res.Rows {
@@ -849,4 +960,37 @@ func writeGate(w io.Writer, res *GateResult, format string) error {
 		fmt.Fprintf(bw, "note: %s\n", n)
 	}
 	return bw.Flush()
+}
+
+// machineKeys are the configuration keys that tell machines and
+// toolchains apart: times measured under different ones differ for
+// reasons other than the code.
+var machineKeys = []string{"cpu", "goos", "goarch", "go"}
+
+// machineDiffs describes each machine key whose value differs between
+// two configurations, or that only one of them has.
+func machineDiffs(aName string, a []kv, bName string, b []kv) []string {
+	get := func(cfg []kv, key string) (string, bool) {
+		for _, c := range cfg {
+			if c.key == key {
+				return c.val, true
+			}
+		}
+		return "", false
+	}
+	var out []string
+	for _, k := range machineKeys {
+		va, oka := get(a, k)
+		vb, okb := get(b, k)
+		switch {
+		case oka == okb && va == vb:
+		case !okb:
+			out = append(out, fmt.Sprintf("%s is %q in %s, absent from %s", k, va, aName, bName))
+		case !oka:
+			out = append(out, fmt.Sprintf("%s is absent from %s, %q in %s", k, aName, vb, bName))
+		default:
+			out = append(out, fmt.Sprintf("%s is %q in %s, %q in %s", k, va, aName, vb, bName))
+		}
+	}
+	return out
 }

@@ -38,16 +38,27 @@ tr.base td { background: #f8f8ff; }
 figure { margin: 1em 0; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
 code { background: #f3f3f3; padding: 0 0.2em; }
+.alert { border: 2px solid #b00; background: #fff4f4; padding: 0.5em 1em; font-weight: bold; }
+td.fault { vertical-align: top; }
+.detail { white-space: pre-wrap; word-break: break-word; }
+.reason { white-space: pre-line; }
 </style>
 </head>
 <body>
 <h1>{{.R.Title}}</h1>
-<p>Medians with {{pct .R.Confidence}}% confidence intervals; ratios are relative to the <code>{{.R.Baseline}}</code> backend of the same group;
+{{range .FailedRuns}}<p class="alert">⚠ {{.}}</p>
+{{end}}<p>Medians with {{pct .R.Confidence}}% confidence intervals; ratios are relative to the <code>{{.R.Baseline}}</code> backend of the same group;
 p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~ means no significant difference).</p>
-{{if .EnvKeys}}<h2>Environment</h2>
-<table><tr><th>key</th>{{range .R.Environment}}<th>{{.File}}</th>{{end}}</tr>
+{{if .R.NotRun}}<h2>Rows that did not run</h2>
+<p>These benchmarks printed a skip or a failure instead of results; they are not in the tables.</p>
+{{range .DeadBackends}}<p class="warn">{{.}}</p>
+{{end}}<ul>{{range .NotRun}}<li><strong>{{.Head}}</strong>: <span class="reason">{{.Reason}}</span><ul>{{range .Names}}<li><code>{{.}}</code></li>{{end}}</ul></li>
+{{end}}</ul>{{end}}
+{{if or .EnvKeys .EnvNote}}<h2>Environment</h2>
+{{if .EnvKeys}}<table><tr><th>key</th>{{range .R.Environment}}<th>{{.File}}</th>{{end}}</tr>
 {{range .EnvKeys}}<tr><td>{{.}}</td>{{range index $.EnvVals .}}<td>{{.}}</td>{{end}}</tr>
-{{end}}</table>{{end}}
+{{end}}</table>{{end}}{{if .EnvNote}}
+<p>{{.EnvNote}}</p>{{end}}{{end}}
 {{if .R.Findings}}<h2>Findings</h2>
 <ul>{{range .R.Findings}}<li>{{md .}}</li>{{end}}</ul>{{end}}
 {{if .R.Events}}<h2>Event round trips</h2>
@@ -56,7 +67,16 @@ the three phases timed apart, and the share of encode and decode: the host's enc
 <table><tr><th>shape</th><th>backend</th><th>transport</th><th>round trip</th><th>vs {{.R.Baseline}}</th><th>moved</th><th>allocs/op</th><th>encode</th><th>call</th><th>decode</th><th>encode+decode</th></tr>
 {{range .R.Events}}<tr><td>{{.Shape}}</td>{{range eventCells .}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>{{end}}
-{{if .Charts}}<h2>Charts</h2>
+{{with .Faults}}<h2>{{.Heading}}</h2>
+<p>{{.Intro}}</p>
+<table><tr><th>backend</th>{{range .Faults}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr><td>{{.Label}}</td>{{range .Cells}}<td class="fault">{{if .}}{{range $i, $p := .}}{{if $i}}<br>{{end}}{{$p}}{{end}}{{else}}—{{end}}</td>{{end}}</tr>
+{{end}}</table>
+<p>Details:</p>
+<ul>{{range .Details}}<li><strong>{{.Title}}</strong>: {{.Outcome}}{{if .Detail}}: <code class="detail">{{.Detail}}</code>{{end}}{{if .Note}}. Recovery: {{.Note}}{{end}}{{if .Recover}} (<code>{{.Recover}}</code>){{end}}</li>
+{{end}}</ul>
+{{else}}<p>{{md .FaultsNotMeasured}}</p>
+{{end}}{{if .Charts}}<h2>Charts</h2>
 {{range .Charts}}<figure>{{.SVG}}<figcaption>{{.Title}}</figcaption></figure>
 {{end}}{{end}}
 {{range .R.Tables}}{{$t := .}}<h2>{{if $.Multi}}{{.File}}: {{end}}{{.Benchmark}} <small>{{.Unit}} ({{.Better}} is better)</small></h2>
@@ -78,18 +98,78 @@ type htmlChart struct {
 }
 
 type htmlData struct {
-	R       *Report
-	Multi   bool
-	EnvKeys []string
-	EnvVals map[string][]string
-	Charts  []htmlChart
+	R            *Report
+	FailedRuns   []string // warnings
+	Multi        bool
+	EnvKeys      []string
+	EnvVals      map[string][]string
+	EnvNote      string
+	NotRun       []htmlNotRun
+	DeadBackends []string
+	Faults       *htmlFaults
+
+	FaultsNotMeasured string
+	Charts            []htmlChart
+}
+
+// htmlNotRun is a group of rows that did not run for one reason.
+type htmlNotRun struct {
+	Head, Reason string
+	Names        []string
+}
+
+// htmlFaults is the fault section laid out for the template.
+type htmlFaults struct {
+	Heading, Intro string
+	Faults         []string
+	Rows           []htmlFaultRow
+	Details        []htmlFaultDetail
+}
+
+type htmlFaultRow struct {
+	Label string
+	Cells [][]string // per fault: the cell's lines; nil if not measured
+}
+
+type htmlFaultDetail struct {
+	Title, Outcome, Detail, Note, Recover string
 }
 
 func (htmlData) Verdict(r *Row, better string) string { return verdictWord(r, better) }
 
 func writeHTML(w io.Writer, rep *Report) error {
-	d := htmlData{R: rep, Multi: len(distinctFiles(rep)) > 1}
-	d.EnvKeys, d.EnvVals = envRows(rep)
+	d := htmlData{R: rep, FailedRuns: rep.failedRunWarnings(), Multi: len(distinctFiles(rep)) > 1}
+	var hidden []string
+	d.EnvKeys, d.EnvVals, hidden = envRows(rep)
+	d.EnvNote = hiddenEnvNote(hidden)
+	for _, g := range notRunGroups(rep) {
+		d.NotRun = append(d.NotRun, htmlNotRun{g.heading(len(rep.Environment) > 1), nonEmpty(g.Reason, "(no reason given)"), g.Names})
+	}
+	d.DeadBackends = deadBackendLines(rep)
+	d.FaultsNotMeasured = faultsNotMeasured
+	if fr := rep.Faults; fr != nil {
+		t := fr.table()
+		hf := &htmlFaults{Heading: faultsHeading, Intro: fr.intro(), Faults: t.Faults}
+		for _, r := range t.Rows {
+			hr := htmlFaultRow{Label: r.Label}
+			for _, c := range r.Cells {
+				var parts []string
+				if c != nil {
+					parts = c.cellParts()
+				}
+				hr.Cells = append(hr.Cells, parts)
+			}
+			hf.Rows = append(hf.Rows, hr)
+		}
+		for _, c := range t.Cells {
+			det := htmlFaultDetail{Title: c.Fault + ", " + c.label(), Outcome: c.outcomeText(), Detail: c.Detail, Note: c.RecoveryNote}
+			if c.Recover != nil {
+				det.Recover = c.Recover.Name
+			}
+			hf.Details = append(hf.Details, det)
+		}
+		d.Faults = hf
+	}
 	for _, c := range rep.charts {
 		svg := c.svg
 		// Drop the XML prolog; the <svg> element can be inlined.

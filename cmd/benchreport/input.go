@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"sort"
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
@@ -26,6 +25,10 @@ type input struct {
 	configConflicts map[string]bool
 
 	nResults int // results read before filtering
+
+	// deadBackends are the values of the "backend" name key that
+	// appear only in rows that did not run (see backendsNotRun).
+	deadBackends []string
 }
 
 type kv struct{ key, val string }
@@ -36,6 +39,19 @@ type dataset struct {
 	inputs  []*input
 	results []*benchfmt.Result // cloned, filtered
 	units   benchfmt.UnitMetadataMap
+
+	// failed holds the first line of each file that shows a failed
+	// run; it is only ever non-empty with parseOpts.allowFailed.
+	failed []FailedRun
+	// notRun lists the rows that printed a "--- SKIP:" or "--- FAIL:"
+	// block and no results, file by file (filtered like the results).
+	notRun []NotRun
+}
+
+// parseOpts are the choices of the command that reads the inputs.
+type parseOpts struct {
+	cmd         string // "report", "gate": for messages
+	allowFailed bool   // read a failed run anyway (report -allow-failed)
 }
 
 // inputErrors is a list of problems in the input files. Each error is
@@ -83,7 +99,7 @@ func parseInputArgs(args []string) []*input {
 }
 
 // readFiles reads the named inputs from disk.
-func readFiles(args []string, filter *benchproc.Filter) (*dataset, error) {
+func readFiles(args []string, filter *benchproc.Filter, opts parseOpts) (*dataset, error) {
 	ins := parseInputArgs(args)
 	data := make([][]byte, len(ins))
 	var errs inputErrors
@@ -102,30 +118,65 @@ func readFiles(args []string, filter *benchproc.Filter) (*dataset, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return parseInputs(ins, data, filter)
+	return parseInputs(ins, data, filter, opts)
 }
 
 // parseInputs parses data[i] as the content of ins[i]. Every syntax
 // error is fatal: a results file that does not parse cleanly is more
-// likely truncated or corrupted than worth a partial report.
-func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter) (*dataset, error) {
-	ds := &dataset{inputs: ins}
+// likely truncated or corrupted than worth a partial report. So is a
+// file that shows its run failed, unless opts.allowFailed.
+func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter, opts parseOpts) (*dataset, error) {
+	ds := &dataset{inputs: ins, units: benchfmt.UnitMetadataMap{}}
 	var errs inputErrors
 	addErr := func(err error) {
 		if len(errs) < maxInputErrors {
 			errs = append(errs, err)
 		}
 	}
-	var r benchfmt.Reader
+	badMeta := map[string]bool{}
 	for i, in := range ins {
 		b := data[i]
+		failed, notRun := scanRun(in.label, b)
+		if failed != nil {
+			if opts.allowFailed {
+				ds.failed = append(ds.failed, *failed)
+			} else {
+				advice := "rerun, or pass -allow-failed to report what it measured"
+				if opts.cmd != "report" {
+					advice = "rerun it (the gate never accepts a failed run)"
+				}
+				addErr(fmt.Errorf("%s:%d: a failed run (%s): its results cannot be trusted; %s", in.path, failed.Line, quoteLine(failed.Text), advice))
+			}
+		}
+		// One reader per file, so that a Unit line of one file that
+		// contradicts another's is reported with both positions
+		// (a shared benchfmt.Reader would report the second only).
+		var r benchfmt.Reader
 		r.Reset(bytes.NewReader(b), in.path, ".file", in.label)
 		in.configConflicts = map[string]bool{}
 		seenCfg := map[string]string{}
+		ran, ranBackends := map[string]bool{}, map[string]bool{}
 		for r.Scan() {
 			switch rec := r.Result().(type) {
 			case *benchfmt.SyntaxError:
 				addErr(rec)
+			case *benchfmt.UnitMetadata:
+				if err := checkMetadata(rec); err != nil {
+					badMeta[rec.Unit] = true
+					addErr(err)
+					continue
+				}
+				if err := checkBuiltinUnit(rec); err != nil {
+					addErr(err)
+					continue
+				}
+				if first, ok := ds.units[rec.UnitMetadataKey]; ok {
+					if first.Value != rec.Value {
+						addErr(unitConflict(first, rec))
+					}
+					continue
+				}
+				ds.units[rec.UnitMetadataKey] = rec
 			case *benchfmt.Result:
 				in.nResults++
 				for _, c := range rec.Config {
@@ -139,6 +190,10 @@ func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter) (*datase
 					} else if old != v {
 						in.configConflicts[c.Key] = true
 					}
+				}
+				ran[resultName(rec)] = true
+				if _, parts, _ := nameParts(rec.Name); lookup(parts, "backend") != "" {
+					ranBackends[lookup(parts, "backend")] = true
 				}
 				if err := checkValues(rec); err != nil {
 					addErr(err)
@@ -159,26 +214,16 @@ func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter) (*datase
 		if n, ok := truncatedLine(b); ok {
 			addErr(fmt.Errorf("%s:%d: truncated benchmark line (file does not end in a newline)", in.path, n))
 		}
+		notRun = keepNotRun(notRun, ran, in, filter)
+		ds.notRun = append(ds.notRun, notRun...)
+		in.deadBackends = backendsNotRun(notRun, ranBackends)
 		if in.nResults == 0 {
-			addErr(fmt.Errorf("%s: no benchmark results", in.path))
+			msg := "no benchmark results"
+			if len(notRun) > 0 {
+				msg += fmt.Sprintf(" (%d rows did not run, e.g. %s: %s)", len(notRun), notRun[0].Name, nonEmpty(firstLine(notRun[0].Reason), notRun[0].Status))
+			}
+			addErr(fmt.Errorf("%s: %s", in.path, msg))
 		}
-	}
-	ds.units = r.Units()
-	if ds.units == nil {
-		ds.units = benchfmt.UnitMetadataMap{}
-	}
-	badMeta := map[string]bool{}
-	var metaErrs []error
-	for _, u := range ds.units {
-		if err := checkMetadata(u); err != nil {
-			badMeta[u.Unit] = true
-			metaErrs = append(metaErrs, err)
-		}
-	}
-	// Map iteration order is random: sort for stable messages.
-	sort.Slice(metaErrs, func(i, j int) bool { return metaErrs[i].Error() < metaErrs[j].Error() })
-	for _, err := range metaErrs {
-		addErr(err)
 	}
 	// Check units only after all files are read: Unit lines may
 	// follow the results they describe.
@@ -204,6 +249,13 @@ func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter) (*datase
 		return nil, errors.New("no benchmark results match -filter")
 	}
 	return ds, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // checkValues rejects measurements no benchmark can produce.
@@ -235,6 +287,56 @@ func checkMetadata(u *benchfmt.UnitMetadata) error {
 		}
 	}
 	return nil
+}
+
+// builtinUnits are the units whose meaning is fixed: the direction
+// benchfmt and benchstat give them, and the assumption this tool
+// summarizes them with (medians and the Mann–Whitney U test; the gate
+// compares B/op and allocs/op exactly whatever their metadata). They
+// are keyed by benchfmt's tidied unit: "ns/op" is "sec/op", "MB/s" is
+// "B/s". A Unit line may restate a built-in unit's meaning, not change
+// it: a file that could declare "Unit ns/op better=higher" could turn
+// every slowdown into an improvement.
+var builtinUnits = map[string]struct{ better, assume string }{
+	"sec/op":    {"lower", "nothing"},
+	"B/op":      {"lower", "nothing"},
+	"allocs/op": {"lower", "nothing"},
+	"B/s":       {"higher", "nothing"},
+}
+
+// checkBuiltinUnit rejects metadata that contradicts a built-in unit.
+func checkBuiltinUnit(u *benchfmt.UnitMetadata) error {
+	b, ok := builtinUnits[u.Unit]
+	if !ok {
+		return nil
+	}
+	want := b.better
+	switch u.Key {
+	case "better":
+	case "assume":
+		want = b.assume
+	default:
+		return nil
+	}
+	if u.Value == want {
+		return nil
+	}
+	name := u.OrigUnit
+	if name != u.Unit {
+		name += " (" + u.Unit + ")"
+	}
+	file, line := u.Pos()
+	return fmt.Errorf("%s:%d: Unit %s %s=%s contradicts the built-in unit %s, which is better=%s assume=%s: a Unit line may not change a built-in unit; remove it",
+		file, line, u.OrigUnit, u.Key, u.Value, name, b.better, b.assume)
+}
+
+// unitConflict reports a Unit line that contradicts the declaration of
+// the same unit in an earlier file.
+func unitConflict(first, u *benchfmt.UnitMetadata) error {
+	f0, l0 := first.Pos()
+	f1, l1 := u.Pos()
+	return fmt.Errorf("%s:%d: Unit %s %s=%s contradicts %s:%d (Unit %s %s=%s): the files must agree on what a unit means",
+		f1, l1, u.OrigUnit, u.Key, u.Value, f0, l0, first.OrigUnit, first.Key, first.Value)
 }
 
 // truncatedLine reports whether b ends in a benchmark line that is not

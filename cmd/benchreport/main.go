@@ -19,6 +19,15 @@
 // (lower is better) and B/s (higher is better) are built in; any other
 // unit must be declared or the input is rejected.
 //
+// A built-in unit's meaning is fixed: better as above and
+// assume=nothing (the gate compares B/op and allocs/op exactly
+// whatever their metadata). A Unit line may restate it but not change
+// it: "Unit ns/op better=higher" (benchfmt reads ns/op as sec/op, MB/s
+// as B/s) or "Unit allocs/op assume=exact" is an input error, so no
+// results file can turn a slowdown into an improvement. Two files
+// must agree on every unit they both declare; a Unit line that
+// contradicts another file's is an input error naming both lines.
+//
 // Every measurement of one benchmark in one unit from one file is a
 // sample. Results are grouped with golang.org/x/perf/benchproc
 // projections, exactly like benchstat: -filter selects results, and
@@ -51,12 +60,50 @@
 // since static has no cache key), the baseline is the static row whose
 // name keys are a subset of the row's ("Setup/phase=load").
 //
+// # Failed runs and rows that did not run
+//
+// benchfmt ignores every line that is not a result, a configuration
+// or a Unit line; benchreport reads two kinds itself. A file that
+// shows its run failed is refused (an input error at the first such
+// line) by report, unless -allow-failed, and always by gate and ab.
+// These lines, at the start of a line, show a failed run:
+//
+//	FAIL                 go test's "FAIL" and "FAIL\tpkg\t1.2s"
+//	--- FAIL: NAME       a failed test or benchmark
+//	panic: …             a panic
+//	fatal error: …       a fatal runtime error
+//	[signal …            the runtime's signal line
+//	SIGSEGV: …           (any SIG[A-Z]+) the runtime's signal report
+//	signal: …            go test's "signal: segmentation fault"
+//	*** Test killed      a test binary killed by -timeout
+//
+// A benchmark that did not run prints a block in the format of go
+// test's own, which the suite prints for every row that cannot run,
+// even without -v:
+//
+//	--- SKIP: BenchmarkCall/op=min/backend=dlopen/fixture=c
+//	    bench_test.go:123: dlopen/c: fixture unavailable: …
+//	        continuation lines, indented 4 more
+//
+// or the same with "--- FAIL:" (a row whose isolated child process
+// crashed). Its reason is the first indented line without its
+// "file.go:NN: " prefix, with the continuation lines; under -v, where
+// go test prints a row's log lines before its "--- SKIP:" line, the
+// last message just above a header without one. A trailing " (0.00s)"
+// is dropped and duplicates are merged; names not starting with
+// "Benchmark", names that also have results in the file, and a parent
+// that failed only because a sub-benchmark did are left out, and
+// -filter applies. The report lists these rows under "Rows that did
+// not run", and names every backend none of whose rows ran in that
+// section and in the findings; the gate gives their reason when a row
+// goes missing.
+//
 // # Report
 //
 //	benchreport report [-format md|html|csv|json] [-o FILE] [-baseline static]
 //		[-filter Q] [-group P] [-by P] [-ignore P] [-alpha 0.05]
 //		[-confidence 0.95] [-min-samples 6] [-charts DIR] [-chart-format svg|png]
-//		[label=]file...
+//		[-allow-failed] [-faults FILE] [label=]file...
 //
 // For every group it lists each backend's center with its confidence
 // interval, its ratio to the baseline with an interval, the p-value of
@@ -70,11 +117,55 @@
 // -o and linked; the HTML page is a single self-contained file with
 // the charts inline. CSV and JSON carry the raw numbers.
 //
+// The environment block (Markdown, HTML) shows every configuration key
+// of the files in order of first appearance, one column per file,
+// except the fixture-* keys: content hashes, for machines, which only
+// the JSON report ("environment") carries. A new library version line
+// ("wasmtime-go: v39.0.0") needs no change here.
+//
+// With -allow-failed, a file that shows a failed run is reported with
+// a warning at the top: a block quote (Markdown), a paragraph (HTML),
+// "failed_runs" (JSON), a "# warning:" line before the header (CSV,
+// read it with encoding/csv's Reader.Comment = '#'), and on stderr.
+// The rows that did not run are listed near the top ("not_run" in
+// JSON: file, name, status "skipped" or "failed", reason).
+//
+// -faults FILE adds the fault table, a JSON file the suite writes
+// ("make faults" writes results/faults-latest.json; the committed one
+// is results/faults.json):
+//
+//	{"config": {"go": "go1.26.8", "wazero": "v1.12.0", …},
+//	 "deadline_ns": 1000000000,
+//	 "faults": ["segv", "abort", "loop", "bomb", "startloop"],
+//	 "cells": [{"fault": "segv", "backend": "wasm", "fixture": "c",
+//	   "outcome": "error",  // error, deadline, killed, hung or not-applicable
+//	   "signal": "",        // killed: "SIGSEGV", … ("" for a Go fatal error)
+//	   "detail": "…", "detect_ns": 48211,
+//	   "since": "call",     // call, deadline or load ("" if not-applicable)
+//	   "recovery": "reinstantiate", // reinstantiate, reload, restart or none
+//	   "recovery_note": "…", "peak_rss_bytes": 0}]}
+//
+// Every field of a cell but signal, detail, recovery_note and
+// peak_rss_bytes is required; unknown fields, values outside those
+// lists, a fault not in "faults" and a repeated cell are input errors
+// ("file:line: message"). Markdown and HTML render one table, a row
+// per backend and fixture and a column per fault, each cell in words
+// ("error in 48 µs", "killed by SIGSEGV, 2.1 ms", "stopped at the
+// deadline +3 ms", "hung (cannot be interrupted)", "n/a") with its
+// recovery, then the details. A cell's
+// recovery is joined with the BenchmarkRecover/fault=F/backend=B/fixture=X
+// row of the results (sec/op) when there is one: its median, with its
+// confidence interval from 6 samples. JSON carries the table as read
+// ("faults"; config as an ordered list), each cell with its "recover"
+// row. Without -faults, Markdown and HTML say in one line that the
+// fault table was not measured.
+//
 // # Gate
 //
 //	benchreport gate [-tolerance 5%] [-thresholds FILE] [-normalize REF]
-//		[-correct] [-allow-inconclusive] [-min-samples 6] [-filter Q]
-//		[-row P] [-ignore P] [-format text|md|csv|json] BASE NEW
+//		[-correct] [-allow-inconclusive] [-allow-missing REGEXP]
+//		[-min-samples 6] [-filter Q] [-row P] [-ignore P]
+//		[-format text|md|csv|json] BASE NEW
 //
 // Every benchmark (the -row projection, .fullname by default) and unit
 // of NEW is compared with BASE. For noisy units a row is a regression
@@ -84,9 +175,22 @@
 // tolerance in the better direction; unchanged otherwise. B/op,
 // allocs/op and assume=exact units are compared by their centers alone:
 // any worsening beyond their tolerance (0 by default) fails. A row is
-// inconclusive if it is missing from one file, has fewer than
-// -min-samples samples on a side, or has too few samples for any
-// outcome to be significant.
+// inconclusive if it has fewer than -min-samples samples on a side, or
+// too few samples for any outcome to be significant.
+//
+// A row of BASE that NEW lacks is missing, and fails the gate like a
+// regression (exit 1): a benchmark that stops running (a skip, a crash,
+// a dropped b.Run, a run without -benchmem) must not read as "no
+// regression". -allow-missing REGEXP accepts the missing rows whose
+// name (without "Benchmark", matched like a thresholds line) it
+// matches ("missing-allowed"). A row only NEW has is "new": nothing to
+// compare it with, and no failure.
+//
+// If BASE and NEW differ in any of the configuration keys cpu, goos,
+// goarch and go (or only one has it), the gate warns above its table,
+// in every format ("warning:" lines, Markdown block quotes, "# warning:"
+// lines before the CSV header, "warnings" in JSON, and on stderr for
+// JSON and CSV), naming each key with both values.
 //
 // A thresholds file has one "NAME-REGEXP TOLERANCE [UNIT]" per line
 // ("#" starts a comment), e.g. "Call/op=min/backend=wasm 10%". The
@@ -117,16 +221,26 @@
 // # Exit status
 //
 //	0  no regression (or -h)
-//	1  a regression (gate, ab); takes precedence over inconclusive rows
+//	1  a regression or a missing row (gate, ab); takes precedence over inconclusive rows
 //	2  bad usage or input, or an inconclusive row without -allow-inconclusive
 //
-// Input errors (syntax errors, truncated lines, unknown units, empty or
-// missing files) are all reported, as "file:line: message" or
-// "file: message", and exit with status 2.
+// Input errors (syntax errors, truncated lines, unknown units, Unit
+// lines that contradict a built-in unit or another file, a failed run,
+// a bad fault table, empty or missing files) are all reported, as
+// "file:line: message" or "file: message", and exit with status 2. So
+// does a bad flag value, with a message saying what is allowed:
+// -min-samples must be at least 2 (benchmath cannot estimate the
+// spread of one value), -alpha and -confidence in (0, 1), -tolerance a
+// non-negative percentage, fraction or "exact", -format and
+// -chart-format one of their values, -allow-missing a regexp, and for
+// ab -rounds at least 1, -benchtime a positive duration or count ("Nx").
+// Every command's -h lists its flags with their defaults.
 package main
 
 import (
+	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -204,8 +318,28 @@ Commands:
   gate [flags] BASE NEW            fail (exit 1) on a significant regression
   ab [flags] -base REF             run ./bench at REF and in the working tree, then gate
 
-Run "benchreport <command> -h" for the flags of a command.
+Run "benchreport <command> -h" (or "benchreport help <command>") for the
+flags of a command, with their defaults.
 `)
+}
+
+// parseFlags parses args with fs. The flag package prints its errors
+// and the usage to fs.Output(): the usage asked for with -h goes to
+// stdout (and exits 0), a bad flag's message and the usage to stderr.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err == nil {
+		return nil
+	}
+	if isFlagHelp(err) {
+		stdout.Write(buf.Bytes())
+	} else {
+		stderr.Write(buf.Bytes())
+	}
+	return flagError{err}
 }
 
 // run is the whole program: main only maps its error to an exit status.
@@ -222,6 +356,14 @@ func run(stdout, stderr io.Writer, args []string) error {
 	case "ab":
 		return cmdAB(stdout, stderr, args[1:])
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			switch args[1] {
+			case "report", "gate", "ab":
+				return run(stdout, stderr, []string{args[1], "-h"})
+			}
+			usage(stderr)
+			return usageError{fmt.Errorf("help: unknown command %q", args[1])}
+		}
 		usage(stdout)
 		return nil
 	}

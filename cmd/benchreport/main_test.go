@@ -112,12 +112,35 @@ func TestGolden(t *testing.T) {
 		{"gate-improve", 0, []string{"gate", base, td("gate-improve.txt")}},
 		{"gate-few", 2, []string{"gate", base, td("gate-few.txt")}},
 		{"gate-few-allowed", 0, []string{"gate", "-allow-inconclusive", base, td("gate-few.txt")}},
-		{"gate-missing", 2, []string{"gate", base, td("gate-missing.txt")}},
+		{"gate-missing", 1, []string{"gate", base, td("gate-missing.txt")}},
 		{"gate-machine", 1, []string{"gate", base, td("gate-machine.txt")}},
 		{"gate-normalize", 0, []string{"gate", "-normalize", "backend=static", base, td("gate-machine.txt")}},
 		{"gate-normalize-name", 0, []string{"gate", "-normalize", "BenchmarkCall/op=min/backend=static/fixture=builtin", "-filter", "/op:min", base, td("gate-machine.txt")}},
 		{"gate-events", 0, []string{"gate", "-normalize", "backend=static", td("events.txt"), td("events.txt")}},
 		{"gate-labels", 1, []string{"gate", "-filter", "/backend:wasm", "old=" + base, "new=" + td("gate-slow.txt")}},
+		{"gate-machine-json", 1, []string{"gate", "-format", "json", base, td("gate-machine.txt")}},
+		{"gate-machine-md", 1, []string{"gate", "-format", "md", base, td("gate-machine.txt")}},
+		{"gate-machine-csv", 1, []string{"gate", "-format", "csv", base, td("gate-machine.txt")}},
+		// Rows that go missing fail, unless -allow-missing names them;
+		// rows only NEW has are new.
+		{"gate-missing-allowed", 0, []string{"gate", "-allow-missing", "op=accumulate/backend=wasm", base, td("gate-missing.txt")}},
+		{"gate-new", 0, []string{"gate", td("gate-missing.txt"), base}},
+		{"gate-skipped", 1, []string{"gate", base, td("skipped.txt")}},
+
+		// Rows that did not run, failed runs, the fault table.
+		{"report-skipped", 0, []string{"report", td("skipped.txt")}},
+		{"report-skipped-json", 0, []string{"report", "-format", "json", td("skipped.txt")}},
+		{"report-skipped-html", 0, []string{"report", "-format", "html", td("skipped.txt")}},
+		{"err-failed", 2, []string{"report", td("crashed.txt")}},
+		{"err-failed-gate", 2, []string{"gate", base, td("crashed.txt")}},
+		{"report-failed-allowed", 0, []string{"report", "-allow-failed", td("crashed.txt")}},
+		{"report-failed-allowed-json", 0, []string{"report", "-allow-failed", "-format", "json", td("crashed.txt")}},
+		{"report-failed-allowed-csv", 0, []string{"report", "-allow-failed", "-format", "csv", td("crashed.txt")}},
+		{"report-faults", 0, []string{"report", "-faults", td("faults.json"), td("recover.txt")}},
+		{"report-faults-html", 0, []string{"report", "-format", "html", "-faults", td("faults.json"), td("recover.txt")}},
+		{"report-faults-json", 0, []string{"report", "-format", "json", "-faults", td("faults.json"), td("recover.txt")}},
+		{"err-faults", 2, []string{"report", "-faults", td("bad-faults.json"), td("recover.txt")}},
+		{"err-faults-missing", 2, []string{"report", "-faults", td("nope.json"), td("recover.txt")}},
 
 		// Bad input and usage.
 		{"err-missing-file", 2, []string{"report", td("nope.txt")}},
@@ -131,6 +154,29 @@ func TestGolden(t *testing.T) {
 		{"err-filter", 2, []string{"report", "-filter", "(", base}},
 		{"err-normalize", 2, []string{"gate", "-normalize", "backend=nosuch", base, same}},
 		{"err-command", 2, []string{"frobnicate"}},
+		{"err-unit-builtin", 2, []string{"report", td("bad-unit-builtin.txt")}},
+		{"err-unit-builtin-gate", 2, []string{"gate", base, td("bad-unit-builtin.txt")}},
+		{"err-unit-conflict", 2, []string{"gate", td("unit-base.txt"), td("unit-new.txt")}},
+
+		// Bad flag values.
+		{"err-min-samples", 2, []string{"gate", "-min-samples", "-5", base, same}},
+		{"err-report-min-samples", 2, []string{"report", "-min-samples", "1", base}},
+		{"err-tolerance", 2, []string{"gate", "-tolerance", "-5%", base, same}},
+		{"err-alpha", 2, []string{"report", "-alpha", "1.5", base}},
+		{"err-confidence", 2, []string{"gate", "-confidence", "0", base, same}},
+		{"err-gate-format", 2, []string{"gate", "-format", "xml", base, same}},
+		{"err-allow-missing", 2, []string{"gate", "-allow-missing", "(", base, same}},
+		{"err-flag-value", 2, []string{"gate", "-min-samples", "six", base, same}},
+		{"err-rounds", 2, []string{"ab", "-base", "HEAD", "-rounds", "0"}},
+		{"err-benchtime", 2, []string{"ab", "-base", "HEAD", "-benchtime", ""}},
+		{"err-ab-min-samples", 2, []string{"ab", "-base", "HEAD", "-min-samples", "0"}},
+
+		// Help: every command lists its flags with their defaults.
+		{"help", 0, []string{"-h"}},
+		{"report-help", 0, []string{"report", "-h"}},
+		{"gate-help", 0, []string{"gate", "-h"}},
+		{"ab-help", 0, []string{"ab", "-h"}},
+		{"help-gate", 0, []string{"help", "gate"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -281,7 +327,7 @@ func TestGateFiresOnSlowdown(t *testing.T) {
 	// says so), even when allowed by -min-samples.
 	two := writeBench(t, "two.txt", noisy(r, 2, 150, 0.01))
 	two2 := writeBench(t, "two2.txt", noisy(r, 2, 100, 0.01))
-	if _, _, code := runMain("gate", "-min-samples", "1", two2, two); code != exitBad {
+	if _, _, code := runMain("gate", "-min-samples", "2", two2, two); code != exitBad {
 		t.Errorf("2+2 samples: exit %d, want 2 (inconclusive)", code)
 	}
 }

@@ -20,18 +20,28 @@ import (
 // A Report is the data model behind every report format. The JSON
 // format is this structure.
 type Report struct {
-	Title       string     `json:"title"`
-	Baseline    string     `json:"baseline"`
-	Confidence  float64    `json:"confidence"`
-	Alpha       float64    `json:"alpha"`
-	MinSamples  int        `json:"min_samples"`
-	Environment []EnvFile  `json:"environment"`
-	Findings    []string   `json:"findings"`
-	Events      []EventRow `json:"events,omitempty"`
-	Tables      []*Table   `json:"tables"`
-	Warnings    []string   `json:"warnings"`
+	Title string `json:"title"`
+	// FailedRuns holds, per input file that shows a failed run (read
+	// with -allow-failed), its first line that shows it.
+	FailedRuns  []FailedRun `json:"failed_runs"`
+	Baseline    string      `json:"baseline"`
+	Confidence  float64     `json:"confidence"`
+	Alpha       float64     `json:"alpha"`
+	MinSamples  int         `json:"min_samples"`
+	Environment []EnvFile   `json:"environment"`
+	// NotRun lists the rows that printed a skip or a failure instead
+	// of results.
+	NotRun   []NotRun     `json:"not_run"`
+	Findings []string     `json:"findings"`
+	Events   []EventRow   `json:"events,omitempty"`
+	Faults   *FaultReport `json:"faults"` // nil without -faults
+	Tables   []*Table     `json:"tables"`
+	Warnings []string     `json:"warnings"`
 
 	charts []chart
+	// deadBackends holds, per file, the backends none of whose rows
+	// ran (see backendsNotRun).
+	deadBackends map[string][]string
 }
 
 // EnvFile is the file configuration of one input.
@@ -147,6 +157,8 @@ type reportFlags struct {
 	title                     string
 	alpha, confidence         float64
 	minSamples                int
+	allowFailed               bool
+	faults                    string
 }
 
 // defaultReportFlags returns the flag defaults of "report".
@@ -157,27 +169,22 @@ func defaultReportFlags() *reportFlags {
 
 func cmdReport(stdout, stderr io.Writer, args []string) error {
 	f, fs := reportFlagSet(stderr)
-	if err := fs.Parse(args); err != nil {
-		return flagError{err}
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return usageError{errors.New("report: no input files")}
 	}
-	switch f.format {
-	case "md", "html", "csv", "json":
-	default:
-		return usageError{fmt.Errorf("report: -format %q: want md, html, csv or json", f.format)}
-	}
-	if f.chartFormat != "svg" && f.chartFormat != "png" {
-		return usageError{fmt.Errorf("report: -chart-format %q: want svg or png", f.chartFormat)}
-	}
-	if err := checkLevels(f.alpha, f.confidence); err != nil {
+	if err := checkReportFlags(f); err != nil {
 		return usageError{fmt.Errorf("report: %w", err)}
 	}
 	rep, err := buildReport(fs.Args(), f)
 	if err != nil {
 		return err
+	}
+	for _, w := range rep.failedRunWarnings() {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
@@ -215,16 +222,67 @@ Flags:
 	fs.StringVar(&f.title, "title", "plugbench results", "report `title`")
 	fs.Float64Var(&f.alpha, "alpha", 0.05, "significance level `α` of the Mann–Whitney U test")
 	fs.Float64Var(&f.confidence, "confidence", 0.95, "confidence `level` of the intervals")
-	fs.IntVar(&f.minSamples, "min-samples", 6, "warn about samples smaller than `n`")
+	fs.IntVar(&f.minSamples, "min-samples", 6, "warn about samples smaller than `n` (≥ 2)")
+	fs.BoolVar(&f.allowFailed, "allow-failed", false, "report an input that shows a failed run (FAIL, panic, a signal…) with a warning, rather than refusing it")
+	fs.StringVar(&f.faults, "faults", "", "add the fault table from `file`, the JSON that make faults writes (results/faults-latest.json; results/faults.json is the committed one); without it the report says the faults were not measured")
 	return f, fs
+}
+
+// checkReportFlags validates the flag values of "report".
+func checkReportFlags(f *reportFlags) error {
+	if err := checkChoice("-format", f.format, "md", "html", "csv", "json"); err != nil {
+		return err
+	}
+	if err := checkChoice("-chart-format", f.chartFormat, "svg", "png"); err != nil {
+		return err
+	}
+	if err := checkLevels(f.alpha, f.confidence); err != nil {
+		return err
+	}
+	if err := checkMinSamples(f.minSamples); err != nil {
+		return err
+	}
+	if f.baseline == "" {
+		return errors.New("-baseline is empty: want the -by value of the rows the others are compared with (e.g. static)")
+	}
+	return nil
+}
+
+// checkChoice checks that a flag's value is one of the allowed ones.
+func checkChoice(flagName, val string, allowed ...string) error {
+	for _, a := range allowed {
+		if val == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s %q: want %s", flagName, val, orList(allowed))
+}
+
+// orList joins words as "a, b or c".
+func orList(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 func checkLevels(alpha, confidence float64) error {
 	if !(alpha > 0 && alpha < 1) {
-		return fmt.Errorf("-alpha %v: must be in (0, 1)", alpha)
+		return fmt.Errorf("-alpha %v: must be in (0, 1), e.g. 0.05", alpha)
 	}
 	if !(confidence > 0 && confidence < 1) {
-		return fmt.Errorf("-confidence %v: must be in (0, 1)", confidence)
+		return fmt.Errorf("-confidence %v: must be in (0, 1), e.g. 0.95", confidence)
+	}
+	return nil
+}
+
+// checkMinSamples checks -min-samples: benchmath needs two values to
+// compute a confidence interval or a Mann–Whitney U test, so a bound
+// below 2 would let a row with a single sample pass as measured.
+func checkMinSamples(n int) error {
+	if n < 2 {
+		return fmt.Errorf("-min-samples %d: must be at least 2: benchmath cannot estimate the spread of a single value "+
+			"(its confidence interval is unbounded and no Mann–Whitney U test on it can be significant); 6 or more per side give a 95%% interval", n)
 	}
 	return nil
 }
@@ -282,11 +340,28 @@ func buildReport(paths []string, f *reportFlags) (*Report, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	ds, err := readFiles(paths, p.filter)
+	// Read the fault table first: it is small, and a bad one is a
+	// reason not to spend time on the results.
+	var faults *FaultReport
+	if f.faults != "" {
+		if faults, err = readFaults(f.faults); err != nil {
+			return nil, err
+		}
+	}
+	ds, err := readFiles(paths, p.filter, parseOpts{cmd: "report", allowFailed: f.allowFailed})
 	if err != nil {
 		return nil, err
 	}
-	return reportFromData(ds, p, f)
+	rep, err := reportFromData(ds, p, f)
+	if err != nil {
+		return nil, err
+	}
+	if faults != nil {
+		rep.Faults = faults
+		joinRecover(rep)
+		rep.Warnings = append(rep.Warnings, faultMachineWarnings(rep)...)
+	}
+	return rep, nil
 }
 
 func reportFromData(ds *dataset, p *projections, f *reportFlags) (*Report, error) {
@@ -318,8 +393,17 @@ func reportFromData(ds *dataset, p *projections, f *reportFlags) (*Report, error
 		Confidence: f.confidence,
 		Alpha:      f.alpha,
 		MinSamples: f.minSamples,
+		FailedRuns: append([]FailedRun{}, ds.failed...),
+		NotRun:     append([]NotRun{}, ds.notRun...),
 		Findings:   []string{},
 		Warnings:   []string{},
+
+		deadBackends: map[string][]string{},
+	}
+	for _, in := range ds.inputs {
+		if len(in.deadBackends) > 0 {
+			rep.deadBackends[in.label] = in.deadBackends
+		}
 	}
 	for _, in := range ds.inputs {
 		ef := EnvFile{File: in.label, Config: []EnvEntry{}}
@@ -498,7 +582,7 @@ func reportFromData(ds *dataset, p *projections, f *reportFlags) (*Report, error
 	if !anyBase {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no row has %s %s: nothing is compared (see -by and -baseline)", f.by, f.baseline))
 	}
-	rep.Findings = findings(rep)
+	rep.Findings = append(notRunFindings(rep), findings(rep)...)
 	rep.Events = eventSummary(rep)
 	var err error
 	rep.charts, err = makeCharts(rep)

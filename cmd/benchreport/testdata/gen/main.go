@@ -9,7 +9,7 @@
 //	go run ./testdata/gen -mode gate -count 3 -seed 5 > testdata/gate-few.txt
 //	go run ./testdata/gen -mode gate -count 8 -seed 3 -drop "op=accumulate/backend=wasm" > testdata/gate-missing.txt
 //	go run ./testdata/gen -mode gate -count 8 -seed 7 -scale "Call/op=min/backend=wasm/fixture=c=0.8" > testdata/gate-improve.txt
-//	go run ./testdata/gen -mode gate -count 8 -seed 6 -scale "Call/=1.3" > testdata/gate-machine.txt
+//	go run ./testdata/gen -mode gate -count 8 -seed 6 -scale "Call/=1.3" -cpu "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz" > testdata/gate-machine.txt
 //
 // The numbers are invented but shaped like real plugbench runs: lognormal
 // noise with occasional outliers, -count style consecutive samples.
@@ -74,6 +74,7 @@ func main() {
 	allocAdd := flag.String("allocadd", "", "name substring to add 1 alloc")
 	drop := flag.String("drop", "", "drop rows containing")
 	commit := flag.String("commit", "4f1c2a9e7b3d5c8a0e6f2b1d9c7a5e3f1b2d4c6a", "")
+	cpu := flag.String("cpu", "AMD EPYC 7B13", "")
 	flag.Parse()
 	rng = rand.New(rand.NewSource(*seed))
 	var rows []row
@@ -193,7 +194,7 @@ func main() {
 		}
 	}
 	w := os.Stdout
-	fmt.Fprintln(w, "goos: linux\ngoarch: amd64\npkg: github.com/plugbench/plugbench/bench\ncpu: AMD EPYC 7B13\ngo: go1.26.8\nwazero: v1.12.0\npurego: v0.11.3")
+	fmt.Fprintf(w, "goos: linux\ngoarch: amd64\npkg: github.com/plugbench/plugbench/bench\ncpu: %s\ngo: go1.26.8\nwazero: v1.12.0\npurego: v0.11.3\n", *cpu)
 	fmt.Fprintln(w, "fixture-c-wasm-sha256: 9b2f6c1e0d4a7b3c5e8f1a2d6c9b0e3f7a4d1c8b5e2f9a6d3c0b7e4a1f8d5c2b")
 	fmt.Fprintln(w, "fixture-go-wasm-sha256: 3e7a9c1f5b2d8e4a0c6f9b3d7a1e5c8f2b4d6a9e0c3f7b1d5a8e2c4f6b9d0a3e")
 	fmt.Fprintf(w, "commit: %s\n", *commit)

@@ -1,0 +1,634 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// A FaultReport is the fault table: what a misbehaving plugin (a
+// segfault, an abort, an endless loop, a memory bomb, a loop in its
+// start function) did to the host, per backend and fixture. The suite
+// writes it as JSON ("make faults"); -faults reads it. The JSON report carries it as read, in file order, with the
+// matching BenchmarkRecover row added to each cell.
+type FaultReport struct {
+	File       string       `json:"file"`
+	Config     []EnvEntry   `json:"config"` // in file order
+	DeadlineNs int64        `json:"deadline_ns"`
+	Faults     []string     `json:"faults"`
+	Cells      []*FaultCell `json:"cells"`
+}
+
+// A FaultCell is one fault injected into one backend and fixture.
+type FaultCell struct {
+	Fault   string `json:"fault"`
+	Backend string `json:"backend"`
+	Fixture string `json:"fixture"`
+	// Outcome is what the host saw: an error returned by the call,
+	// the call stopped at the deadline, the isolated child process
+	// killed by Signal, a call that hung and could not be interrupted,
+	// or not applicable to this backend.
+	Outcome      string `json:"outcome"`
+	Signal       string `json:"signal"`
+	Detail       string `json:"detail"`
+	DetectNs     int64  `json:"detect_ns"` // from Since until the host knew
+	Since        string `json:"since"`     // call, deadline or load
+	Recovery     string `json:"recovery"`  // reinstantiate, reload, restart or none
+	RecoveryNote string `json:"recovery_note"`
+	PeakRSSBytes int64  `json:"peak_rss_bytes"`
+
+	// Recover is the BenchmarkRecover row of the same fault, backend
+	// and fixture (the recovery's cost), when the results hold one.
+	Recover *RecoverTime `json:"recover,omitempty"`
+}
+
+// A RecoverTime is a BenchmarkRecover row's sec/op summary.
+type RecoverTime struct {
+	File       string  `json:"file"`
+	Name       string  `json:"name"`
+	N          int     `json:"n"`
+	Center     num     `json:"center"`
+	Lo         num     `json:"lo"`
+	Hi         num     `json:"hi"`
+	Confidence float64 `json:"confidence"`
+}
+
+// The values a fault cell's fields may take.
+var (
+	faultOutcomes   = []string{"error", "deadline", "killed", "hung", "not-applicable"}
+	faultSinces     = []string{"call", "deadline", "load"}
+	faultRecoveries = []string{"reinstantiate", "reload", "restart", "none"}
+)
+
+// rawFaultCell is a cell as decoded: pointers tell a missing field
+// from a zero one.
+type rawFaultCell struct {
+	Fault        *string `json:"fault"`
+	Backend      *string `json:"backend"`
+	Fixture      *string `json:"fixture"`
+	Outcome      *string `json:"outcome"`
+	Signal       *string `json:"signal"`
+	Detail       *string `json:"detail"`
+	DetectNs     *int64  `json:"detect_ns"`
+	Since        *string `json:"since"`
+	Recovery     *string `json:"recovery"`
+	RecoveryNote *string `json:"recovery_note"`
+	PeakRSSBytes *int64  `json:"peak_rss_bytes"`
+}
+
+// readFaults reads and validates a fault table. Every problem is an
+// input error: "file:line: message", exit status 2.
+func readFaults(path string) (*FaultReport, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, inputErrors{fmt.Errorf("-faults %s: %w", path, err)}
+	}
+	return parseFaults(path, b)
+}
+
+// parseFaults decodes b, the content of path, element by element so
+// that every error can name its line.
+func parseFaults(path string, b []byte) (*FaultReport, error) {
+	fr := &FaultReport{File: path, Config: []EnvEntry{}, Faults: []string{}, Cells: []*FaultCell{}}
+	type lineErr struct {
+		line int
+		err  error
+	}
+	var errs []lineErr
+	addErr := func(line int, format string, args ...any) {
+		errs = append(errs, lineErr{line, fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))})
+	}
+	// skip returns the offset of the first byte of the value at or
+	// after off (past white space, a comma or a colon).
+	skip := func(off int64) int64 {
+		o := min(off, int64(len(b)))
+		for o < int64(len(b)) && strings.IndexByte(" \t\r\n,:", b[o]) >= 0 {
+			o++
+		}
+		return o
+	}
+	lineAt := func(off int64) int {
+		return 1 + bytes.Count(b[:skip(off)], []byte("\n"))
+	}
+	// Syntax errors first, from a decoder whose offsets count from
+	// the start of the file (json.Decoder.Decode counts from the
+	// start of the value it decodes).
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, inputErrors{fmt.Errorf("%s:%d: %w", path, lineAt(se.Offset-1), err)}
+		}
+		return nil, inputErrors{fmt.Errorf("%s: %w", path, err)}
+	}
+	// jsonErr turns a decoding error of the value at offset at into an
+	// input error at its line.
+	jsonErr := func(err error, at int64) error {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			at = skip(at) + te.Offset - 1
+		}
+		return inputErrors{fmt.Errorf("%s:%d: %w", path, lineAt(at), err)}
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	expect := func(want json.Delim) error {
+		at := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonErr(err, at)
+		}
+		if d, ok := tok.(json.Delim); !ok || d != want {
+			return inputErrors{fmt.Errorf("%s:%d: want %q, have %v", path, lineAt(at), string(want), tok)}
+		}
+		return nil
+	}
+	if err := expect('{'); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	cellLines := []int{}
+	for dec.More() {
+		at := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, jsonErr(err, at)
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return nil, inputErrors{fmt.Errorf("%s:%d: %q is set twice", path, lineAt(at), key)}
+		}
+		seen[key] = true
+		at = dec.InputOffset()
+		switch key {
+		case "config":
+			if err := expect('{'); err != nil {
+				return nil, err
+			}
+			for dec.More() {
+				at := dec.InputOffset()
+				k, err := dec.Token()
+				if err != nil {
+					return nil, jsonErr(err, at)
+				}
+				var v string
+				if err := dec.Decode(&v); err != nil {
+					return nil, jsonErr(err, at)
+				}
+				fr.Config = append(fr.Config, EnvEntry{Key: k.(string), Value: v})
+			}
+			if err := expect('}'); err != nil {
+				return nil, err
+			}
+		case "deadline_ns":
+			if err := dec.Decode(&fr.DeadlineNs); err != nil {
+				return nil, jsonErr(err, at)
+			}
+			if fr.DeadlineNs <= 0 {
+				addErr(lineAt(at), "deadline_ns %d: must be positive", fr.DeadlineNs)
+			}
+		case "faults":
+			if err := dec.Decode(&fr.Faults); err != nil {
+				return nil, jsonErr(err, at)
+			}
+			dup := map[string]bool{}
+			for _, f := range fr.Faults {
+				if f == "" || dup[f] {
+					addErr(lineAt(at), "faults: %q is empty or listed twice", f)
+				}
+				dup[f] = true
+			}
+		case "cells":
+			if err := expect('['); err != nil {
+				return nil, err
+			}
+			for dec.More() {
+				at := dec.InputOffset()
+				var raw rawFaultCell
+				if err := dec.Decode(&raw); err != nil {
+					return nil, jsonErr(err, at)
+				}
+				line := lineAt(at)
+				c, msgs := checkFaultCell(&raw)
+				for _, m := range msgs {
+					addErr(line, "cells[%d]: %s", len(cellLines), m)
+				}
+				cellLines = append(cellLines, line)
+				fr.Cells = append(fr.Cells, c)
+			}
+			if err := expect(']'); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, inputErrors{fmt.Errorf("%s:%d: unknown field %q (want config, deadline_ns, faults and cells)", path, lineAt(at), key)}
+		}
+	}
+	if err := expect('}'); err != nil {
+		return nil, err
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, inputErrors{fmt.Errorf("%s:%d: data after the JSON object", path, lineAt(end))}
+	}
+	for _, k := range []string{"config", "deadline_ns", "faults", "cells"} {
+		if !seen[k] {
+			addErr(1, "missing %q", k)
+		}
+	}
+	if seen["faults"] && len(fr.Faults) == 0 {
+		addErr(1, "faults is empty: want the faults injected, in table order")
+	}
+	known := map[string]bool{}
+	for _, f := range fr.Faults {
+		known[f] = true
+	}
+	type cellKey struct{ fault, backend, fixture string }
+	first := map[cellKey]int{}
+	for i, c := range fr.Cells {
+		if c.Fault != "" && seen["faults"] && !known[c.Fault] {
+			addErr(cellLines[i], "cells[%d]: fault %q is not in faults (%s)", i, c.Fault, strings.Join(fr.Faults, ", "))
+		}
+		k := cellKey{c.Fault, c.Backend, c.Fixture}
+		if j, ok := first[k]; ok {
+			addErr(cellLines[i], "cells[%d]: fault %s, backend %s, fixture %s again (first at line %d)", i, c.Fault, c.Backend, c.Fixture, cellLines[j])
+			continue
+		}
+		first[k] = i
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].line < errs[j].line })
+		var ie inputErrors
+		for _, e := range errs[:min(len(errs), maxInputErrors)] {
+			ie = append(ie, e.err)
+		}
+		return nil, ie
+	}
+	return fr, nil
+}
+
+// checkFaultCell converts a decoded cell and lists what is wrong with
+// it.
+func checkFaultCell(raw *rawFaultCell) (*FaultCell, []string) {
+	var msgs []string
+	str := func(name string, p *string, required bool) string {
+		if p == nil {
+			if required {
+				msgs = append(msgs, fmt.Sprintf("missing %q", name))
+			}
+			return ""
+		}
+		return *p
+	}
+	c := &FaultCell{
+		Fault:        str("fault", raw.Fault, true),
+		Backend:      str("backend", raw.Backend, true),
+		Fixture:      str("fixture", raw.Fixture, true),
+		Outcome:      str("outcome", raw.Outcome, true),
+		Signal:       str("signal", raw.Signal, false),
+		Detail:       str("detail", raw.Detail, false),
+		Since:        str("since", raw.Since, true),
+		Recovery:     str("recovery", raw.Recovery, true),
+		RecoveryNote: str("recovery_note", raw.RecoveryNote, false),
+	}
+	if raw.DetectNs == nil {
+		msgs = append(msgs, `missing "detect_ns"`)
+	} else {
+		c.DetectNs = *raw.DetectNs
+	}
+	if raw.PeakRSSBytes != nil {
+		c.PeakRSSBytes = *raw.PeakRSSBytes
+	}
+	for _, f := range []struct{ name, val string }{{"fault", c.Fault}, {"backend", c.Backend}, {"fixture", c.Fixture}} {
+		if f.val == "" && len(msgs) == 0 {
+			msgs = append(msgs, fmt.Sprintf("%s is empty", f.name))
+		}
+	}
+	na := c.Outcome == "not-applicable"
+	oneOf := func(name, val string, allowed []string, emptyOK bool) {
+		if val == "" && emptyOK {
+			return
+		}
+		for _, a := range allowed {
+			if val == a {
+				return
+			}
+		}
+		msgs = append(msgs, fmt.Sprintf("%s %q: want %s", name, val, orList(allowed)))
+	}
+	if raw.Outcome != nil {
+		oneOf("outcome", c.Outcome, faultOutcomes, false)
+	}
+	if raw.Since != nil {
+		oneOf("since", c.Since, faultSinces, na)
+	}
+	if raw.Recovery != nil {
+		oneOf("recovery", c.Recovery, faultRecoveries, na)
+	}
+	if c.DetectNs < 0 {
+		msgs = append(msgs, fmt.Sprintf("detect_ns %d: must not be negative", c.DetectNs))
+	}
+	if c.PeakRSSBytes < 0 {
+		msgs = append(msgs, fmt.Sprintf("peak_rss_bytes %d: must not be negative", c.PeakRSSBytes))
+	}
+	return c, msgs
+}
+
+// joinRecover adds to each fault cell the BenchmarkRecover row of its
+// fault, backend and fixture (sec/op), from the first table that has
+// one.
+func joinRecover(rep *Report) {
+	for _, c := range rep.Faults.Cells {
+		for _, t := range rep.Tables {
+			if t.Benchmark != "Recover" || t.Unit != "sec/op" || c.Recover != nil {
+				continue
+			}
+			for _, r := range t.Rows {
+				if lookup(r.parts, "fault") == c.Fault && lookup(r.parts, "backend") == c.Backend && lookup(r.parts, "fixture") == c.Fixture {
+					c.Recover = &RecoverTime{File: t.File, Name: "Benchmark" + r.Name, N: r.N,
+						Center: r.Center, Lo: r.Lo, Hi: r.Hi, Confidence: r.Confidence}
+					break
+				}
+			}
+		}
+	}
+}
+
+// faultMachineWarnings compares the fault table's machine with each
+// results file's.
+func faultMachineWarnings(rep *Report) []string {
+	var out []string
+	fc := envKV(rep.Faults.Config)
+	for _, ef := range rep.Environment {
+		for _, d := range machineDiffs(rep.Faults.File, fc, ef.File, envKV(ef.Config)) {
+			out = append(out, "the fault table and the results come from different machines: "+d)
+		}
+	}
+	return out
+}
+
+func envKV(es []EnvEntry) []kv {
+	out := make([]kv, len(es))
+	for i, e := range es {
+		out[i] = kv{e.Key, e.Value}
+	}
+	return out
+}
+
+// A scaleUnit is a unit of a prefix scale, e.g. "ms" = 1e6 ns.
+type scaleUnit struct {
+	name  string
+	scale float64
+}
+
+var (
+	timeUnits  = []scaleUnit{{"ns", 1}, {"µs", 1e3}, {"ms", 1e6}, {"s", 1e9}}
+	bytesUnits = []scaleUnit{{"B", 1}, {"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}}
+)
+
+// scaled returns v in the largest unit it reaches, rounded to two
+// significant digits below 10 and to an integer above: 48211 ns is
+// 48 µs, 2.1e6 ns is 2.1 ms.
+func scaled(v float64, units []scaleUnit) (float64, string) {
+	u := 0
+	for u+1 < len(units) && math.Abs(v) >= units[u+1].scale {
+		u++
+	}
+	round := func(x float64) float64 {
+		if math.Abs(x) >= 10 {
+			return math.Round(x)
+		}
+		return math.Round(x*10) / 10
+	}
+	x := round(v / units[u].scale)
+	if u+1 < len(units) && math.Abs(x)*units[u].scale >= units[u+1].scale {
+		u++
+		x = round(v / units[u].scale)
+	}
+	return x, units[u].name
+}
+
+// fmtDuration formats nanoseconds: "48 µs", "2.1 ms", "1 s".
+func fmtDuration(ns float64) string {
+	if math.IsNaN(ns) || math.IsInf(ns, 0) {
+		return "?"
+	}
+	x, u := scaled(ns, timeUnits)
+	return strconv.FormatFloat(x, 'f', -1, 64) + " " + u
+}
+
+// fmtDurationRange formats an interval, the unit once if both ends
+// share it: "30–33 µs", "980 µs – 1.1 ms".
+func fmtDurationRange(lo, hi float64) string {
+	a, ua := scaled(lo, timeUnits)
+	b, ub := scaled(hi, timeUnits)
+	if ua == ub {
+		return strconv.FormatFloat(a, 'f', -1, 64) + "–" + strconv.FormatFloat(b, 'f', -1, 64) + " " + ua
+	}
+	return fmtDuration(lo) + " – " + fmtDuration(hi)
+}
+
+// fmtBytes formats a byte count: "70 MiB", "1 GiB".
+func fmtBytes(n float64) string {
+	x, u := scaled(n, bytesUnits)
+	return strconv.FormatFloat(x, 'f', -1, 64) + " " + u
+}
+
+// outcomeText describes what the host saw: "error in 48 µs", "killed
+// by SIGSEGV, 2.1 ms", "stopped at the deadline +3 ms".
+func (c *FaultCell) outcomeText() string {
+	d := fmtDuration(float64(c.DetectNs))
+	switch c.Outcome {
+	case "hung":
+		return "hung (cannot be interrupted)"
+	case "not-applicable":
+		return "n/a"
+	}
+	var what string
+	switch c.Outcome {
+	case "error":
+		what = "error"
+	case "deadline":
+		what = "stopped"
+	case "killed":
+		what = "killed"
+		if c.Signal != "" {
+			what += " by " + c.Signal
+		}
+	}
+	switch c.Since {
+	case "deadline":
+		return what + " at the deadline +" + d
+	case "load":
+		return what + " at load, " + d
+	}
+	switch c.Outcome {
+	case "error":
+		return "error in " + d
+	case "deadline":
+		return "stopped after " + d
+	}
+	return what + ", " + d
+}
+
+// recoveryText describes the recovery and, from a BenchmarkRecover
+// row, its cost: "re-instantiate: 31 µs (95% CI 29 µs – 33 µs)".
+func (c *FaultCell) recoveryText() string {
+	var s string
+	switch c.Recovery {
+	case "":
+		return ""
+	case "reinstantiate":
+		s = "re-instantiate"
+	case "none":
+		s = "no recovery"
+	default:
+		s = c.Recovery
+	}
+	if r := c.Recover; r != nil {
+		s += ": " + fmtDuration(1e9*float64(r.Center))
+		if r.N >= 6 && !isInf(float64(r.Lo), float64(r.Hi)) {
+			s += fmt.Sprintf(" (%s CI %s)", ciPct(r.Confidence), fmtDurationRange(1e9*float64(r.Lo), 1e9*float64(r.Hi)))
+		} else {
+			s += fmt.Sprintf(" (n=%d)", r.N)
+		}
+	}
+	return s
+}
+
+// cellParts are the lines of a table cell: outcome, recovery, memory.
+func (c *FaultCell) cellParts() []string {
+	parts := []string{c.outcomeText()}
+	if r := c.recoveryText(); r != "" && c.Outcome != "not-applicable" {
+		parts = append(parts, r)
+	}
+	if c.PeakRSSBytes > 0 {
+		parts = append(parts, "peak RSS "+fmtBytes(float64(c.PeakRSSBytes)))
+	}
+	return parts
+}
+
+// A faultTable is the fault report laid out: one row per backend and
+// fixture, one column per fault.
+type faultTable struct {
+	Faults []string
+	Rows   []faultTableRow
+	Cells  []*FaultCell // in file order, for the details
+}
+
+type faultTableRow struct {
+	Label string
+	Cells []*FaultCell // per fault; nil if not measured
+}
+
+func (fr *FaultReport) table() *faultTable {
+	t := &faultTable{Faults: fr.Faults, Cells: fr.Cells}
+	index := map[string]int{}
+	col := map[string]int{}
+	for i, f := range fr.Faults {
+		col[f] = i
+	}
+	for _, c := range fr.Cells {
+		label := c.label()
+		i, ok := index[label]
+		if !ok {
+			i = len(t.Rows)
+			index[label] = i
+			t.Rows = append(t.Rows, faultTableRow{Label: label, Cells: make([]*FaultCell, len(fr.Faults))})
+		}
+		if j, ok := col[c.Fault]; ok {
+			t.Rows[i].Cells[j] = c
+		}
+	}
+	return t
+}
+
+func (c *FaultCell) label() string { return c.Backend + " (" + c.Fixture + ")" }
+
+// intro is the paragraph under the fault section's heading.
+func (fr *FaultReport) intro() string {
+	s := fmt.Sprintf("From %s: each fault injected into each backend's plugin; a cell says what the host saw, "+
+		"how long until it knew (from the faulty call's start, or past the deadline of %s), how it recovered and, "+
+		"from the BenchmarkRecover rows when the results have them, what the recovery costs.", fr.File, fmtDuration(float64(fr.DeadlineNs)))
+	var cfg []string
+	for _, e := range fr.Config {
+		if !hiddenEnvKey(e.Key) {
+			cfg = append(cfg, e.Key+": "+e.Value)
+		}
+	}
+	if len(cfg) > 0 {
+		s += " Its configuration: " + strings.Join(cfg, ", ") + "."
+	}
+	return s
+}
+
+// faultsNotMeasured is the line a report without -faults carries.
+const faultsNotMeasured = "The fault table (what a misbehaving plugin does to the host) was not measured: " +
+	"`make faults` measures it; pass its JSON file with -faults."
+
+const faultsHeading = "Faults: what a misbehaving plugin does to the host"
+
+// mdText escapes free text (a fault's detail) for Markdown, on one
+// line.
+func mdText(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return strings.NewReplacer(`\`, `\\`, "&", "&amp;", "|", `\|`, "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;",
+		"`", "\\`", "[", `\[`, "]", `\]`).Replace(s)
+}
+
+func writeFaultsMarkdown(w io.Writer, rep *Report) {
+	fr := rep.Faults
+	if fr == nil {
+		fmt.Fprintf(w, "%s\n\n", faultsNotMeasured)
+		return
+	}
+	t := fr.table()
+	fmt.Fprintf(w, "## %s\n\n%s\n\n", faultsHeading, mdText(fr.intro()))
+	fmt.Fprintf(w, "| backend |")
+	for _, f := range t.Faults {
+		fmt.Fprintf(w, " %s |", mdEscape(f))
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(t.Faults)))
+	for _, r := range t.Rows {
+		fmt.Fprintf(w, "| %s |", mdEscape(r.Label))
+		for _, c := range r.Cells {
+			if c == nil {
+				fmt.Fprintf(w, " — |")
+				continue
+			}
+			parts := c.cellParts()
+			for i := range parts {
+				parts[i] = mdText(parts[i])
+			}
+			fmt.Fprintf(w, " %s |", strings.Join(parts, "; "))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\nDetails:\n\n")
+	for _, c := range t.Cells {
+		fmt.Fprintf(w, "- **%s, %s**: %s", mdEscape(c.Fault), mdEscape(c.label()), mdText(c.outcomeText()))
+		if c.Detail != "" {
+			fmt.Fprintf(w, ": %s", mdText(c.Detail))
+		}
+		if c.RecoveryNote != "" {
+			fmt.Fprintf(w, ". Recovery: %s", mdText(c.RecoveryNote))
+		}
+		if c.Recover != nil {
+			fmt.Fprintf(w, " (%s)", mdCode(c.Recover.Name))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+}
