@@ -367,19 +367,21 @@ func measureFault(fault, backend, fixture string) (FaultCell, error) {
 		}
 	}
 	if fault == "startloop" {
-		ctx, cancel := context.WithTimeout(bg, faultDeadline)
-		defer cancel()
 		say("calling")
 		start := time.Now()
+		ctx, cancel := context.WithTimeout(bg, faultDeadline)
+		defer cancel()
 		mod, err := be.Load(ctx, path)
 		took := time.Since(start)
+		deadline, _ := ctx.Deadline()
+		late := time.Since(deadline)
 		if err == nil {
 			mod.Close(bg)
 			return cell, fmt.Errorf("%s loaded: its start should never return", path)
 		}
 		cell.Outcome, cell.Detail, cell.Since, cell.DetectNS = "error", err.Error(), "load", took.Nanoseconds()
 		if errors.Is(err, context.DeadlineExceeded) {
-			cell.Outcome, cell.Since, cell.DetectNS = "deadline", "deadline", (took - faultDeadline).Nanoseconds()
+			cell.Outcome, cell.Since, cell.DetectNS = "deadline", "deadline", max(late, 0).Nanoseconds()
 		}
 		goOn(cell)
 		cell.Recovery, cell.RecoveryNote = recoverByReload(tg, be, err)
@@ -424,7 +426,9 @@ func measureFault(fault, backend, fixture string) (FaultCell, error) {
 		}
 		cell.Outcome, cell.Detail, cell.Since, cell.DetectNS = "error", err.Error(), "call", took.Nanoseconds()
 		if errors.Is(err, context.DeadlineExceeded) {
-			cell.Outcome, cell.Since, cell.DetectNS = "deadline", "deadline", (took - faultDeadline).Nanoseconds()
+			// The call's deadline starts inside Min, after start: never
+			// earlier than start+faultDeadline.
+			cell.Outcome, cell.Since, cell.DetectNS = "deadline", "deadline", max(took-faultDeadline, 0).Nanoseconds()
 		}
 		p.Close(bg)
 	case <-time.After(wait):
