@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
 )
 
@@ -147,33 +148,15 @@ func dlopen(ctx context.Context, abs string) (uintptr, error) {
 		}
 		return h, nil
 	}
-	if ctx.Done() == nil {
-		return open()
-	}
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("dlopen not started: %w", err)
 	}
-	type result struct {
-		h   uintptr
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		h, err := open()
-		done <- result{h, err}
-	}()
-	select {
-	case r := <-done:
-		return r.h, r.err
-	case <-ctx.Done():
+	h, err := abandon.Wait(ctx, open, func(h uintptr) { purego.Dlclose(h) })
+	if err != nil && err == ctx.Err() { // given up on: the loader is still busy
 		stuck.CompareAndSwap(nil, &abs)
-		go func() { // should dlopen ever return, close what it opened
-			if r := <-done; r.err == nil {
-				purego.Dlclose(r.h)
-			}
-		}()
-		return 0, fmt.Errorf("dlopen did not return (a constructor still runs): %w: %w", ctx.Err(), backends.ErrNoInterrupt)
+		return 0, fmt.Errorf("dlopen did not return (a constructor still runs): %w: %w", err, backends.ErrNoInterrupt)
 	}
+	return h, err
 }
 
 // cString copies the NUL-terminated C string at p, up to maxIdentity bytes.

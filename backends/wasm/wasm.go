@@ -47,6 +47,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
 )
 
@@ -182,7 +183,7 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 	if !bytes.HasPrefix(bin, []byte("\x00asm")) {
 		return nil, fail("", fmt.Errorf("%w: not a wasm module (no \\0asm header)", backends.ErrFormat))
 	}
-	cm, err := bounded(ctx, func() (wazero.CompiledModule, error) { return b.r.CompileModule(ctx, bin) },
+	cm, err := abandon.Wait(ctx, func() (wazero.CompiledModule, error) { return b.r.CompileModule(ctx, bin) },
 		func(cm wazero.CompiledModule) { cm.Close(context.Background()) })
 	if err != nil {
 		if ctx.Err() != nil {
@@ -297,7 +298,7 @@ func (m *module) instantiate(ctx context.Context) (api.Module, *guestMemory, err
 	if m.b.interruptible || ctx.Done() == nil {
 		mod, err = inst() // wazero itself stops the start function at ctx's end
 	} else {
-		mod, err = bounded(ctx, inst, func(mod api.Module) { mod.Close(context.Background()) })
+		mod, err = abandon.Wait(ctx, inst, func(mod api.Module) { mod.Close(context.Background()) })
 		if err != nil && ctx.Err() != nil {
 			err = fmt.Errorf("%w (its start function runs on: %w)", err, backends.ErrNoInterrupt)
 		}
@@ -309,39 +310,6 @@ func (m *module) instantiate(ctx context.Context) (api.Module, *guestMemory, err
 		return nil, nil, m.fail(m.start, fmt.Errorf("instantiate: %w", err))
 	}
 	return mod, gm, nil
-}
-
-// bounded runs f and returns its result, or ctx's error as soon as ctx is
-// done: f runs on, on its own goroutine, and drop disposes of its result
-// should it ever come.
-func bounded[T any](ctx context.Context, f func() (T, error), drop func(T)) (T, error) {
-	var zero T
-	if ctx.Done() == nil {
-		return f()
-	}
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := f()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		go func() {
-			if r := <-done; r.err == nil {
-				drop(r.v)
-			}
-		}()
-		return zero, ctx.Err()
-	}
 }
 
 // guestMemory is an instance's linear memory: a Go slice, grown as wazero
