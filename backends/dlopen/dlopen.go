@@ -116,7 +116,7 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	for _, s := range syms {
 		if *s.p, err = purego.Dlsym(h, s.name); err != nil {
 			purego.Dlclose(h)
-			return nil, fail(s.name, fmt.Errorf("%w: %v", backends.ErrMissingExport, err))
+			return nil, fail(s.name, fmt.Errorf("%w: %w", backends.ErrMissingExport, err))
 		}
 	}
 	for _, s := range []struct {
