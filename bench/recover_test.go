@@ -78,7 +78,7 @@ func forFaultCells[T interface {
 							skip(tb, "%s/%s %s: not applicable: %v", tg.Backend, tg.Fixture, fault, err)
 						}
 						if outcome == "hung" || (fault == "startloop" && recovery == "reload" && !strings.HasSuffix(tg.Backend, "-bounded")) {
-							skip(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; the recovery (%s) costs what BenchmarkSetup measures", tg.Backend, tg.Fixture, fault, recovery)
+							skip(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; its recovery (%s) is timed elsewhere: a new instance by BenchmarkSetup, a new process by the restart rows here", tg.Backend, tg.Fixture, fault, recovery)
 						}
 						path, err := tg.Faults(scratch, fault)
 						if path == "" {
