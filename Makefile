@@ -108,7 +108,7 @@ bench:
 ## faults: the fault table (every backend x fault, each in a process of its own) into results/faults-latest.json
 faults:
 	@mkdir -p $(RESULTS)
-	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -faults $(CURDIR)/$(RESULTS)/faults-latest.json
+	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -parallel 4 -faults $(CURDIR)/$(RESULTS)/faults-latest.json
 
 ## crash-check: a segfaulting .so costs its row, not the run (every other row printed, exit non-zero, nothing left behind)
 crash-check:
