@@ -299,6 +299,9 @@ func runFaultCell(t *testing.T, tg Target, fault string) FaultCell {
 		if err := json.Unmarshal(partial, &cell); err != nil {
 			t.Fatalf("the cell's report %q: %v", partial, err)
 		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			cell.PeakRSS = ru.Maxrss << 10
+		}
 		cell.Recovery = "restart"
 		cell.RecoveryNote = fmt.Sprintf("the host froze after it: its next garbage collection never finished (killed by the harness after %v): "+
 			"Go cannot preempt the guest still spinning in compiled code, and a collection stops every goroutine first", limit)
