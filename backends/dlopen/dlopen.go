@@ -10,15 +10,12 @@
 package dlopen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -26,6 +23,7 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/abandon"
+	"github.com/plugbench/plugbench/backends/internal/elfcheck"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
 )
 
@@ -67,11 +65,6 @@ const (
 // maxIdentity bounds the identity string read from the plugin.
 const maxIdentity = 1024
 
-// stuck is set once a dlopen was abandoned at its context's deadline: the
-// library's constructor never returned, and the dynamic loader's lock, which
-// is the whole process's, is still held by the thread running it.
-var stuck atomic.Pointer[string]
-
 // Load checks the file, then dlopens it and checks its exports.
 //
 // # Notes
@@ -80,14 +73,15 @@ var stuck atomic.Pointer[string]
 //     ctx can be done, Load waits for dlopen on another goroutine and
 //     returns at ctx's end with an error wrapping ctx.Err() and
 //     backends.ErrNoInterrupt; that dlopen goes on holding the dynamic
-//     loader's lock, so every later Load in this process fails at once:
-//     only a new process can load again.
+//     loader's lock, so every later Load in this process fails at once,
+//     the cgo backend's too (package elfcheck remembers it): only a new
+//     process can load again.
 func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	fail := func(sym string, err error) error {
 		return &backends.Error{Backend: Name, Path: path, Symbol: sym, Err: err}
 	}
-	if p := stuck.Load(); p != nil {
-		return nil, fail("", fmt.Errorf("the dynamic loader is locked: a constructor of %s never returned: %w", *p, backends.ErrNoInterrupt))
+	if p, ok := elfcheck.Stuck(); ok {
+		return nil, fail("", fmt.Errorf("the dynamic loader is locked: a constructor of %s never returned: %w", p, backends.ErrNoInterrupt))
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -96,7 +90,7 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	// dlopen's own errors are strings; check the file first so that a
 	// missing file matches fs.ErrNotExist and a wrong one ErrFormat, and so
 	// that a truncated or corrupt file never reaches the loader.
-	if err := checkELF(abs); err != nil {
+	if err := elfcheck.Check(abs); err != nil {
 		return nil, fail("", err)
 	}
 	h, err := dlopen(ctx, abs)
@@ -153,7 +147,7 @@ func dlopen(ctx context.Context, abs string) (uintptr, error) {
 	}
 	h, err := abandon.Wait(ctx, open, func(h uintptr) { purego.Dlclose(h) })
 	if err != nil && err == ctx.Err() { // given up on: the loader is still busy
-		stuck.CompareAndSwap(nil, &abs)
+		elfcheck.Abandon(abs)
 		return 0, fmt.Errorf("dlopen did not return (a constructor still runs): %w: %w", err, backends.ErrNoInterrupt)
 	}
 	return h, err
@@ -335,19 +329,4 @@ func (p *Plugin) Close(context.Context) error {
 // /proc/self/maps (Linux only). The suite uses it to prove that a cold
 // load really maps the library: dlopen of an already-open library only
 // bumps a reference count.
-func IsMapped(path string) (bool, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return false, err
-	}
-	maps, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return false, fmt.Errorf("is %s mapped: %w", path, err)
-	}
-	for line := range bytes.Lines(maps) {
-		if bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(" "+abs)) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
+func IsMapped(path string) (bool, error) { return elfcheck.IsMapped(path) }

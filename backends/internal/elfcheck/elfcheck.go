@@ -1,4 +1,15 @@
-package dlopen
+// Package elfcheck is what plugbench's native backends, dlopen (through
+// purego) and cgo, share about glibc's dynamic loader, so that both load a
+// shared object the same way:
+//
+//  1. [Check] validates the file before dlopen(3) ever sees it: the loader
+//     trusts the file, and a malformed one kills the host with a signal.
+//  2. [Abandon] and [Stuck] remember, for the whole process, that a dlopen
+//     was abandoned at its context's deadline: its constructor still runs
+//     and holds the loader's lock, so no backend can load again.
+//  3. [IsMapped] tells whether a file is mapped into the process, which
+//     proves that a cold load really mapped the library.
+package elfcheck
 
 import (
 	"bytes"
@@ -15,7 +26,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 )
 
-// checkELF checks that the file at path is a shared object that glibc's
+// Check checks that the file at path is a shared object that glibc's
 // dynamic loader can map, relocate and initialise without faulting, before
 // dlopen(3) ever sees it. dlopen reports a malformed object as a signal, not
 // an error: a .so cut short makes the loader touch pages mapped past the end
@@ -108,7 +119,7 @@ import (
 // arm64 (64-bit, little-endian, RELA relocations); on any other GOARCH it
 // refuses with errors.ErrUnsupported rather than let an unchecked file
 // through.
-func checkELF(path string) error {
+func Check(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -122,7 +133,7 @@ func checkELF(path string) error {
 		return notSO("not a regular file (mode %v)", st.Mode())
 	}
 	if st.Size() > maxSnapshot {
-		return checkELFImage(f, st.Size())
+		return CheckImage(f, st.Size())
 	}
 	// A plugin is small: read it in one go rather than in a few dozen
 	// system calls, and check one snapshot of it.
@@ -130,14 +141,14 @@ func checkELF(path string) error {
 	if _, err := io.ReadFull(f, b); err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	return checkELFImage(bytes.NewReader(b), st.Size())
+	return CheckImage(bytes.NewReader(b), st.Size())
 }
 
-// maxSnapshot is the largest file checkELF reads whole.
+// maxSnapshot is the largest file Check reads whole.
 const maxSnapshot = 16 << 20
 
-// checkELFImage runs checkELF's checks on the size bytes of r.
-func checkELFImage(r io.ReaderAt, size int64) error {
+// CheckImage runs Check's checks on the size bytes of r.
+func CheckImage(r io.ReaderAt, size int64) error {
 	host, ok := hostELFs[runtime.GOARCH]
 	if !ok {
 		return fmt.Errorf("checking ELF: GOARCH %s is not described (amd64, arm64 are): %w", runtime.GOARCH, errors.ErrUnsupported)
@@ -167,11 +178,11 @@ func checkELFImage(r io.ReaderAt, size int64) error {
 // hostELF describes the shared objects a GOARCH's loader takes.
 type hostELF struct {
 	machine elf.Machine
-	// Relocation types checkELF treats specially.
+	// Relocation types Check treats specially.
 	relative, irelative, tlsdesc, globDat, jumpSlot uint32
 }
 
-// hostELFs are the GOARCHes checkELF knows. All are ELFCLASS64,
+// hostELFs are the GOARCHes Check knows. All are ELFCLASS64,
 // ELFDATA2LSB and use RELA relocations only (glibc's ELF_MACHINE_NO_REL),
 // which the fixed sizes below assume.
 var hostELFs = map[string]hostELF{
@@ -243,7 +254,7 @@ type segment struct {
 
 func (s segment) String() string { return fmt.Sprintf("%v segment %d", s.Type, s.index) }
 
-// elfCheck is the state of one checkELF: what each step found that later
+// elfCheck is the state of one Check: what each step found that later
 // steps use.
 type elfCheck struct {
 	r    io.ReaderAt

@@ -1,4 +1,4 @@
-package dlopen
+package elfcheck_test
 
 import (
 	"bufio"
@@ -24,6 +24,9 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
+	"github.com/plugbench/plugbench/backends/cgo"
+	"github.com/plugbench/plugbench/backends/dlopen"
+	"github.com/plugbench/plugbench/backends/internal/elfcheck"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -42,11 +45,21 @@ var fixtureSO = sync.OnceValues(func() ([]byte, error) {
 	return os.ReadFile(out)
 })
 
+// natives are the backends that dlopen what Check accepts: dlopen always,
+// cgo when this test binary has cgo.
+func natives() []backends.Backend {
+	bs := []backends.Backend{dlopen.Backend()}
+	if cgo.Available {
+		bs = append(bs, cgo.Backend())
+	}
+	return bs
+}
+
 // fixtureBytes returns the fixture, skipping without a C compiler.
 func fixtureBytes(t testing.TB) []byte {
 	t.Helper()
-	if _, ok := hostELFs[runtime.GOARCH]; !ok {
-		t.Skipf("checkELF does not describe GOARCH %s", runtime.GOARCH)
+	if !elfcheck.Described() {
+		t.Skipf("Check does not describe GOARCH %s", runtime.GOARCH)
 	}
 	b, err := fixtureSO()
 	if errors.Is(err, fixtures.ErrNoCompiler) {
@@ -66,16 +79,16 @@ func writeFile(t testing.TB, path string, b []byte) string {
 	return path
 }
 
-func TestCheckELFValid(t *testing.T) {
+func TestCheckValid(t *testing.T) {
 	so := writeFile(t, filepath.Join(t.TempDir(), "ok.so"), fixtureBytes(t))
-	if err := checkELF(so); err != nil {
+	if err := elfcheck.Check(so); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// TestCheckELFLinkerVariants checks that checkELF refuses no real shared
+// TestCheckLinkerVariants checks that Check refuses no real shared
 // object: the fixture linked by other linkers and with other layouts.
-func TestCheckELFLinkerVariants(t *testing.T) {
+func TestCheckLinkerVariants(t *testing.T) {
 	fixtureBytes(t) // skips without a compiler
 	for _, v := range []struct{ name, flags string }{
 		{"gold", "-fuse-ld=gold"},
@@ -92,22 +105,24 @@ func TestCheckELFLinkerVariants(t *testing.T) {
 			if err := fixtures.BuildSO(context.Background(), so, strings.Fields(v.flags)...); err != nil {
 				t.Skipf("cannot link with %s: %.200v", v.flags, err)
 			}
-			if err := checkELF(so); err != nil {
+			if err := elfcheck.Check(so); err != nil {
 				t.Fatal(err)
 			}
-			mod, err := Backend().Load(context.Background(), so)
-			if err != nil {
-				t.Fatal(err)
+			for _, be := range natives() {
+				mod, err := be.Load(context.Background(), so)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mod.Close(context.Background())
 			}
-			mod.Close(context.Background())
 		})
 	}
 }
 
-// TestCheckELFMappedLibraries checks that checkELF accepts every shared
+// TestCheckMappedLibraries checks that Check accepts every shared
 // object this process has mapped (libc, the loader itself): real libraries
 // must never be refused.
-func TestCheckELFMappedLibraries(t *testing.T) {
+func TestCheckMappedLibraries(t *testing.T) {
 	fixtureBytes(t)
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
@@ -121,7 +136,7 @@ func TestCheckELFMappedLibraries(t *testing.T) {
 			continue
 		}
 		seen[fields[5]] = true
-		if err := checkELF(fields[5]); err != nil {
+		if err := elfcheck.Check(fields[5]); err != nil {
 			t.Errorf("%s: %v", fields[5], err)
 		}
 	}
@@ -148,13 +163,13 @@ func fixtureLayout(t testing.TB, so []byte) layout {
 		t.Fatal(err)
 	}
 	var hdr elf.Header64
-	if _, err := binary.Decode(so, le, &hdr); err != nil {
+	if _, err := binary.Decode(so, binary.LittleEndian, &hdr); err != nil {
 		t.Fatal(err)
 	}
 	l := layout{
 		progs:   f.Progs,
 		phoff:   int(hdr.Phoff),
-		headers: int(hdr.Phoff) + int(hdr.Phnum)*phdrSize,
+		headers: int(hdr.Phoff) + int(hdr.Phnum)*elfcheck.PhdrSize,
 		extent:  int(hdr.Shoff) + int(hdr.Shnum)*int(hdr.Shentsize),
 	}
 	for _, p := range f.Progs {
@@ -165,15 +180,15 @@ func fixtureLayout(t testing.TB, so []byte) layout {
 	return l
 }
 
-// TestCheckELFTruncated cuts the fixture short: at 8 KiB (issue 12 item 3),
+// TestCheckTruncated cuts the fixture short: at 8 KiB (issue 12 item 3),
 // at the end of each program header and of each segment's file contents, at
 // 64 evenly spaced lengths and one byte short.
-func TestCheckELFTruncated(t *testing.T) {
+func TestCheckTruncated(t *testing.T) {
 	so := fixtureBytes(t)
 	l := fixtureLayout(t, so)
 	lengths := map[int]string{8192: "8 KiB", len(so) - 1: "len-1"}
 	for i, p := range l.progs {
-		lengths[l.phoff+(i+1)*phdrSize] = fmt.Sprintf("end of program header %d", i)
+		lengths[l.phoff+(i+1)*elfcheck.PhdrSize] = fmt.Sprintf("end of program header %d", i)
 		if p.Filesz > 0 {
 			lengths[int(p.Off+p.Filesz)] = fmt.Sprintf("end of %v segment %d", p.Type, i)
 		}
@@ -188,20 +203,20 @@ func TestCheckELFTruncated(t *testing.T) {
 			continue
 		}
 		path := writeFile(t, filepath.Join(dir, fmt.Sprintf("cut%06d.so", n)), so[:n])
-		err := checkELF(path)
+		err := elfcheck.Check(path)
 		if n >= l.extent {
 			// Everything the loader maps and everything debug/elf reads is
 			// still there: the cut only dropped trailing bytes nothing
 			// refers to. Such a file may pass, but must do so every time.
 			// (Linkers put the section header table last, so with the
 			// fixture this does not happen.)
-			if again := checkELF(path); (err == nil) != (again == nil) {
-				t.Errorf("cut at %d bytes (%s): checkELF said %v, then %v", n, lengths[n], err, again)
+			if again := elfcheck.Check(path); (err == nil) != (again == nil) {
+				t.Errorf("cut at %d bytes (%s): Check said %v, then %v", n, lengths[n], err, again)
 			}
 			continue
 		}
 		if !errors.Is(err, backends.ErrFormat) {
-			t.Errorf("cut at %d bytes (%s): checkELF = %v, want ErrFormat", n, lengths[n], err)
+			t.Errorf("cut at %d bytes (%s): Check = %v, want ErrFormat", n, lengths[n], err)
 			continue
 		}
 		refused++
@@ -215,25 +230,28 @@ func TestCheckELFTruncated(t *testing.T) {
 // helperEnv names the library TestHelperLoad loads in a child process.
 const helperEnv = "PLUGBENCH_ELF_HELPER_LOAD"
 
-// TestHelperLoad is not a test: TestCheckELFCorrupt runs it in a child
-// process to dlopen a file checkELF accepted, where a signal kills only
-// the child.
+// TestHelperLoad is not a test: TestCheckCorrupt runs it in a child
+// process to dlopen a file Check accepted, where a signal kills only
+// the child. It loads the file with every native backend in turn (the
+// same loader, reached through purego and through cgo).
 func TestHelperLoad(t *testing.T) {
 	path := os.Getenv(helperEnv)
 	if path == "" {
-		t.Skip("helper of TestCheckELFCorrupt, run in a child process with $" + helperEnv)
+		t.Skip("helper of TestCheckCorrupt, run in a child process with $" + helperEnv)
 	}
 	ctx := context.Background()
-	mod, err := Backend().Load(ctx, path)
-	if err != nil {
-		// dlopen refusing with an error is fine: only a signal is not.
-		fmt.Printf("load refused: %v\n", err)
-		return
+	for _, be := range natives() {
+		mod, err := be.Load(ctx, path)
+		if err != nil {
+			// dlopen refusing with an error is fine: only a signal is not.
+			fmt.Printf("load refused: %v\n", err)
+			continue
+		}
+		if err := mod.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("loaded by %s\n", be.Name())
 	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println("loaded")
 }
 
 // signalLine is how the Go runtime reports a fault in C code (it exits
@@ -278,12 +296,12 @@ func (c corruption) String() string {
 	return fmt.Sprintf("offset %#x: % x → % x", c.off, c.old, c.new)
 }
 
-// TestCheckELFCorrupt damages the ELF header and the program headers of the
-// fixture, one byte or four at a time, with a fixed seed. checkELF must
+// TestCheckCorrupt damages the ELF header and the program headers of the
+// fixture, one byte or four at a time, with a fixed seed. Check must
 // refuse each with ErrFormat or accept it; what it accepts must not kill
 // the process that dlopens it (a sample of them is loaded in child
 // processes).
-func TestCheckELFCorrupt(t *testing.T) {
+func TestCheckCorrupt(t *testing.T) {
 	so := fixtureBytes(t)
 	headers := fixtureLayout(t, so).headers
 	const tries = 400
@@ -309,9 +327,9 @@ func TestCheckELFCorrupt(t *testing.T) {
 		b := slices.Clone(so)
 		copy(b[c.off:], c.new)
 		c.path = writeFile(t, filepath.Join(dir, fmt.Sprintf("corrupt%03d.so", i)), b)
-		if err := checkELF(c.path); err != nil {
+		if err := elfcheck.Check(c.path); err != nil {
 			if !errors.Is(err, backends.ErrFormat) {
-				t.Errorf("%v: checkELF = %v, want ErrFormat", c, err)
+				t.Errorf("%v: Check = %v, want ErrFormat", c, err)
 			}
 			continue
 		}
@@ -339,7 +357,7 @@ func TestCheckELFCorrupt(t *testing.T) {
 			defer func() { <-sem }()
 			out, err := loadInChild(c.path)
 			if err != nil {
-				t.Errorf("%v, accepted by checkELF: %v\n%s", c, err, out)
+				t.Errorf("%v, accepted by Check: %v\n%s", c, err, out)
 				return
 			}
 			mu.Lock()
@@ -355,9 +373,9 @@ func TestCheckELFCorrupt(t *testing.T) {
 	t.Logf("dlopened %d accepted corruptions in child processes: %d loaded, %d refused with an error", len(sample), loaded, refused)
 }
 
-func FuzzCheckELF(f *testing.F) {
-	if _, ok := hostELFs[runtime.GOARCH]; !ok {
-		f.Skipf("checkELF does not describe GOARCH %s", runtime.GOARCH)
+func FuzzCheck(f *testing.F) {
+	if !elfcheck.Described() {
+		f.Skipf("Check does not describe GOARCH %s", runtime.GOARCH)
 	}
 	so, err := fixtureSO()
 	switch {
@@ -372,9 +390,9 @@ func FuzzCheckELF(f *testing.F) {
 	f.Add([]byte("\x7fELF\x02\x01\x01"))
 	f.Add(bytes.Repeat([]byte{0xff}, 128))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		// Never dlopen here: only checkELF's own robustness is fuzzed.
-		if err := checkELFImage(bytes.NewReader(b), int64(len(b))); err != nil && !errors.Is(err, backends.ErrFormat) {
-			t.Fatalf("checkELF = %v, want nil or ErrFormat", err)
+		// Never dlopen here: only Check's own robustness is fuzzed.
+		if err := elfcheck.CheckImage(bytes.NewReader(b), int64(len(b))); err != nil && !errors.Is(err, backends.ErrFormat) {
+			t.Fatalf("Check = %v, want nil or ErrFormat", err)
 		}
 	})
 }
@@ -390,26 +408,28 @@ func TestLoadTruncatedError(t *testing.T) {
 	want := ""
 	for i, p := range fixtureLayout(t, so).progs {
 		if p.Type == elf.PT_LOAD && p.Off+p.Filesz > cut {
-			want = fmt.Sprintf("not a shared object: PT_LOAD segment %d %s extends past the end of the file (%d bytes)", i, span(p.Off, p.Filesz), cut)
+			want = fmt.Sprintf("not a shared object: PT_LOAD segment %d %s extends past the end of the file (%d bytes)", i, elfcheck.Span(p.Off, p.Filesz), cut)
 			break
 		}
 	}
 	if want == "" {
 		t.Fatalf("every PT_LOAD segment of the fixture fits in %d bytes", cut)
 	}
-	backendstest.CheckLoadErrors(t, Backend(), []backendstest.LoadError{{
-		Name: "truncated to 8 KiB", Path: path, Is: backends.ErrFormat, Text: want,
-	}}, func(t *testing.T, c backendstest.LoadError) {
-		if mapped, _ := IsMapped(c.Path); mapped {
-			t.Errorf("%s mapped after a refused load", c.Path)
-		}
-	})
+	for _, be := range natives() {
+		backendstest.CheckLoadErrors(t, be, []backendstest.LoadError{{
+			Name: be.Name() + "/truncated to 8 KiB", Path: path, Is: backends.ErrFormat, Text: want,
+		}}, func(t *testing.T, c backendstest.LoadError) {
+			if mapped, _ := elfcheck.IsMapped(c.Path); mapped {
+				t.Errorf("%s mapped after a refused load", c.Path)
+			}
+		})
+	}
 }
 
-func BenchmarkCheckELF(b *testing.B) {
+func BenchmarkCheck(b *testing.B) {
 	so := writeFile(b, filepath.Join(b.TempDir(), "ok.so"), fixtureBytes(b))
 	for b.Loop() {
-		if err := checkELF(so); err != nil {
+		if err := elfcheck.Check(so); err != nil {
 			b.Fatal(err)
 		}
 	}

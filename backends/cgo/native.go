@@ -1,0 +1,350 @@
+//go:build cgo
+
+package cgo
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../fixtures/c
+#cgo LDFLAGS: -ldl
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/internal/abandon"
+	"github.com/plugbench/plugbench/backends/internal/elfcheck"
+	"github.com/plugbench/plugbench/backends/internal/hostfn"
+)
+
+// Available reports whether this build has cgo, and so whether the backend
+// can load anything.
+const Available = true
+
+// The symbols of ABI version 1 (fixtures/c/plugbench.h).
+const (
+	symVersion    = "plugbench_abi_version"
+	symIdentity   = "plugbench_identity"
+	symNew        = "plugbench_new"
+	symFree       = "plugbench_free"
+	symMin        = "plugbench_min"
+	symAccumulate = "plugbench_accumulate"
+	symSum        = "plugbench_sum"
+	symUpper      = "plugbench_upper"
+)
+
+// Optional symbols: events and callbacks (plugbench.h's second half). A
+// library without them loads; its instances offer what it has.
+const (
+	symEventJSON   = "plugbench_event_json"
+	symEventBinary = "plugbench_event_binary"
+	symEventFlat   = "plugbench_event_flat"
+	symEventView   = "plugbench_event_view"
+	symSetHost     = "plugbench_set_host"
+	symCallback    = "plugbench_callback"
+)
+
+// maxIdentity bounds the identity string read from the plugin.
+const maxIdentity = 1024
+
+// errBuf is the room for a dlerror message.
+const errBuf = 512
+
+// cerr returns the C message written into buf as an error.
+func cerr(buf []byte) error {
+	if i := indexNUL(buf); i >= 0 {
+		buf = buf[:i]
+	}
+	return errors.New(string(buf))
+}
+
+func indexNUL(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// Load checks the file, then dlopens it and checks its exports, as the
+// dlopen backend does.
+//
+// # Notes
+//
+//   - dlopen runs the library's constructors, which nothing can stop. When
+//     ctx can be done, Load waits for dlopen on another goroutine and
+//     returns at ctx's end with an error wrapping ctx.Err() and
+//     backends.ErrNoInterrupt; that dlopen goes on holding the dynamic
+//     loader's lock, so every later Load in this process fails at once,
+//     the dlopen backend's too: only a new process can load again.
+func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
+	fail := func(sym string, err error) error {
+		return &backends.Error{Backend: Name, Path: path, Symbol: sym, Err: err}
+	}
+	if p, ok := elfcheck.Stuck(); ok {
+		return nil, fail("", fmt.Errorf("the dynamic loader is locked: a constructor of %s never returned: %w", p, backends.ErrNoInterrupt))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fail("", err)
+	}
+	// dlopen's own errors are strings; check the file first so that a
+	// missing file matches fs.ErrNotExist and a wrong one ErrFormat, and so
+	// that a truncated or corrupt file never reaches the loader.
+	if err := elfcheck.Check(abs); err != nil {
+		return nil, fail("", err)
+	}
+	h, err := dlopenCtx(ctx, abs)
+	if err != nil {
+		return nil, fail("", err)
+	}
+	m := &module{path: path, abs: abs, handle: h}
+	for _, s := range []struct {
+		name string
+		p    *C.uintptr_t
+	}{
+		{symVersion, &m.version}, {symIdentity, &m.identity},
+		{symNew, &m.fnNew}, {symFree, &m.fnFree},
+		{symMin, &m.fnMin}, {symAccumulate, &m.fnAccumulate},
+		{symSum, &m.fnSum}, {symUpper, &m.fnUpper},
+	} {
+		if *s.p, err = dlsym(h, s.name); err != nil {
+			dlclose(h)
+			return nil, fail(s.name, fmt.Errorf("%w: %w", backends.ErrMissingExport, err))
+		}
+	}
+	for _, s := range []struct {
+		name string
+		p    *C.uintptr_t
+	}{
+		{symEventJSON, &m.fnEventJSON}, {symEventBinary, &m.fnEventBinary},
+		{symEventFlat, &m.fnEventFlat}, {symEventView, &m.fnEventView},
+		{symSetHost, &m.fnSetHost}, {symCallback, &m.fnCallback},
+	} {
+		*s.p, _ = dlsym(h, s.name) // 0 when absent
+	}
+	v := C.pbc_version(m.version)
+	id := make([]byte, maxIdentity)
+	n := C.pbc_identity(m.identity, (*C.char)(unsafe.Pointer(&id[0])), C.size_t(len(id)))
+	m.id, err = backends.CheckArtifact(int32(v), string(id[:n]), builtFor, Name)
+	if err != nil {
+		dlclose(h)
+		return nil, fail("", err)
+	}
+	return m, nil
+}
+
+// dlopenCtx opens the library at abs, bounded by ctx as Load documents.
+func dlopenCtx(ctx context.Context, abs string) (C.uintptr_t, error) {
+	open := func() (C.uintptr_t, error) {
+		cpath := C.CString(abs)
+		defer C.free(unsafe.Pointer(cpath))
+		msg := make([]byte, errBuf)
+		h := C.pbc_dlopen(cpath, (*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg)))
+		if h == 0 {
+			return 0, fmt.Errorf("dlopen: %w", cerr(msg))
+		}
+		return h, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("dlopen not started: %w", err)
+	}
+	h, err := abandon.Wait(ctx, open, func(h C.uintptr_t) { dlclose(h) })
+	if err != nil && err == ctx.Err() { // given up on: the loader is still busy
+		elfcheck.Abandon(abs)
+		return 0, fmt.Errorf("dlopen did not return (a constructor still runs): %w: %w", err, backends.ErrNoInterrupt)
+	}
+	return h, err
+}
+
+// dlsym returns the address of the symbol name in the library h.
+func dlsym(h C.uintptr_t, name string) (C.uintptr_t, error) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	msg := make([]byte, errBuf)
+	p := C.pbc_dlsym(h, cname, (*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg)))
+	if p == 0 {
+		return 0, cerr(msg)
+	}
+	return p, nil
+}
+
+// dlclose closes the library h.
+func dlclose(h C.uintptr_t) error {
+	msg := make([]byte, errBuf)
+	if C.pbc_dlclose(h, (*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg))) != 0 {
+		return cerr(msg)
+	}
+	return nil
+}
+
+type module struct {
+	path, abs string
+	id        backends.Identity
+
+	mu        sync.Mutex
+	handle    C.uintptr_t // 0 once closed
+	instances int
+
+	// The exports' addresses, as dlsym gave them.
+	version, identity, fnNew, fnFree    C.uintptr_t
+	fnMin, fnAccumulate, fnSum, fnUpper C.uintptr_t
+
+	// Optional: 0 when the library lacks them.
+	fnEventJSON, fnEventBinary, fnEventFlat, fnEventView C.uintptr_t
+	fnSetHost, fnCallback                                C.uintptr_t
+}
+
+func (m *module) Identity() backends.Identity { return m.id }
+func (m *module) Path() string                { return m.path }
+
+func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backends.Plugin, error) {
+	cfg := backends.Config(opts)
+	if cfg.CallTimeout > 0 {
+		return nil, &backends.Error{Backend: Name, Path: m.path,
+			Err: backends.NoInterrupt(Name, "a native call runs on the host's own thread and cannot be stopped")}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.handle == 0 {
+		return nil, &backends.Error{Backend: Name, Path: m.path, Err: errors.New("instantiate after close")}
+	}
+	if cfg.Emit != nil && (m.fnSetHost == 0 || m.fnCallback == 0) {
+		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symSetHost,
+			Err: fmt.Errorf("%w: a host function was given, the library takes none", backends.ErrMissingExport)}
+	}
+	s := C.pbc_new(m.fnNew)
+	if s == 0 {
+		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symNew, Err: errors.New("plugin returned no state")}
+	}
+	p := &Plugin{m: m, state: s, fnMin: m.fnMin}
+	if cfg.Emit != nil {
+		p.host = hostfn.Register(cfg.Emit)
+		C.pbc_set_host(m.fnSetHost, s, C.uint64_t(p.host))
+	}
+	m.instances++
+	return p, nil
+}
+
+// Close unloads the library. It fails while instances are open: their code
+// would be unmapped under them.
+func (m *module) Close(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.handle == 0 {
+		return nil
+	}
+	if m.instances > 0 {
+		return &backends.Error{Backend: Name, Path: m.path, Err: fmt.Errorf("close with %d instances open", m.instances)}
+	}
+	err := dlclose(m.handle)
+	m.handle = 0
+	if err != nil {
+		return &backends.Error{Backend: Name, Path: m.path, Err: fmt.Errorf("dlclose: %w", err)}
+	}
+	return nil
+}
+
+// Plugin is one instance of a shared-object plugin. What a call reads and
+// writes has cache lines of its own: instances are used from different
+// goroutines.
+type Plugin struct {
+	_     cpu.CacheLinePad
+	m     *module
+	state C.uintptr_t // the plugin's plugbench_state*, 0 once closed
+	fnMin C.uintptr_t // m.fnMin, here to save Min a load
+	host  uint64      // hostfn handle of the emit function, 0 if none
+	// arena is the view transport's C memory (C.malloc), nil until a view
+	// connection needs it; cap is its size. Freed by Close.
+	arena unsafe.Pointer
+	cap   int
+	_     cpu.CacheLinePad
+}
+
+// Min calls plugbench_min.
+func (p *Plugin) Min(a, b int32) (int32, error) {
+	if p.state == 0 {
+		return 0, backends.Closed(Name, symMin)
+	}
+	return int32(C.pbc_min(p.fnMin, C.int32_t(a), C.int32_t(b))), nil
+}
+
+// Accumulate calls plugbench_accumulate with this instance's state.
+func (p *Plugin) Accumulate(x int64) (int64, error) {
+	if p.state == 0 {
+		return 0, backends.Closed(Name, symAccumulate)
+	}
+	return int64(C.pbc_accumulate(p.m.fnAccumulate, p.state, C.int64_t(x))), nil
+}
+
+// Sum calls plugbench_sum on b in place: no copy.
+func (p *Plugin) Sum(b []byte) (uint64, error) {
+	if p.state == 0 {
+		return 0, backends.Closed(Name, symSum)
+	}
+	return uint64(C.pbc_sum(p.m.fnSum, data(b), C.size_t(len(b)))), nil
+}
+
+// Upper calls plugbench_upper on b in place: the plugin writes the host's
+// own bytes.
+func (p *Plugin) Upper(b []byte) error {
+	if p.state == 0 {
+		return backends.Closed(Name, symUpper)
+	}
+	C.pbc_upper(p.m.fnUpper, data(b), C.size_t(len(b)))
+	return nil
+}
+
+// data returns the address of b's bytes for C, nil for an empty slice (a
+// zero-length slice may point past its array's end). Passed as a pointer,
+// cgo keeps b alive and where it is for the call, and checks (cgocheck=1)
+// that it holds no Go pointers: bytes hold none.
+func data(b []byte) *C.uint8_t {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b)))
+}
+
+// Close frees the plugin's state. Later calls fail with
+// backends.ErrClosed; a second Close does nothing.
+func (p *Plugin) Close(context.Context) error {
+	if p.state == 0 {
+		return nil
+	}
+	C.pbc_free(p.m.fnFree, p.state)
+	p.state = 0
+	if p.arena != nil {
+		C.free(p.arena)
+		p.arena, p.cap = nil, 0
+	}
+	if p.host != 0 {
+		hostfn.Release(p.host)
+		p.host = 0
+	}
+	p.m.mu.Lock()
+	p.m.instances--
+	p.m.mu.Unlock()
+	return nil
+}
+
+// Callback calls plugbench_callback: the plugin calls the host's emit
+// function k times, each a C→Go call of pbHostEmit (export.go).
+func (p *Plugin) Callback(k int32) (int64, error) {
+	if p.state == 0 {
+		return 0, backends.Closed(Name, "callback")
+	}
+	if p.host == 0 {
+		return 0, backends.ErrNoHost
+	}
+	return int64(C.pbc_callback(p.m.fnCallback, p.state, C.int32_t(k))), nil
+}
