@@ -4,6 +4,9 @@ SHELL   := /bin/bash
 GO      ?= go
 CC      := $(shell $(GO) env CC)
 CLANG   ?= clang
+# Debian's rustc, not a rustup one on PATH: the committed Rust modules are
+# what this compiler makes (make wasm-check).
+RUSTC   ?= /usr/bin/rustc
 BUILD   := fixtures/build
 RESULTS := results
 
@@ -17,6 +20,19 @@ SO_FLAGS := -O2 -fPIC -shared -fvisibility=hidden '-DPLUGBENCH_BACKEND="dlopen"'
 # misbehaves (fixtures/c/plugbench.c says how); in the order of fixtures.Faults.
 FAULTS     := segv abort loop bomb startloop
 FAULT_WASM := $(FAULTS:%=fixtures/c/faults/plugbench-%.wasm)
+
+# The Rust guest (fixtures/rust/plugbench.rs, core only): the flags of
+# fixtures/rust.go (rustFlags, rustWasmFlags), which builds the shared object
+# at test time. Rust has no macro naming its compiler: the identity's
+# toolchain key (rustc-1.63.0) comes from PLUGBENCH_TOOLCHAIN. Faults are
+# selected with --cfg 'plugbench_fault="NAME"'.
+RUST_FLAGS := --edition 2021 --crate-type cdylib --crate-name plugbench \
+	-C opt-level=2 -C panic=abort -C codegen-units=1 -C lto -C strip=debuginfo
+RUST_WASM_FLAGS := $(RUST_FLAGS) --target wasm32-unknown-unknown \
+	-C link-arg=-zstack-size=16384 -C link-arg=--initial-memory=65536
+RUST_ENV = PLUGBENCH_TOOLCHAIN=rustc-$(word 2,$(shell $(RUSTC) --version))
+RUST_FAULT_WASM := $(FAULTS:%=fixtures/rust/faults/plugbench-%.wasm)
+RUST_SRC := fixtures/rust/plugbench.rs
 
 # The quick run takes 6 samples of every row, the fewest that give a report
 # confidence intervals and p-values (about a minute here).
@@ -38,13 +54,15 @@ BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
 GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transport -tolerance 100% \
 	-filter "-.name:Ref -.name:Recover -.name:Isolation -(.name:Pipeline .unit:B/op)" -thresholds results/gate-thresholds.txt
 
-.PHONY: all fixtures wasm wasm-check test bench bench-quick faults crash-check report report-full report-check gate ab-eval clean
+.PHONY: all fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check gate ab-eval clean
 
 all: test
 
 ## fixtures: build every artifact into fixtures/build (used by PLUGBENCH_FIXTURES)
 fixtures: $(BUILD)/plugbench-c.so $(BUILD)/plugbench-c.wasm $(BUILD)/plugbench-go.wasm \
-	$(FAULTS:%=$(BUILD)/plugbench-c-%.so) $(FAULTS:%=$(BUILD)/plugbench-c-%.wasm)
+	$(BUILD)/plugbench-rust.so $(BUILD)/plugbench-rust.wasm \
+	$(FAULTS:%=$(BUILD)/plugbench-c-%.so) $(FAULTS:%=$(BUILD)/plugbench-c-%.wasm) \
+	$(FAULTS:%=$(BUILD)/plugbench-rust-%.so) $(FAULTS:%=$(BUILD)/plugbench-rust-%.wasm)
 
 $(BUILD)/plugbench-c.so: fixtures/c/plugbench.c fixtures/c/plugbench.h
 	@mkdir -p $(BUILD)
@@ -58,8 +76,25 @@ $(BUILD)/plugbench-go.wasm: fixtures/go/main.go
 	@mkdir -p $(BUILD)
 	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -o $@ ./fixtures/go
 
-## wasm: rebuild the committed C wasm modules, the plugin and its faults (Debian: apt-get install clang lld)
-wasm: fixtures/c/plugbench.wasm $(FAULT_WASM)
+$(BUILD)/plugbench-rust.so: $(RUST_SRC) | rust-tools
+	@mkdir -p $(BUILD)
+	$(RUST_ENV) $(RUSTC) $(RUST_FLAGS) -o $@ $(RUST_SRC)
+
+$(BUILD)/plugbench-rust.wasm: fixtures/rust/plugbench.wasm
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+$(BUILD)/plugbench-rust-%.so: $(RUST_SRC) | rust-tools
+	@mkdir -p $(BUILD)
+	$(RUST_ENV) $(RUSTC) $(RUST_FLAGS) --cfg 'plugbench_fault="$*"' -o $@ $(RUST_SRC)
+
+$(BUILD)/plugbench-rust-%.wasm: fixtures/rust/faults/plugbench-%.wasm
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+## wasm: rebuild the committed wasm modules, C's (Debian: apt-get install clang lld) and
+## Rust's (rustc libstd-rust-dev-wasm32, see rust-tools), each plugin and its faults
+wasm: fixtures/c/plugbench.wasm $(FAULT_WASM) fixtures/rust/plugbench.wasm $(RUST_FAULT_WASM)
 
 fixtures/c/plugbench.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
 	$(CLANG) $(WASM_FLAGS) -o $@ fixtures/c/plugbench.c
@@ -67,6 +102,21 @@ fixtures/c/plugbench.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
 fixtures/c/faults/plugbench-%.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
 	@mkdir -p $(@D)
 	$(CLANG) $(WASM_FLAGS) -DPLUGBENCH_FAULT=$* -o $@ fixtures/c/plugbench.c
+
+fixtures/rust/plugbench.wasm: $(RUST_SRC) | rust-tools
+	$(RUST_ENV) $(RUSTC) $(RUST_WASM_FLAGS) -o $@ $(RUST_SRC)
+
+fixtures/rust/faults/plugbench-%.wasm: $(RUST_SRC) | rust-tools
+	@mkdir -p $(@D)
+	$(RUST_ENV) $(RUSTC) $(RUST_WASM_FLAGS) --cfg 'plugbench_fault="$*"' -o $@ $(RUST_SRC)
+
+## rust-tools: install Debian's rustc and its wasm32 standard library (apt-get) where missing
+rust-tools:
+	@if [ ! -x $(RUSTC) ] || [ ! -d "$$($(RUSTC) --print sysroot 2>/dev/null)/lib/rustlib/wasm32-unknown-unknown/lib" ]; then \
+		echo "rust-tools: installing rustc libstd-rust-dev-wasm32 (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq rustc libstd-rust-dev-wasm32 >/dev/null; \
+	fi
 
 # The fault fixtures for make fixtures: shared objects built here, the wasm
 # modules copied from the committed ones.
@@ -78,8 +128,8 @@ $(BUILD)/plugbench-c-%.wasm: fixtures/c/faults/plugbench-%.wasm
 	@mkdir -p $(BUILD)
 	cp $< $@
 
-## wasm-check: rebuild every C wasm module and fail if any differs from the committed one
-wasm-check:
+## wasm-check: rebuild every committed wasm module, C's and Rust's, and fail if any differs
+wasm-check: | rust-tools
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; bad=0; \
 	for fault in "" $(FAULTS); do \
 		want=fixtures/c/plugbench.wasm; def=; \
@@ -89,6 +139,17 @@ wasm-check:
 			echo "wasm-check: $$want is reproducible"; \
 		else \
 			echo "wasm-check: $$want differs from a fresh build ($$($(CLANG) --version | head -1)); run make wasm and commit it" >&2; \
+			bad=1; \
+		fi; \
+	done; \
+	for fault in "" $(FAULTS); do \
+		want=fixtures/rust/plugbench.wasm; cfg=; \
+		if [ -n "$$fault" ]; then want=fixtures/rust/faults/plugbench-$$fault.wasm; cfg="plugbench_fault=\"$$fault\""; fi; \
+		$(RUST_ENV) $(RUSTC) $(RUST_WASM_FLAGS) $${cfg:+--cfg "$$cfg"} -o $$tmp/out.wasm $(RUST_SRC); \
+		if cmp -s $$tmp/out.wasm $$want; then \
+			echo "wasm-check: $$want is reproducible"; \
+		else \
+			echo "wasm-check: $$want differs from a fresh build ($$($(RUSTC) --version)); run make wasm and commit it" >&2; \
 			bad=1; \
 		fi; \
 	done; \
