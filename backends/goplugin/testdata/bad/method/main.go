@@ -1,0 +1,20 @@
+// Command method is a Go plugin for goplugin's load-error tests (see ../doc.go).
+package main
+
+func main() {}
+
+// Identity returns the plugin's identity.
+func Identity() string { return identity }
+
+// Min returns the smaller of a and b.
+func Min(a, b int32) int32 { return min(a, b) }
+
+var identity = "lang=go backend=goplugin toolchain=test"
+
+func ABIVersion() int32 { return 1 }
+
+type instance struct{}
+
+func (instance) Min(a, b int32) int32 { return min(a, b) }
+
+func New(func(int64) int64) any { return instance{} }
