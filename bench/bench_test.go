@@ -11,7 +11,6 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/plugbench/plugbench/backends"
-	"github.com/plugbench/plugbench/backends/dlopen"
 	"github.com/plugbench/plugbench/backends/static"
 )
 
@@ -48,7 +47,7 @@ func forTargets[T interface {
 				tb.Run("fixture="+u.Fixture, func(tb T) {
 					if u.Isolate {
 						if path, err := u.Path(fx); path == "" {
-							skip(tb, "%s/%s: fixture unavailable: %v", u.Backend, u.Fixture, err)
+							skip(tb, "%s/%s: unavailable: %v", u.Backend, u.Fixture, err)
 						}
 						if isolate(tb) {
 							return
@@ -103,7 +102,7 @@ func loadSetup(tb testing.TB, t Target, mode CacheMode) (backends.Backend, strin
 	ctx := context.Background()
 	path, err := t.Path(fx)
 	if path == "" {
-		skip(tb, "%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
+		skip(tb, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
 	}
 	var cache Cache
 	switch mode {
@@ -133,14 +132,14 @@ func loadSetup(tb testing.TB, t Target, mode CacheMode) (backends.Backend, strin
 	return be, path
 }
 
-// checkUnmapped fails if the dlopen target's library is still mapped: a
+// checkUnmapped fails if a native target's library is still mapped: a
 // later dlopen would only bump a reference count and measure nothing.
 func checkUnmapped(tb testing.TB, t Target, path string) {
 	tb.Helper()
-	if t.Backend != dlopen.Name {
+	if t.IsMapped == nil {
 		return
 	}
-	mapped, err := dlopen.IsMapped(path)
+	mapped, err := t.IsMapped(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -201,6 +200,10 @@ func (u *untimed[T]) closeAll() {
 const setupBatch = 32
 
 func benchLoad(b *testing.B, t Target, mode CacheMode) {
+	if t.OncePerProcess {
+		benchFreshLoad(b, t)
+		return
+	}
 	ctx := context.Background()
 	be, path := loadSetup(b, t, mode)
 	checkUnmapped(b, t, path)
@@ -220,6 +223,34 @@ func benchLoad(b *testing.B, t Target, mode CacheMode) {
 		u.add(mod)
 	}
 	u.closeAll()
+}
+
+// benchFreshLoad measures the cold load of a target that can open a plugin
+// only once per process (Go's plugin package: a second open of the same
+// file returns the first, and a copy of it is refused): each iteration
+// starts a new host process (restart's), which times its one Load and
+// counts its allocations. ns/op, B/op and allocs/op are that Load's, not
+// the process start's, which b.Loop's own clock includes.
+func benchFreshLoad(b *testing.B, t Target) {
+	path, err := t.Path(fx)
+	if path == "" {
+		skip(b, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
+	}
+	var took time.Duration
+	var allocs, bytes uint64
+	for b.Loop() {
+		c, err := freshLoad(t, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		took += c.took
+		allocs += c.allocs
+		bytes += c.bytes
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(took.Nanoseconds())/n, "ns/op")
+	b.ReportMetric(float64(bytes)/n, "B/op")
+	b.ReportMetric(float64(allocs)/n, "allocs/op")
 }
 
 func benchInstantiate(b *testing.B, t Target) {

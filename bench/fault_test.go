@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/dlopen"
+	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/backends/wasm"
 	"github.com/plugbench/plugbench/fixtures"
@@ -177,8 +179,10 @@ func checkFaultCell(t *testing.T, tg Target, c FaultCell) {
 		t.Errorf("returned %v after the deadline, want ≤ 100ms", time.Duration(c.DetectNS))
 	case c.Outcome == "killed" && tg.Isolate && c.Fault == "segv" && c.Signal != "SIGSEGV":
 		t.Errorf("a segfaulting shared object: signal %q, want SIGSEGV", c.Signal)
-	case c.Outcome == "killed" && tg.Isolate && c.Fault == "abort" && c.Signal != "SIGABRT":
-		t.Errorf("an aborting shared object: signal %q, want SIGABRT", c.Signal)
+	case c.Outcome == "killed" && tg.BuiltFor == dlopen.Name && c.Fault == "abort" && c.Signal != "SIGABRT":
+		t.Errorf("an aborting C-ABI shared object: signal %q, want SIGABRT", c.Signal)
+	case c.Outcome == "killed" && tg.Backend == goplugin.Name && c.Fault == "abort" && !strings.Contains(c.Detail, "panic: "):
+		t.Errorf("a panicking Go plugin: %q, want the panic named", c.Detail)
 	case c.Fault == "bomb" && !native:
 		if !strings.Contains(c.Detail, backends.ErrMemoryLimit.Error()) {
 			t.Errorf("a wasm memory bomb: %q, want an error naming the memory limit", c.Detail)

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/plugbench/plugbench/fixtures"
 )
 
 // Crash isolation. A row whose plugin runs inside the host's own process
@@ -156,7 +158,11 @@ func child(tb testing.TB, name string, args []string, pass func([]byte) bool) ([
 func childEnv(kv ...string) []string {
 	env := os.Environ()
 	if fx != nil && fx.Dir != "" {
-		env = append(env, "PLUGBENCH_FIXTURES="+fx.Dir)
+		env = append(env, fixtures.EnvDir+"="+fx.Dir)
+	}
+	if fx != nil && fx.GoPlugin != "" {
+		// Built for this binary, which the child is: no second build.
+		env = append(env, fixtures.EnvGoPlugin+"="+fx.GoPlugin)
 	}
 	return append(env, kv...)
 }
@@ -224,7 +230,7 @@ func BenchmarkIsolation(b *testing.B) {
 					b.Run("backend="+t.Backend, func(b *testing.B) {
 						b.Run("fixture="+t.Fixture, func(b *testing.B) {
 							if path, err := t.Path(fx); path == "" {
-								skip(b, "%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
+								skip(b, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
 							}
 							if where == "yes" && isolate(b) {
 								return

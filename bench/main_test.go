@@ -186,7 +186,7 @@ func open(tb testing.TB, t Target, cache Cache) (backends.Backend, backends.Modu
 	}
 	path, err := t.Path(fx)
 	if path == "" {
-		skip(tb, "%s/%s: fixture unavailable: %v", t.Backend, t.Fixture, err)
+		skip(tb, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
 	}
 	ctx := context.Background()
 	be, err := t.New(ctx, cache)
@@ -216,7 +216,7 @@ func open(tb testing.TB, t Target, cache Cache) (backends.Backend, backends.Modu
 // form, which benchreport reads and lists:
 //
 //	--- SKIP: BenchmarkCall/op=min/backend=dlopen/fixture=c
-//	    dlopen/c: fixture unavailable: …
+//	    dlopen/c: unavailable: …
 func skip(tb testing.TB, format string, args ...any) {
 	tb.Helper()
 	reason := fmt.Sprintf(format, args...)
@@ -230,10 +230,18 @@ func skip(tb testing.TB, format string, args ...any) {
 // the backend t's artifact is built for.
 func checkIdentity(tb testing.TB, t Target, mod backends.Module) {
 	tb.Helper()
-	id := mod.Identity()
-	if id.Backend != t.BuiltFor || id.Lang != t.Lang {
-		tb.Fatalf("%s/%s: loaded %q, want lang=%s backend=%s", t.Backend, t.Fixture, id.Raw, t.Lang, t.BuiltFor)
+	if err := checkTargetIdentity(t, mod.Identity()); err != nil {
+		tb.Fatal(err)
 	}
+}
+
+// checkTargetIdentity is checkIdentity's test, for a process that has no
+// testing.TB (a fresh host's).
+func checkTargetIdentity(t Target, id backends.Identity) error {
+	if id.Backend != t.BuiltFor || id.Lang != t.Lang {
+		return fmt.Errorf("%s/%s: loaded %q, want lang=%s backend=%s", t.Backend, t.Fixture, id.Raw, t.Lang, t.BuiltFor)
+	}
+	return nil
 }
 
 // instance makes a plugin instance that cleanup closes.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -194,15 +195,20 @@ const envRestart = "PLUGBENCH_RESTART"
 // tg's backend and answers a call, and returns how long that took, from
 // the process's start to its exit.
 func restart(tg Target, path string) (time.Duration, error) {
+	start := time.Now()
+	_, err := restartOutput(tg, path)
+	return time.Since(start), err
+}
+
+// restartOutput runs restart's new host process and returns its output.
+func restartOutput(tg Target, path string) (string, error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envRestart+"="+tg.Backend+" "+tg.Fixture+" "+path)
-	start := time.Now()
 	out, err := cmd.CombinedOutput()
-	took := time.Since(start)
 	if err != nil || !strings.Contains(string(out), "plugbench-restart: answered") {
-		return 0, fmt.Errorf("a new host process for %s: %v\n%s", path, err, out)
+		return "", fmt.Errorf("a new host process for %s: %v\n%s", path, err, out)
 	}
-	return took, nil
+	return string(out), nil
 }
 
 // restartChild is the fresh host of restart, run from TestMain before
@@ -225,8 +231,16 @@ func restartChild(spec string) {
 	if err != nil {
 		fail(err)
 	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
 	mod, err := be.Load(ctx, f[2])
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
 	if err != nil {
+		fail(err)
+	}
+	if err := checkTargetIdentity(Targets[i], mod.Identity()); err != nil {
 		fail(err)
 	}
 	p, err := mod.Instantiate(ctx)
@@ -236,6 +250,34 @@ func restartChild(spec string) {
 	if v, err := p.Accumulate(accX); err != nil || v != accX {
 		fail(fmt.Errorf("accumulate = %d, %v", v, err))
 	}
-	fmt.Println("plugbench-restart: answered")
+	fmt.Printf("plugbench-restart: answered load=%d allocs=%d bytes=%d\n",
+		took.Nanoseconds(), after.Mallocs-before.Mallocs, after.TotalAlloc-before.TotalAlloc)
 	os.Exit(0)
+}
+
+// A coldLoad is what a fresh host process measured of its one Load.
+type coldLoad struct {
+	took          time.Duration
+	allocs, bytes uint64
+}
+
+// freshLoad starts a new host process (restart's) that loads the plugin
+// at path with tg's backend, and returns what it measured of the load
+// alone: the cold load of a mechanism that opens a plugin once per process.
+func freshLoad(tg Target, path string) (coldLoad, error) {
+	out, err := restartOutput(tg, path)
+	if err != nil {
+		return coldLoad{}, err
+	}
+	var c coldLoad
+	var ns int64
+	i := strings.Index(out, "plugbench-restart: answered ")
+	if i < 0 {
+		return coldLoad{}, fmt.Errorf("a new host process for %s printed no load figures:\n%s", path, out)
+	}
+	if _, err := fmt.Sscanf(out[i:], "plugbench-restart: answered load=%d allocs=%d bytes=%d", &ns, &c.allocs, &c.bytes); err != nil {
+		return coldLoad{}, fmt.Errorf("a new host process for %s: reading its load figures: %w\n%s", path, err, out)
+	}
+	c.took = time.Duration(ns)
+	return c, nil
 }

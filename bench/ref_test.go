@@ -13,6 +13,7 @@ import (
 
 	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/bench/internal/cgoref"
+	"github.com/plugbench/plugbench/bench/internal/trampoline"
 )
 
 // Reference implementations of the min call, measured beside the backends
@@ -23,6 +24,7 @@ var refImpls = []struct {
 }{
 	{"go-direct", FixtureBuiltin},               // the static plugin called without the interface
 	{"cgo", FixtureC},                           // a cgo call through the library's function pointer
+	{"trampoline", FixtureC},                    // runtime.cgocall into asm specialised to min: a cgo-free call's floor
 	{"purego-syscalln", FixtureC},               // purego.SyscallN with a fresh variadic slice
 	{"purego-registerfunc", FixtureC},           // purego.RegisterFunc's reflect-built func
 	{"wazero", FixtureC}, {"wazero", FixtureGo}, // bare wazero CallWithStack, no backend code
@@ -36,14 +38,14 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 	case "go-direct":
 		p := &static.Plugin{}
 		return p.Min
-	case "cgo", "purego-syscalln", "purego-registerfunc":
+	case "cgo", "trampoline", "purego-syscalln", "purego-registerfunc":
+		refAvailable(tb, impl)
 		fn := refSymbol(tb, "plugbench_min")
 		switch impl {
 		case "cgo":
-			if !cgoref.Available {
-				skip(tb, "the cgo reference needs CGO_ENABLED=1")
-			}
 			return func(a, b int32) (int32, error) { return cgoref.Min(fn, a, b), nil }
+		case "trampoline":
+			return func(a, b int32) (int32, error) { return trampoline.Min(fn, a, b), nil }
 		case "purego-syscalln":
 			return func(a, b int32) (int32, error) {
 				r, _, _ := purego.SyscallN(fn, uintptr(a), uintptr(b))
@@ -74,16 +76,25 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 func refIsolated(tb testing.TB, impl string) bool {
 	tb.Helper()
 	switch impl {
-	case "cgo", "purego-syscalln", "purego-registerfunc":
-		if impl == "cgo" && !cgoref.Available {
-			skip(tb, "the cgo reference needs CGO_ENABLED=1")
-		}
+	case "cgo", "trampoline", "purego-syscalln", "purego-registerfunc":
+		refAvailable(tb, impl)
 		if fx.SO == "" {
 			skip(tb, "shared object unavailable: %v", fx.SOErr)
 		}
 		return isolate(tb)
 	}
 	return false
+}
+
+// refAvailable skips impl's row when this build cannot run it.
+func refAvailable(tb testing.TB, impl string) {
+	tb.Helper()
+	switch {
+	case impl == "cgo" && !cgoref.Available:
+		skip(tb, "the cgo reference needs CGO_ENABLED=1")
+	case impl == "trampoline" && !trampoline.Available:
+		skip(tb, "%s", trampoline.Reason)
+	}
 }
 
 // refSymbol opens the C shared object with purego alone and returns a

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/plugbench/plugbench/backends"
-	"github.com/plugbench/plugbench/backends/dlopen"
 	"github.com/plugbench/plugbench/backends/wasm"
 )
 
@@ -148,8 +147,8 @@ func testSetup(t *testing.T, tg Target, mode CacheMode) {
 			t.Fatal(err)
 		}
 		checkIdentity(t, tg, mod)
-		if tg.Backend == dlopen.Name {
-			if mapped, err := dlopen.IsMapped(path); err != nil || !mapped {
+		if tg.IsMapped != nil {
+			if mapped, err := tg.IsMapped(path); err != nil || !mapped {
 				t.Fatalf("%s not mapped after load (%v)", path, err)
 			}
 		}

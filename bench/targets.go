@@ -11,6 +11,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -18,8 +19,10 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/cgo"
 	"github.com/plugbench/plugbench/backends/dlopen"
 	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/backends/wasm"
 	"github.com/plugbench/plugbench/fixtures"
@@ -30,6 +33,7 @@ const (
 	FixtureBuiltin = "builtin" // the static backend's compiled-in plugin
 	FixtureC       = "c"       // fixtures/c/plugbench.c
 	FixtureGo      = "go"      // fixtures/go
+	FixtureRust    = "rust"    // fixtures/rust/plugbench.rs
 )
 
 // A Target is one backend loading one fixture: a column of every table.
@@ -55,6 +59,14 @@ type Target struct {
 	// process and can take it down: each of their rows runs in a child
 	// process (isolate_test.go), so a crash costs the row, not the run.
 	Isolate bool
+	// OncePerProcess is set for targets that can open a plugin only once
+	// per process (Go's plugin package): their cold load is measured in a
+	// new process per load (benchFreshLoad).
+	OncePerProcess bool
+	// IsMapped, for targets whose Close unmaps the plugin's file, reports
+	// whether it is mapped: a load measured while it still is would only
+	// bump a reference count (checkUnmapped).
+	IsMapped func(path string) (bool, error)
 	// Modules are the Go modules the backend loads plugins with: each
 	// one's version is a config line of every result file.
 	Modules []string
@@ -78,7 +90,9 @@ const (
 // Cache is a compilation cache handed to a backend, or nil.
 type Cache = wazero.CompilationCache
 
-// Targets is the matrix, in the fixed order of every benchmark.
+// Targets is the matrix, in the fixed order of every benchmark: the
+// baseline, the in-process native mechanisms (cgo, purego, Go's plugin
+// package), then the wasm runtimes.
 var Targets = []Target{
 	{
 		Backend: static.Name, Fixture: FixtureBuiltin, BuiltFor: static.Name, Lang: "go",
@@ -92,18 +106,71 @@ var Targets = []Target{
 			return static.FaultPath(fault), nil
 		},
 	},
+	nativeTarget(cgo.Name, FixtureC), nativeTarget(cgo.Name, FixtureRust),
+	nativeTarget(dlopen.Name, FixtureC), nativeTarget(dlopen.Name, FixtureRust),
 	{
-		Backend: dlopen.Name, Fixture: FixtureC, BuiltFor: dlopen.Name, Lang: "c",
-		New:        func(context.Context, Cache) (backends.Backend, error) { return dlopen.Backend(), nil },
-		Path:       func(s *fixtures.Set) (string, error) { return s.SO, s.SOErr },
+		Backend: goplugin.Name, Fixture: FixtureGo, BuiltFor: goplugin.Name, Lang: "go",
+		New: func(context.Context, Cache) (backends.Backend, error) { return goplugin.Backend(), nil },
+		Path: func(s *fixtures.Set) (string, error) {
+			return s.GoPlugin, s.GoPluginErr
+		},
+		Transports:     []event.Transport{event.Value, event.JSON, event.Binary, event.Flat},
+		Isolate:        true,
+		OncePerProcess: true,
+		Faults: func(dir, fault string) (string, error) {
+			return faultBuild(filepath.Join(dir, fixtures.GoPluginFaultName(fault)), func(out string) error {
+				return fixtures.BuildGoPluginFault(context.Background(), out, fault)
+			})
+		},
+	},
+	wasmTarget(wasm.Name, FixtureC), wasmTarget(wasm.Name, FixtureGo), wasmTarget(wasm.Name, FixtureRust),
+	wasmTarget(wasm.NameInterp, FixtureC), wasmTarget(wasm.NameInterp, FixtureGo), wasmTarget(wasm.NameInterp, FixtureRust),
+	wasmTarget(wasm.NameBounded, FixtureC),
+}
+
+// nativeTarget is a C-ABI shared object (the C or the Rust guest) loaded
+// in the host's own process, by cgo or by purego (dlopen): the same file,
+// built for "dlopen", either way.
+func nativeTarget(name, fixture string) Target {
+	t := Target{
+		Backend: name, Fixture: fixture, BuiltFor: dlopen.Name, Lang: fixture,
+		New: func(context.Context, Cache) (backends.Backend, error) {
+			if name == cgo.Name {
+				return cgo.Backend(), nil
+			}
+			return dlopen.Backend(), nil
+		},
+		Path: func(s *fixtures.Set) (string, error) {
+			if name == cgo.Name && !cgo.Available {
+				return "", cgo.ErrNoCgo
+			}
+			if fixture == FixtureRust {
+				return s.RustSO, s.RustSOErr
+			}
+			return s.SO, s.SOErr
+		},
 		Transports: []event.Transport{event.View, event.JSON, event.Binary, event.Flat},
 		Isolate:    true,
-		Modules:    []string{"github.com/ebitengine/purego"},
-		Faults:     faultSO,
-	},
-	wasmTarget(wasm.Name, FixtureC), wasmTarget(wasm.Name, FixtureGo),
-	wasmTarget(wasm.NameInterp, FixtureC), wasmTarget(wasm.NameInterp, FixtureGo),
-	wasmTarget(wasm.NameBounded, FixtureC),
+		Faults: func(dir, fault string) (string, error) {
+			if name == cgo.Name && !cgo.Available {
+				return "", cgo.ErrNoCgo
+			}
+			if fixture == FixtureRust {
+				return faultBuild(filepath.Join(dir, fixtures.RustFaultSOName(fault)), func(out string) error {
+					return fixtures.BuildRustFaultSO(context.Background(), out, fault)
+				})
+			}
+			return faultBuild(filepath.Join(dir, fixtures.FaultSOName(fault)), func(out string) error {
+				return fixtures.BuildFaultSO(context.Background(), out, fault)
+			})
+		},
+	}
+	if name == dlopen.Name {
+		t.IsMapped, t.Modules = dlopen.IsMapped, []string{"github.com/ebitengine/purego"}
+	} else {
+		t.IsMapped = cgo.IsMapped
+	}
+	return t
 }
 
 func wasmTarget(name, fixture string) Target {
@@ -115,8 +182,11 @@ func wasmTarget(name, fixture string) Target {
 			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, Cache: cache})
 		},
 		Path: func(s *fixtures.Set) (string, error) {
-			if fixture == FixtureGo {
+			switch fixture {
+			case FixtureGo:
 				return s.GoWasm, s.GoWasmErr
+			case FixtureRust:
+				return s.RustWasm, s.RustWasmErr
 			}
 			return s.CWasm, nil
 		},
@@ -124,8 +194,19 @@ func wasmTarget(name, fixture string) Target {
 		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
 		Modules:    []string{"github.com/tetratelabs/wazero"},
 	}
-	if fixture == FixtureC {
-		t.Faults = faultWasm
+	switch fixture {
+	case FixtureC:
+		t.Faults = func(dir, fault string) (string, error) {
+			faultMu.Lock()
+			defer faultMu.Unlock()
+			return fixtures.WriteFaultWasm(dir, fault)
+		}
+	case FixtureRust:
+		t.Faults = func(dir, fault string) (string, error) {
+			faultMu.Lock()
+			defer faultMu.Unlock()
+			return fixtures.WriteRustFaultWasm(dir, fault)
+		}
 	}
 	if !interp && !bounded {
 		// The interpreter keeps no compiled code to cache; a bounded
@@ -135,31 +216,29 @@ func wasmTarget(name, fixture string) Target {
 	return t
 }
 
-// faultSO builds the C fixture's fault variant as a shared object in dir,
-// once per process.
-func faultSO(dir, fault string) (string, error) {
+// faultBuild builds a fault variant at out with build, once per run: the
+// fault table's cells share it, and a cell's child process finds the one
+// its parent built (out is in the parent's own new scratch folder, so a
+// file there is never stale).
+func faultBuild(out string, build func(out string) error) (string, error) {
 	faultMu.Lock()
 	defer faultMu.Unlock()
-	out := filepath.Join(dir, "plugbench-c-"+fault+".so")
 	if err, done := faultBuilt[out]; done {
 		if err != nil {
 			return "", err
 		}
 		return out, nil
 	}
-	err := fixtures.BuildFaultSO(context.Background(), out, fault)
+	if _, err := os.Stat(out); err == nil {
+		faultBuilt[out] = nil
+		return out, nil
+	}
+	err := build(out)
 	faultBuilt[out] = err
 	if err != nil {
 		return "", err
 	}
 	return out, nil
-}
-
-// faultWasm writes the C fixture's committed fault variant into dir.
-func faultWasm(dir, fault string) (string, error) {
-	faultMu.Lock()
-	defer faultMu.Unlock()
-	return fixtures.WriteFaultWasm(dir, fault)
 }
 
 var (

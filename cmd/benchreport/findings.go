@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
@@ -334,14 +335,17 @@ func allocFinding(t *Table, baseline string) string {
 	return s
 }
 
-// refBackend names the backend built on each reference implementation of
-// plugbench's BenchmarkRef: the findings relate the two.
-var refBackend = map[string]string{
-	"go-direct":           "static",
-	"cgo":                 "dlopen",
-	"purego-syscalln":     "dlopen",
-	"purego-registerfunc": "dlopen",
-	"wazero":              "wasm",
+// refBackends names the backends built on each reference implementation
+// of plugbench's BenchmarkRef, or measured against it: the findings relate
+// them. A bare cgo call is both the cgo backend's floor and what purego's
+// dlopen is compared with; the trampoline is a cgo-free call's floor.
+var refBackends = map[string][]string{
+	"go-direct":           {"static"},
+	"cgo":                 {"cgo", "dlopen"},
+	"trampoline":          {"dlopen"},
+	"purego-syscalln":     {"dlopen"},
+	"purego-registerfunc": {"dlopen"},
+	"wazero":              {"wasm"},
 }
 
 // refFindings relates reference implementations to the baseline call of
@@ -364,7 +368,7 @@ func refFindings(ref, call *Table, baseline string) []string {
 				if c.Baseline {
 					s += fmt.Sprintf(" (%s the %s call's median)", fmtRatio(float64(r.Center/c.Center)), baseline)
 				}
-				if b := refBackend[impl]; b != "" && b != baseline && c.Backend == b && (fixture == "" || c.Fixture == fixture) {
+				if slices.Contains(refBackends[impl], c.Backend) && c.Backend != baseline && (fixture == "" || c.Fixture == fixture) {
 					s += fmt.Sprintf("; the %s call costs %s this", c.Label(), fmtRatio(float64(c.Center/r.Center)))
 				}
 			}
