@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -223,21 +224,21 @@ func BenchmarkIsolation(b *testing.B) {
 	for _, where := range []string{"no", "yes"} {
 		b.Run("isolated="+where, func(b *testing.B) {
 			b.Run("op=min", func(b *testing.B) {
-				for _, t := range Targets {
-					if !t.Isolate {
-						continue
-					}
-					b.Run("backend="+t.Backend, func(b *testing.B) {
-						b.Run("fixture="+t.Fixture, func(b *testing.B) {
-							if path, err := t.Path(fx); path == "" {
-								skip(b, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
-							}
-							if where == "yes" && isolate(b) {
-								return
-							}
-							_, mod := open(b, t, nil)
-							benchCall(b, "min", instance(b, mod))
-						})
+				isolated := slices.DeleteFunc(slices.Clone(Targets), func(t Target) bool { return !t.Isolate })
+				for _, g := range backendGroups(isolated) {
+					b.Run("backend="+g[0].Backend, func(b *testing.B) {
+						for _, t := range g {
+							b.Run("fixture="+t.Fixture, func(b *testing.B) {
+								if path, err := t.Path(fx); path == "" {
+									skip(b, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
+								}
+								if where == "yes" && isolate(b) {
+									return
+								}
+								_, mod := open(b, t, nil)
+								benchCall(b, "min", instance(b, mod))
+							})
+						}
 					})
 				}
 			})

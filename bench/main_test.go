@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -178,15 +179,19 @@ func commit() string {
 // open makes t's backend and loads its fixture, skipping (with the reason
 // and what to install) when the fixture cannot be had. Cleanup closes both.
 // It checks the loaded plugin is the one t names. A nil cache means the
-// shared directory cache, compiled.
+// shared directory cache, compiled, and, for a benchmark, the process's
+// shared module (openShared), which nothing closes.
 func open(tb testing.TB, t Target, cache Cache) (backends.Backend, backends.Module) {
 	tb.Helper()
-	if cache == nil {
-		cache = compiled
-	}
 	path, err := t.Path(fx)
 	if path == "" {
 		skip(tb, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
+	}
+	if _, ok := tb.(*testing.B); ok && cache == nil {
+		return openShared(tb, t, path)
+	}
+	if cache == nil {
+		cache = compiled
 	}
 	ctx := context.Background()
 	be, err := t.New(ctx, cache)
@@ -210,6 +215,42 @@ func open(tb testing.TB, t Target, cache Cache) (backends.Backend, backends.Modu
 	checkIdentity(tb, t, mod)
 	return be, mod
 }
+
+// openShared is open for benchmarks: one backend and module per target
+// for the whole process, loaded once and never closed. A benchmark that
+// opens measures what follows a load (instances, calls, events), and a
+// load in every sample (a Go guest's takes a tenth of a second from the
+// compilation cache, more in the interpreter) would only stretch the run.
+// Tests open their own, and check that they close.
+func openShared(tb testing.TB, t Target, path string) (backends.Backend, backends.Module) {
+	tb.Helper()
+	v, _ := sharedModules.LoadOrStore(t.Backend+"/"+t.Fixture, &sharedModule{})
+	s := v.(*sharedModule)
+	s.once.Do(func() {
+		ctx := context.Background()
+		if s.be, s.err = t.New(ctx, compiled); s.err != nil {
+			return
+		}
+		if s.mod, s.err = s.be.Load(ctx, path); s.err != nil {
+			s.err = fmt.Errorf("load: %w", s.err)
+			return
+		}
+		s.err = checkTargetIdentity(t, s.mod.Identity())
+	})
+	if s.err != nil {
+		tb.Fatalf("%s/%s: %v", t.Backend, t.Fixture, s.err)
+	}
+	return s.be, s.mod
+}
+
+type sharedModule struct {
+	once sync.Once
+	be   backends.Backend
+	mod  backends.Module
+	err  error
+}
+
+var sharedModules sync.Map // "backend/fixture" → *sharedModule
 
 // skip skips tb's row with a reason. A benchmark row that cannot run says
 // why in the benchmark output itself, not only under -v, in go test's own

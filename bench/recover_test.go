@@ -71,23 +71,25 @@ func forFaultCells[T interface {
 }](tb T, f func(T, Target, string, string)) {
 	for _, fault := range fixtures.Faults {
 		tb.Run("fault="+fault, func(tb T) {
-			for _, tg := range faultTargets() {
-				outcome, recovery := expectFault(tg, fault)
-				tb.Run("backend="+tg.Backend, func(tb T) {
-					tb.Run("fixture="+tg.Fixture, func(tb T) {
-						if outcome == "not-applicable" {
-							_, err := tg.Faults(scratch, fault)
-							skip(tb, "%s/%s %s: not applicable: %v", tg.Backend, tg.Fixture, fault, err)
-						}
-						if outcome == "hung" || (fault == "startloop" && recovery == "reload" && !strings.HasSuffix(tg.Backend, "-bounded")) {
-							skip(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; its recovery (%s) is timed elsewhere: a new instance by BenchmarkSetup, a new process by the restart rows here", tg.Backend, tg.Fixture, fault, recovery)
-						}
-						path, err := tg.Faults(scratch, fault)
-						if path == "" {
-							skip(tb, "%s/%s: fault variant unavailable: %v", tg.Backend, tg.Fixture, err)
-						}
-						f(tb, tg, fault, path)
-					})
+			for _, g := range backendGroups(faultTargets()) {
+				tb.Run("backend="+g[0].Backend, func(tb T) {
+					for _, tg := range g {
+						outcome, recovery := expectFault(tg, fault)
+						tb.Run("fixture="+tg.Fixture, func(tb T) {
+							if outcome == "not-applicable" {
+								_, err := tg.Faults(scratch, fault)
+								skip(tb, "%s/%s %s: not applicable: %v", tg.Backend, tg.Fixture, fault, err)
+							}
+							if outcome == "hung" || (fault == "startloop" && recovery == "reload" && !strings.HasSuffix(tg.Backend, "-bounded")) {
+								skip(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; its recovery (%s) is timed elsewhere: a new instance by BenchmarkSetup, a new process by the restart rows here", tg.Backend, tg.Fixture, fault, recovery)
+							}
+							path, err := tg.Faults(scratch, fault)
+							if path == "" {
+								skip(tb, "%s/%s: fault variant unavailable: %v", tg.Backend, tg.Fixture, err)
+							}
+							f(tb, tg, fault, path)
+						})
+					}
 				})
 			}
 		})

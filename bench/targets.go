@@ -128,6 +128,20 @@ var Targets = []Target{
 	wasmTarget(wasm.NameBounded, FixtureC),
 }
 
+// backendGroups splits ts into runs of targets of one backend, in order:
+// a benchmark names each backend once, with its fixtures below it.
+func backendGroups(ts []Target) [][]Target {
+	var out [][]Target
+	for i, t := range ts {
+		if i > 0 && ts[i-1].Backend == t.Backend {
+			out[len(out)-1] = append(out[len(out)-1], t)
+			continue
+		}
+		out = append(out, []Target{t})
+	}
+	return out
+}
+
 // nativeTarget is a C-ABI shared object (the C or the Rust guest) loaded
 // in the host's own process, by cgo or by purego (dlopen): the same file,
 // built for "dlopen", either way.
