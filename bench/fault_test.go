@@ -235,7 +235,9 @@ func runFaultCell(t *testing.T, tg Target, fault string) FaultCell {
 	t.Helper()
 	cell := FaultCell{Fault: fault, Backend: tg.Backend, Fixture: tg.Fixture}
 	if _, err := tg.Faults(scratch, fault); err != nil {
-		if errors.Is(err, fixtures.ErrNoCompiler) {
+		if errors.Is(err, fixtures.ErrNoCompiler) || errors.Is(err, fixtures.ErrNoRustc) || errors.Is(err, errors.ErrUnsupported) {
+			// A toolchain this machine lacks, or a mechanism this host
+			// cannot use (cgo's, without cgo): the reason is the row's.
 			skip(t, "%s/%s: fault variant unavailable: %v", tg.Backend, tg.Fixture, err)
 		}
 		if tg.Backend == static.Name {

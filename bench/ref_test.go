@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"os"
+	"plugin"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/bench/internal/cgoref"
 	"github.com/plugbench/plugbench/bench/internal/trampoline"
@@ -27,6 +29,7 @@ var refImpls = []struct {
 	{"trampoline", FixtureC},                    // runtime.cgocall into asm specialised to min: a cgo-free call's floor
 	{"purego-syscalln", FixtureC},               // purego.SyscallN with a fresh variadic slice
 	{"purego-registerfunc", FixtureC},           // purego.RegisterFunc's reflect-built func
+	{"goplugin-symbol", FixtureGo},              // a Go plugin's exported Min, looked up and called as a func value
 	{"wazero", FixtureC}, {"wazero", FixtureGo}, // bare wazero CallWithStack, no backend code
 	{"wazero-bounded", FixtureC}, // the same with WithCloseOnContextDone, as wasm-bounded runs it
 }
@@ -56,6 +59,10 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 			purego.RegisterFunc(&f, fn)
 			return func(a, b int32) (int32, error) { return f(a, b), nil }
 		}
+	case "goplugin-symbol":
+		refAvailable(tb, impl)
+		f := refGoPlugin(tb)
+		return func(a, b int32) (int32, error) { return f(a, b), nil }
 	case "wazero", "wazero-bounded":
 		fn := refWazero(tb, fixture, impl == "wazero-bounded")
 		stack := make([]uint64, 2)
@@ -82,8 +89,45 @@ func refIsolated(tb testing.TB, impl string) bool {
 			skip(tb, "shared object unavailable: %v", fx.SOErr)
 		}
 		return isolate(tb)
+	case "goplugin-symbol":
+		refAvailable(tb, impl)
+		if fx.GoPlugin == "" {
+			skip(tb, "go plugin unavailable: %v", fx.GoPluginErr)
+		}
+		return isolate(tb)
 	}
 	return false
+}
+
+// refGoPlugin opens the Go plugin with the plugin package alone, checks
+// its identity export, and returns its exported Min: what the goplugin
+// backend's instance method is compared with.
+func refGoPlugin(tb testing.TB) func(a, b int32) int32 {
+	tb.Helper()
+	p, err := plugin.Open(fx.GoPlugin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	idSym, err := p.Lookup("Identity")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	identity, ok := idSym.(func() string)
+	if !ok {
+		tb.Fatalf("%s: Identity is %T", fx.GoPlugin, idSym)
+	}
+	if id := identity(); !strings.HasPrefix(id, "lang=go backend=goplugin ") {
+		tb.Fatalf("%s: identity %q, want the Go plugin", fx.GoPlugin, id)
+	}
+	minSym, err := p.Lookup("Min")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f, ok := minSym.(func(a, b int32) int32)
+	if !ok {
+		tb.Fatalf("%s: Min is %T", fx.GoPlugin, minSym)
+	}
+	return f
 }
 
 // refAvailable skips impl's row when this build cannot run it.
@@ -94,6 +138,8 @@ func refAvailable(tb testing.TB, impl string) {
 		skip(tb, "the cgo reference needs CGO_ENABLED=1")
 	case impl == "trampoline" && !trampoline.Available:
 		skip(tb, "%s", trampoline.Reason)
+	case impl == "goplugin-symbol" && !goplugin.Available:
+		skip(tb, "Go plugins need cgo (plugin.Open) on linux, darwin or freebsd")
 	}
 }
 

@@ -345,6 +345,7 @@ var refBackends = map[string][]string{
 	"trampoline":          {"dlopen"},
 	"purego-syscalln":     {"dlopen"},
 	"purego-registerfunc": {"dlopen"},
+	"goplugin-symbol":     {"goplugin"},
 	"wazero":              {"wasm"},
 }
 
