@@ -71,7 +71,8 @@ func forTargets[T interface {
 //     library is unmapped between iterations, and checked to be.
 //   - phase=instantiate: a new instance from a loaded module.
 //   - phase=close: closing an instance and then its module, the whole
-//     teardown. Its time is read around the two Close calls and reported as
+//     teardown. A backend that cannot unload also reports the bytes of
+//     the plugin's file that stay mapped (mapped-B). Its time is read around the two Close calls and reported as
 //     ns/op (b.Loop scales on the whole iteration, so that a costly setup,
 //     such as a Go guest's, cannot stretch the run).
 func BenchmarkSetup(b *testing.B) {
@@ -338,6 +339,17 @@ func benchClose(b *testing.B, t Target) {
 	}
 	checkUnmapped(b, t, path)
 	b.ReportMetric(float64(closing.Nanoseconds())/float64(b.N), "ns/op")
+	if t.StaysMapped != nil {
+		// What Close could not free: the plugin's code, for the process's life.
+		mapped, err := t.StaysMapped(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if mapped == 0 {
+			b.Fatalf("%s: nothing mapped after close, yet %s cannot unload", path, t.Backend)
+		}
+		b.ReportMetric(float64(mapped), "mapped-B")
+	}
 }
 
 // BenchmarkCall measures one call across the boundary.

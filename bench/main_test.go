@@ -160,6 +160,7 @@ var units = []string{
 	"moved-B/op better=lower assume=exact",
 	"ns/callback better=lower",
 	"events/s better=higher",
+	"mapped-B better=lower assume=exact",
 }
 
 // commit names the source measured: git's HEAD, "-dirty" when the tree has

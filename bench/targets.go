@@ -67,6 +67,10 @@ type Target struct {
 	// whether it is mapped: a load measured while it still is would only
 	// bump a reference count (checkUnmapped).
 	IsMapped func(path string) (bool, error)
+	// StaysMapped, for targets that cannot unload a plugin, returns how
+	// many bytes of its file stay mapped after Close:
+	// BenchmarkSetup/phase=close reports it (mapped-B).
+	StaysMapped func(path string) (int64, error)
 	// Modules are the Go modules the backend loads plugins with: each
 	// one's version is a config line of every result file.
 	Modules []string
@@ -117,6 +121,7 @@ var Targets = []Target{
 		Transports:     []event.Transport{event.Value, event.JSON, event.Binary, event.Flat},
 		Isolate:        true,
 		OncePerProcess: true,
+		StaysMapped:    goplugin.Mapped,
 		Faults: func(dir, fault string) (string, error) {
 			return faultBuild(filepath.Join(dir, fixtures.GoPluginFaultName(fault)), func(out string) error {
 				return fixtures.BuildGoPluginFault(context.Background(), out, fault)

@@ -86,8 +86,8 @@ func eventFindings(rep *Report, file string, t *Table) []string {
 				}
 				if ph := phasesOf(rep, file, r); ph.ok() && !r.Baseline {
 					what := "encoding and decoding"
-					if noEncoding[lookup(r.parts, "transport")] {
-						what = "building and reading back the view"
+					if tr := lookup(r.parts, "transport"); noEncoding[tr] {
+						what = "building and reading back the " + tr
 					}
 					notes = append(notes, pct(ph.codecShare())+" "+what)
 				}
