@@ -58,7 +58,7 @@ BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
 GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transport -tolerance 100% \
 	-filter "-.name:Ref -.name:Recover -.name:Isolation -(.name:Pipeline .unit:B/op)" -thresholds results/gate-thresholds.txt
 
-.PHONY: all fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check gate ab-eval clean
+.PHONY: all tools fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check gate ab-eval clean
 
 all: test
 
@@ -114,6 +114,11 @@ fixtures/rust/faults/plugbench-%.wasm: $(RUST_SRC) | rust-tools
 	@mkdir -p $(@D)
 	$(RUST_ENV) $(RUSTC) $(RUST_WASM_FLAGS) --cfg 'plugbench_fault="$*"' -o $@ $(RUST_SRC)
 
+## tools: what rows need beyond Go and gcc: Debian's rustc for the Rust guest's shared
+## object, installed where missing; if that fails, the Rust rows skip and say why
+tools:
+	@$(MAKE) -s rust-tools || echo "tools: could not install rustc (apt-get); the Rust guest's native rows will skip and say why" >&2
+
 ## rust-tools: install Debian's rustc and its wasm32 standard library (apt-get) where missing
 rust-tools:
 	@if [ ! -x $(RUSTC) ] || [ ! -d "$$($(RUSTC) --print sysroot 2>/dev/null)/lib/rustlib/wasm32-unknown-unknown/lib" ]; then \
@@ -160,21 +165,21 @@ wasm-check: | rust-tools
 	exit $$bad
 
 ## test: the tests, as README gives them
-test:
+test: tools
 	$(GO) test ./...
 
 ## bench-quick: the main job: a short run that covers every row
-bench-quick:
+bench-quick: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_QUICK) | tee $(RESULTS)/latest.txt
 
 ## bench: the full run (-count=10), raw output to results/latest.txt
-bench:
+bench: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_FULL) | tee $(RESULTS)/latest.txt
 
 ## faults: the fault table (every backend x fault, each in a process of its own) into results/faults-latest.json
-faults:
+faults: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -parallel 4 -faults $(CURDIR)/$(RESULTS)/faults-latest.json
 
@@ -199,7 +204,7 @@ report-check:
 	bash cmd/benchreport/testdata/browser-check.sh $(RESULTS)/report.html $(RESULTS)/report.png
 
 ## gate: the project's own regression gate against results/baseline.txt
-gate:
+gate: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_GATE) > $(RESULTS)/gate.txt
 	$(BENCHREPORT) gate $(GATE_FLAGS) $(RESULTS)/baseline.txt $(RESULTS)/gate.txt
