@@ -65,6 +65,11 @@ func findings(rep *Report) []string {
 				add(s)
 			}
 		}
+		if t := findTable(rep, file, "Call", "sec/op"); t != nil {
+			if s := nativeCallFinding(t, findTable(rep, file, "Ref", "sec/op")); s != "" {
+				add(s)
+			}
+		}
 	}
 	return out
 }
@@ -384,4 +389,54 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// nativeBackends are plugbench's in-process native mechanisms, in the
+// order a chooser weighs them: compiled in, a Go plugin, cgo, purego.
+var nativeBackends = []string{"static", "goplugin", "cgo", "dlopen"}
+
+// nativeCallFinding answers "what does a native call cost from Go through
+// each mechanism?": the `min` call of every native backend and guest, and
+// the bare mechanisms (BenchmarkRef) beneath them, medians of one file.
+func nativeCallFinding(call, ref *Table) string {
+	var rows []string
+	seen := 0
+	for _, b := range nativeBackends {
+		var these []string
+		for _, r := range call.Rows {
+			if r.Backend != b || lookup(r.parts, "op") != "min" || !(r.Center > 0) {
+				continue
+			}
+			these = append(these, fmt.Sprintf("%s %s", r.Label(), human(float64(r.Center), call.Unit)))
+		}
+		if len(these) > 0 {
+			seen++
+			rows = append(rows, strings.Join(these, ", "))
+		}
+	}
+	if seen < 2 {
+		return ""
+	}
+	s := "A native `min` call from Go, by mechanism: " + strings.Join(rows, "; ")
+	var floors []string
+	if ref != nil {
+		for _, impl := range []struct{ name, what string }{
+			{"go-direct", "a direct Go call"},
+			{"goplugin-symbol", "a Go plugin's func value"},
+			{"cgo", "a bare cgo call"},
+			{"trampoline", "a cgo-free assembly trampoline"},
+			{"purego-syscalln", "a bare purego.SyscallN"},
+		} {
+			for _, r := range ref.Rows {
+				if lookup(r.parts, "op") == "min" && lookup(r.parts, "impl") == impl.name && r.Center > 0 {
+					floors = append(floors, fmt.Sprintf("%s %s", impl.what, human(float64(r.Center), ref.Unit)))
+					break
+				}
+			}
+		}
+	}
+	if len(floors) > 0 {
+		s += ". Beneath them, the bare mechanisms: " + strings.Join(floors, ", ")
+	}
+	return s + "."
 }
