@@ -13,47 +13,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
-	"github.com/plugbench/plugbench/backends/internal/abandon"
-	"github.com/plugbench/plugbench/backends/internal/elfcheck"
+	"github.com/plugbench/plugbench/backends/internal/cabi"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
 )
 
 // Available reports whether this build has cgo, and so whether the backend
 // can load anything.
 const Available = true
-
-// The symbols of ABI version 1 (fixtures/c/plugbench.h).
-const (
-	symVersion    = "plugbench_abi_version"
-	symIdentity   = "plugbench_identity"
-	symNew        = "plugbench_new"
-	symFree       = "plugbench_free"
-	symMin        = "plugbench_min"
-	symAccumulate = "plugbench_accumulate"
-	symSum        = "plugbench_sum"
-	symUpper      = "plugbench_upper"
-)
-
-// Optional symbols: events and callbacks (plugbench.h's second half). A
-// library without them loads; its instances offer what it has.
-const (
-	symEventJSON   = "plugbench_event_json"
-	symEventBinary = "plugbench_event_binary"
-	symEventFlat   = "plugbench_event_flat"
-	symEventView   = "plugbench_event_view"
-	symSetHost     = "plugbench_set_host"
-	symCallback    = "plugbench_callback"
-)
-
-// maxIdentity bounds the identity string read from the plugin.
-const maxIdentity = 1024
 
 // errBuf is the room for a dlerror message.
 const errBuf = 512
@@ -90,51 +62,22 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	fail := func(sym string, err error) error {
 		return &backends.Error{Backend: Name, Path: path, Symbol: sym, Err: err}
 	}
-	if p, ok := elfcheck.Stuck(); ok {
-		return nil, fail("", fmt.Errorf("the dynamic loader is locked: a constructor of %s never returned: %w", p, backends.ErrNoInterrupt))
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fail("", err)
-	}
-	// dlopen's own errors are strings; check the file first so that a
-	// missing file matches fs.ErrNotExist and a wrong one ErrFormat, and so
-	// that a truncated or corrupt file never reaches the loader.
-	if err := elfcheck.Check(abs); err != nil {
-		return nil, fail("", err)
-	}
-	h, err := dlopenCtx(ctx, abs)
+	abs, h, err := cabi.Open(ctx, path, dlopenAbs, func(h C.uintptr_t) { dlclose(h) })
 	if err != nil {
 		return nil, fail("", err)
 	}
 	m := &module{path: path, abs: abs, handle: h}
-	for _, s := range []struct {
-		name string
-		p    *C.uintptr_t
-	}{
-		{symVersion, &m.version}, {symIdentity, &m.identity},
-		{symNew, &m.fnNew}, {symFree, &m.fnFree},
-		{symMin, &m.fnMin}, {symAccumulate, &m.fnAccumulate},
-		{symSum, &m.fnSum}, {symUpper, &m.fnUpper},
-	} {
-		if *s.p, err = dlsym(h, s.name); err != nil {
-			dlclose(h)
-			return nil, fail(s.name, fmt.Errorf("%w: %w", backends.ErrMissingExport, err))
-		}
+	// The view's arena is the host's (events.go): no plugbench_buffer.
+	if sym, err := m.fn.Resolve(func(name string) (uintptr, error) {
+		p, err := dlsym(h, name)
+		return uintptr(p), err
+	}, false); err != nil {
+		dlclose(h)
+		return nil, fail(sym, err)
 	}
-	for _, s := range []struct {
-		name string
-		p    *C.uintptr_t
-	}{
-		{symEventJSON, &m.fnEventJSON}, {symEventBinary, &m.fnEventBinary},
-		{symEventFlat, &m.fnEventFlat}, {symEventView, &m.fnEventView},
-		{symSetHost, &m.fnSetHost}, {symCallback, &m.fnCallback},
-	} {
-		*s.p, _ = dlsym(h, s.name) // 0 when absent
-	}
-	v := C.pbc_version(m.version)
-	id := make([]byte, maxIdentity)
-	n := C.pbc_identity(m.identity, (*C.char)(unsafe.Pointer(&id[0])), C.size_t(len(id)))
+	v := C.pbc_version(C.uintptr_t(m.fn.Version))
+	id := make([]byte, cabi.MaxIdentity)
+	n := C.pbc_identity(C.uintptr_t(m.fn.Identity), (*C.char)(unsafe.Pointer(&id[0])), C.size_t(len(id)))
 	m.id, err = backends.CheckArtifact(int32(v), string(id[:n]), builtFor, Name)
 	if err != nil {
 		dlclose(h)
@@ -143,27 +86,16 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	return m, nil
 }
 
-// dlopenCtx opens the library at abs, bounded by ctx as Load documents.
-func dlopenCtx(ctx context.Context, abs string) (C.uintptr_t, error) {
-	open := func() (C.uintptr_t, error) {
-		cpath := C.CString(abs)
-		defer C.free(unsafe.Pointer(cpath))
-		msg := make([]byte, errBuf)
-		h := C.pbc_dlopen(cpath, (*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg)))
-		if h == 0 {
-			return 0, fmt.Errorf("dlopen: %w", cerr(msg))
-		}
-		return h, nil
+// dlopenAbs opens the library at abs (cabi.Open bounds it by Load's ctx).
+func dlopenAbs(abs string) (C.uintptr_t, error) {
+	cpath := C.CString(abs)
+	defer C.free(unsafe.Pointer(cpath))
+	msg := make([]byte, errBuf)
+	h := C.pbc_dlopen(cpath, (*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg)))
+	if h == 0 {
+		return 0, fmt.Errorf("dlopen: %w", cerr(msg))
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("dlopen not started: %w", err)
-	}
-	h, err := abandon.Wait(ctx, open, func(h C.uintptr_t) { dlclose(h) })
-	if err != nil && err == ctx.Err() { // given up on: the loader is still busy
-		elfcheck.Abandon(abs)
-		return 0, fmt.Errorf("dlopen did not return (a constructor still runs): %w: %w", err, backends.ErrNoInterrupt)
-	}
-	return h, err
+	return h, nil
 }
 
 // dlsym returns the address of the symbol name in the library h.
@@ -195,13 +127,7 @@ type module struct {
 	handle    C.uintptr_t // 0 once closed
 	instances int
 
-	// The exports' addresses, as dlsym gave them.
-	version, identity, fnNew, fnFree    C.uintptr_t
-	fnMin, fnAccumulate, fnSum, fnUpper C.uintptr_t
-
-	// Optional: 0 when the library lacks them.
-	fnEventJSON, fnEventBinary, fnEventFlat, fnEventView C.uintptr_t
-	fnSetHost, fnCallback                                C.uintptr_t
+	fn cabi.Table // the exports' addresses (no Buffer: never looked up)
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
@@ -209,27 +135,19 @@ func (m *module) Path() string                { return m.path }
 
 func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
-	if cfg.CallTimeout > 0 {
-		return nil, &backends.Error{Backend: Name, Path: m.path,
-			Err: backends.NoInterrupt(Name, "a native call runs on the host's own thread and cannot be stopped")}
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.handle == 0 {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Err: errors.New("instantiate after close")}
+	if err := m.fn.CheckInstantiate(Name, m.path, cfg, m.handle != 0); err != nil {
+		return nil, err
 	}
-	if cfg.Emit != nil && (m.fnSetHost == 0 || m.fnCallback == 0) {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symSetHost,
-			Err: fmt.Errorf("%w: a host function was given, the library takes none", backends.ErrMissingExport)}
-	}
-	s := C.pbc_new(m.fnNew)
+	s := C.pbc_new(C.uintptr_t(m.fn.New))
 	if s == 0 {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symNew, Err: errors.New("plugin returned no state")}
+		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: cabi.SymNew, Err: errors.New("plugin returned no state")}
 	}
-	p := &Plugin{m: m, state: s, fnMin: m.fnMin}
+	p := &Plugin{m: m, state: s, fnMin: C.uintptr_t(m.fn.Min)}
 	if cfg.Emit != nil {
 		p.host = hostfn.Register(cfg.Emit)
-		C.pbc_set_host(m.fnSetHost, s, C.uint64_t(p.host))
+		C.pbc_set_host(C.uintptr_t(m.fn.SetHost), s, C.uint64_t(p.host))
 	}
 	m.instances++
 	return p, nil
@@ -261,7 +179,7 @@ type Plugin struct {
 	_     cpu.CacheLinePad
 	m     *module
 	state C.uintptr_t // the plugin's plugbench_state*, 0 once closed
-	fnMin C.uintptr_t // m.fnMin, here to save Min a load
+	fnMin C.uintptr_t // m.fn.Min, here to save Min a load
 	host  uint64      // hostfn handle of the emit function, 0 if none
 	// arena is the view transport's C memory (C.malloc), nil until a view
 	// connection needs it; cap is its size. Freed by Close.
@@ -273,7 +191,7 @@ type Plugin struct {
 // Min calls plugbench_min.
 func (p *Plugin) Min(a, b int32) (int32, error) {
 	if p.state == 0 {
-		return 0, backends.Closed(Name, symMin)
+		return 0, backends.Closed(Name, cabi.SymMin)
 	}
 	return int32(C.pbc_min(p.fnMin, C.int32_t(a), C.int32_t(b))), nil
 }
@@ -281,26 +199,26 @@ func (p *Plugin) Min(a, b int32) (int32, error) {
 // Accumulate calls plugbench_accumulate with this instance's state.
 func (p *Plugin) Accumulate(x int64) (int64, error) {
 	if p.state == 0 {
-		return 0, backends.Closed(Name, symAccumulate)
+		return 0, backends.Closed(Name, cabi.SymAccumulate)
 	}
-	return int64(C.pbc_accumulate(p.m.fnAccumulate, p.state, C.int64_t(x))), nil
+	return int64(C.pbc_accumulate(C.uintptr_t(p.m.fn.Accumulate), p.state, C.int64_t(x))), nil
 }
 
 // Sum calls plugbench_sum on b in place: no copy.
 func (p *Plugin) Sum(b []byte) (uint64, error) {
 	if p.state == 0 {
-		return 0, backends.Closed(Name, symSum)
+		return 0, backends.Closed(Name, cabi.SymSum)
 	}
-	return uint64(C.pbc_sum(p.m.fnSum, data(b), C.size_t(len(b)))), nil
+	return uint64(C.pbc_sum(C.uintptr_t(p.m.fn.Sum), data(b), C.size_t(len(b)))), nil
 }
 
 // Upper calls plugbench_upper on b in place: the plugin writes the host's
 // own bytes.
 func (p *Plugin) Upper(b []byte) error {
 	if p.state == 0 {
-		return backends.Closed(Name, symUpper)
+		return backends.Closed(Name, cabi.SymUpper)
 	}
-	C.pbc_upper(p.m.fnUpper, data(b), C.size_t(len(b)))
+	C.pbc_upper(C.uintptr_t(p.m.fn.Upper), data(b), C.size_t(len(b)))
 	return nil
 }
 
@@ -321,7 +239,7 @@ func (p *Plugin) Close(context.Context) error {
 	if p.state == 0 {
 		return nil
 	}
-	C.pbc_free(p.m.fnFree, p.state)
+	C.pbc_free(C.uintptr_t(p.m.fn.Free), p.state)
 	p.state = 0
 	if p.arena != nil {
 		C.free(p.arena)
@@ -346,5 +264,5 @@ func (p *Plugin) Callback(k int32) (int64, error) {
 	if p.host == 0 {
 		return 0, backends.ErrNoHost
 	}
-	return int64(C.pbc_callback(p.m.fnCallback, p.state, C.int32_t(k))), nil
+	return int64(C.pbc_callback(C.uintptr_t(p.m.fn.Callback), p.state, C.int32_t(k))), nil
 }

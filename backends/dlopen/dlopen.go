@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -22,7 +21,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/plugbench/plugbench/backends"
-	"github.com/plugbench/plugbench/backends/internal/abandon"
+	"github.com/plugbench/plugbench/backends/internal/cabi"
 	"github.com/plugbench/plugbench/backends/internal/elfcheck"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
 )
@@ -37,33 +36,6 @@ type backend struct{}
 
 func (backend) Name() string                { return Name }
 func (backend) Close(context.Context) error { return nil }
-
-// The symbols of ABI version 1 (fixtures/c/plugbench.h).
-const (
-	symVersion    = "plugbench_abi_version"
-	symIdentity   = "plugbench_identity"
-	symNew        = "plugbench_new"
-	symFree       = "plugbench_free"
-	symMin        = "plugbench_min"
-	symAccumulate = "plugbench_accumulate"
-	symSum        = "plugbench_sum"
-	symUpper      = "plugbench_upper"
-)
-
-// Optional symbols: events and callbacks (plugbench.h's second half). A
-// library without them loads; its instances offer what it has.
-const (
-	symBuffer      = "plugbench_buffer"
-	symEventJSON   = "plugbench_event_json"
-	symEventBinary = "plugbench_event_binary"
-	symEventFlat   = "plugbench_event_flat"
-	symEventView   = "plugbench_event_view"
-	symSetHost     = "plugbench_set_host"
-	symCallback    = "plugbench_callback"
-)
-
-// maxIdentity bounds the identity string read from the plugin.
-const maxIdentity = 1024
 
 // Load checks the file, then dlopens it and checks its exports.
 //
@@ -80,51 +52,17 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	fail := func(sym string, err error) error {
 		return &backends.Error{Backend: Name, Path: path, Symbol: sym, Err: err}
 	}
-	if p, ok := elfcheck.Stuck(); ok {
-		return nil, fail("", fmt.Errorf("the dynamic loader is locked: a constructor of %s never returned: %w", p, backends.ErrNoInterrupt))
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fail("", err)
-	}
-	// dlopen's own errors are strings; check the file first so that a
-	// missing file matches fs.ErrNotExist and a wrong one ErrFormat, and so
-	// that a truncated or corrupt file never reaches the loader.
-	if err := elfcheck.Check(abs); err != nil {
-		return nil, fail("", err)
-	}
-	h, err := dlopen(ctx, abs)
+	abs, h, err := cabi.Open(ctx, path, dlopen, func(h uintptr) { purego.Dlclose(h) })
 	if err != nil {
 		return nil, fail("", err)
 	}
 	m := &module{path: path, abs: abs, handle: h}
-	syms := []struct {
-		name string
-		p    *uintptr
-	}{
-		{symVersion, &m.version}, {symIdentity, &m.identity},
-		{symNew, &m.fnNew}, {symFree, &m.fnFree},
-		{symMin, &m.fnMin}, {symAccumulate, &m.fnAccumulate},
-		{symSum, &m.fnSum}, {symUpper, &m.fnUpper},
+	if sym, err := m.fn.Resolve(func(name string) (uintptr, error) { return purego.Dlsym(h, name) }, true); err != nil {
+		purego.Dlclose(h)
+		return nil, fail(sym, err)
 	}
-	for _, s := range syms {
-		if *s.p, err = purego.Dlsym(h, s.name); err != nil {
-			purego.Dlclose(h)
-			return nil, fail(s.name, fmt.Errorf("%w: %w", backends.ErrMissingExport, err))
-		}
-	}
-	for _, s := range []struct {
-		name string
-		p    *uintptr
-	}{
-		{symBuffer, &m.fnBuffer}, {symEventJSON, &m.fnEventJSON}, {symEventBinary, &m.fnEventBinary},
-		{symEventFlat, &m.fnEventFlat}, {symEventView, &m.fnEventView},
-		{symSetHost, &m.fnSetHost}, {symCallback, &m.fnCallback},
-	} {
-		*s.p, _ = purego.Dlsym(h, s.name) // 0 when absent
-	}
-	v, _, _ := purego.SyscallN(m.version)
-	idp, _, _ := purego.SyscallN(m.identity)
+	v, _, _ := purego.SyscallN(m.fn.Version)
+	idp, _, _ := purego.SyscallN(m.fn.Identity)
 	m.id, err = backends.CheckArtifact(int32(v), cString(idp), Name)
 	if err != nil {
 		purego.Dlclose(h)
@@ -133,28 +71,18 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	return m, nil
 }
 
-// dlopen opens the library at abs, bounded by ctx as Load documents.
-func dlopen(ctx context.Context, abs string) (uintptr, error) {
-	open := func() (uintptr, error) {
-		h, err := purego.Dlopen(abs, purego.RTLD_NOW|purego.RTLD_LOCAL)
-		if err != nil {
-			return 0, fmt.Errorf("dlopen: %w", err)
-		}
-		return h, nil
+// dlopen opens the library at abs (cabi.Open bounds it by Load's ctx).
+func dlopen(abs string) (uintptr, error) {
+	h, err := purego.Dlopen(abs, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	if err != nil {
+		return 0, fmt.Errorf("dlopen: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("dlopen not started: %w", err)
-	}
-	h, err := abandon.Wait(ctx, open, func(h uintptr) { purego.Dlclose(h) })
-	if err != nil && err == ctx.Err() { // given up on: the loader is still busy
-		elfcheck.Abandon(abs)
-		return 0, fmt.Errorf("dlopen did not return (a constructor still runs): %w: %w", err, backends.ErrNoInterrupt)
-	}
-	return h, err
+	return h, nil
 }
 
-// cString copies the NUL-terminated C string at p, up to maxIdentity bytes.
-// It reads byte by byte: reading past the NUL could leave the mapping.
+// cString copies the NUL-terminated C string at p, up to cabi.MaxIdentity
+// bytes. It reads byte by byte: reading past the NUL could leave the
+// mapping.
 func cString(p uintptr) string {
 	if p == 0 {
 		return ""
@@ -163,7 +91,7 @@ func cString(p uintptr) string {
 	// uintptr is safe (and the indirection keeps vet's check quiet).
 	base := *(**byte)(unsafe.Pointer(&p))
 	n := 0
-	for n < maxIdentity && *(*byte)(unsafe.Add(unsafe.Pointer(base), n)) != 0 {
+	for n < cabi.MaxIdentity && *(*byte)(unsafe.Add(unsafe.Pointer(base), n)) != 0 {
 		n++
 	}
 	return string(unsafe.Slice(base, n))
@@ -177,12 +105,7 @@ type module struct {
 	handle    uintptr // 0 once closed
 	instances int
 
-	version, identity, fnNew, fnFree    uintptr
-	fnMin, fnAccumulate, fnSum, fnUpper uintptr
-
-	// Optional: 0 when the library lacks them.
-	fnBuffer, fnEventJSON, fnEventBinary, fnEventFlat, fnEventView uintptr
-	fnSetHost, fnCallback                                          uintptr
+	fn cabi.Table // the exports' addresses
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
@@ -190,27 +113,19 @@ func (m *module) Path() string                { return m.path }
 
 func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
-	if cfg.CallTimeout > 0 {
-		return nil, &backends.Error{Backend: Name, Path: m.path,
-			Err: backends.NoInterrupt(Name, "a native call runs on the host's own thread and cannot be stopped")}
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.handle == 0 {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Err: errors.New("instantiate after close")}
+	if err := m.fn.CheckInstantiate(Name, m.path, cfg, m.handle != 0); err != nil {
+		return nil, err
 	}
-	if cfg.Emit != nil && (m.fnSetHost == 0 || m.fnCallback == 0) {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symSetHost,
-			Err: fmt.Errorf("%w: a host function was given, the library takes none", backends.ErrMissingExport)}
-	}
-	s, _, _ := purego.SyscallN(m.fnNew)
+	s, _, _ := purego.SyscallN(m.fn.New)
 	if s == 0 {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: symNew, Err: errors.New("plugin returned no state")}
+		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: cabi.SymNew, Err: errors.New("plugin returned no state")}
 	}
 	p := &Plugin{m: m, state: s}
 	if cfg.Emit != nil {
 		p.host = hostfn.Register(cfg.Emit)
-		purego.SyscallN(m.fnSetHost, s, trampoline(), uintptr(p.host))
+		purego.SyscallN(m.fn.SetHost, s, trampoline(), uintptr(p.host))
 	}
 	m.instances++
 	return p, nil
@@ -256,30 +171,30 @@ type Plugin struct {
 // Min calls plugbench_min.
 func (p *Plugin) Min(a, b int32) (int32, error) {
 	if p.state == 0 {
-		return 0, backends.Closed(Name, symMin)
+		return 0, backends.Closed(Name, cabi.SymMin)
 	}
 	p.args[0], p.args[1] = uintptr(a), uintptr(b)
-	r, _, _ := purego.SyscallN(p.m.fnMin, p.args[:2]...)
+	r, _, _ := purego.SyscallN(p.m.fn.Min, p.args[:2]...)
 	return int32(r), nil
 }
 
 // Accumulate calls plugbench_accumulate with this instance's state.
 func (p *Plugin) Accumulate(x int64) (int64, error) {
 	if p.state == 0 {
-		return 0, backends.Closed(Name, symAccumulate)
+		return 0, backends.Closed(Name, cabi.SymAccumulate)
 	}
 	p.args[0], p.args[1] = p.state, uintptr(x)
-	r, _, _ := purego.SyscallN(p.m.fnAccumulate, p.args[:2]...)
+	r, _, _ := purego.SyscallN(p.m.fn.Accumulate, p.args[:2]...)
 	return int64(r), nil
 }
 
 // Sum calls plugbench_sum on b in place: no copy.
 func (p *Plugin) Sum(b []byte) (uint64, error) {
 	if p.state == 0 {
-		return 0, backends.Closed(Name, symSum)
+		return 0, backends.Closed(Name, cabi.SymSum)
 	}
 	p.args[0], p.args[1] = p.addr(b), uintptr(len(b))
-	r, _, _ := purego.SyscallN(p.m.fnSum, p.args[:2]...)
+	r, _, _ := purego.SyscallN(p.m.fn.Sum, p.args[:2]...)
 	p.pin = nil
 	runtime.KeepAlive(b)
 	return uint64(r), nil
@@ -289,10 +204,10 @@ func (p *Plugin) Sum(b []byte) (uint64, error) {
 // own bytes.
 func (p *Plugin) Upper(b []byte) error {
 	if p.state == 0 {
-		return backends.Closed(Name, symUpper)
+		return backends.Closed(Name, cabi.SymUpper)
 	}
 	p.args[0], p.args[1] = p.addr(b), uintptr(len(b))
-	purego.SyscallN(p.m.fnUpper, p.args[:2]...)
+	purego.SyscallN(p.m.fn.Upper, p.args[:2]...)
 	p.pin = nil
 	runtime.KeepAlive(b)
 	return nil
@@ -313,7 +228,7 @@ func (p *Plugin) Close(context.Context) error {
 		return nil
 	}
 	p.args[0] = p.state
-	purego.SyscallN(p.m.fnFree, p.args[:1]...)
+	purego.SyscallN(p.m.fn.Free, p.args[:1]...)
 	p.state = 0
 	if p.host != 0 {
 		hostfn.Release(p.host)

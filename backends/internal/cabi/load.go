@@ -1,0 +1,96 @@
+package cabi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/backends/internal/abandon"
+	"github.com/plugbench/plugbench/backends/internal/elfcheck"
+)
+
+// Open does what both backends' Load do up to the library's handle: it
+// refuses at once while an abandoned dlopen holds the loader, checks the
+// file (package elfcheck: dlopen's own errors are strings, so that a
+// missing file matches fs.ErrNotExist and a wrong one ErrFormat, and a
+// truncated or corrupt file never reaches the loader), then calls dlopen
+// with the absolute path, bounded by ctx: at ctx's end it gives dlopen up
+// (a constructor runs on, holding the loader's lock, and elfcheck
+// remembers it) and returns an error wrapping ctx.Err() and
+// backends.ErrNoInterrupt. dlclose closes a handle dlopen returns too late.
+func Open[H any](ctx context.Context, path string, dlopen func(abs string) (H, error), dlclose func(H)) (string, H, error) {
+	var zero H
+	if p, ok := elfcheck.Stuck(); ok {
+		return "", zero, fmt.Errorf("the dynamic loader is locked: a constructor of %s never returned: %w", p, backends.ErrNoInterrupt)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", zero, err
+	}
+	if err := elfcheck.Check(abs); err != nil {
+		return "", zero, err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", zero, fmt.Errorf("dlopen not started: %w", err)
+	}
+	h, err := abandon.Wait(ctx, func() (H, error) { return dlopen(abs) }, dlclose)
+	if err != nil && err == ctx.Err() { // given up on: the loader is still busy
+		elfcheck.Abandon(abs)
+		return "", zero, fmt.Errorf("dlopen did not return (a constructor still runs): %w: %w", err, backends.ErrNoInterrupt)
+	}
+	return abs, h, err
+}
+
+// CheckInstantiate checks an instantiation of the library at path, with
+// the exports t, by backend, under cfg: a native call cannot be stopped,
+// the library must be open, and a host function needs the callback
+// exports. The error is a *backends.Error.
+func (t *Table) CheckInstantiate(backend, path string, cfg backends.InstanceConfig, open bool) error {
+	if cfg.CallTimeout > 0 {
+		return &backends.Error{Backend: backend, Path: path,
+			Err: backends.NoInterrupt(backend, "a native call runs on the host's own thread and cannot be stopped")}
+	}
+	if !open {
+		return &backends.Error{Backend: backend, Path: path, Err: errors.New("instantiate after close")}
+	}
+	if cfg.Emit != nil && (t.SetHost == 0 || t.Callback == 0) {
+		return &backends.Error{Backend: backend, Path: path, Symbol: SymSetHost,
+			Err: fmt.Errorf("%w: a host function was given, the library takes none", backends.ErrMissingExport)}
+	}
+	return nil
+}
+
+// Transports lists the event transports of t: the view when view is true
+// (the backend can give it an arena), then the encoded ones exported.
+func (t *Table) Transports(view bool) []event.Transport {
+	var ts []event.Transport
+	if view {
+		ts = append(ts, event.View)
+	}
+	for _, e := range []struct {
+		t  event.Transport
+		fn uintptr
+	}{{event.JSON, t.EventJSON}, {event.Binary, t.EventBinary}, {event.Flat, t.EventFlat}} {
+		if e.fn != 0 {
+			ts = append(ts, e.t)
+		}
+	}
+	return ts
+}
+
+// Encoded returns the export of the encoded transport tr and its name; 0
+// when the library lacks it or tr is not an encoded transport.
+func (t *Table) Encoded(tr event.Transport) (uintptr, string) {
+	switch tr {
+	case event.JSON:
+		return t.EventJSON, SymEventJSON
+	case event.Binary:
+		return t.EventBinary, SymEventBinary
+	case event.Flat:
+		return t.EventFlat, SymEventFlat
+	}
+	return 0, ""
+}
