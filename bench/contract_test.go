@@ -26,13 +26,17 @@ func TestClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 		ep := p.(backends.EventPlugin)
-		conn, err := ep.Events(tg.Transports[0])
-		if err != nil {
-			t.Fatal(err)
-		}
 		in := shape(t, "typical")
-		if err := conn.Encode(in); err != nil {
-			t.Fatal(err)
+		var conns []backends.EventConn // one per transport: each must refuse
+		for _, tr := range tg.Transports {
+			conn, err := ep.Events(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.Encode(in); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, conn)
 		}
 		if err := p.Close(ctx); err != nil {
 			t.Fatal(err)
@@ -57,9 +61,13 @@ func TestClosed(t *testing.T) {
 		check("Callback", err)
 		_, err = ep.Events(tg.Transports[0])
 		check("Events", err)
-		_, err = conn.Call()
-		check("a connection's Call", err)
-		check("a connection's Encode or Decode", errors.Join(conn.Encode(in), conn.Decode(new(event.Event))))
+		for i, conn := range conns {
+			tr := tg.Transports[i]
+			_, err = conn.Call()
+			check(string(tr)+" connection's Call", err)
+			check(string(tr)+" connection's Encode", conn.Encode(in))
+			check(string(tr)+" connection's Decode", conn.Decode(new(event.Event)))
+		}
 	})
 }
 

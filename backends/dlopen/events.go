@@ -70,6 +70,23 @@ type encConn struct {
 	args [5]uintptr
 }
 
+// Encode and Decode touch only the connection's own buffers, but refuse
+// on a closed instance all the same: every call on one fails alike (the
+// contract's # Faults).
+func (c *encConn) Encode(in *event.Event) error {
+	if c.p.state == 0 {
+		return backends.Closed(Name, c.Symbol)
+	}
+	return c.Encoded.Encode(in)
+}
+
+func (c *encConn) Decode(out *event.Event) error {
+	if c.p.state == 0 {
+		return backends.Closed(Name, c.Symbol)
+	}
+	return c.Encoded.Decode(out)
+}
+
 func (c *encConn) Call() (bool, error) {
 	if c.p.state == 0 {
 		return false, backends.Closed(Name, c.Symbol)

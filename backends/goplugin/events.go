@@ -131,6 +131,9 @@ func (c *encConn) Call() (bool, error) {
 }
 
 func (c *encConn) Decode(out *event.Event) error {
+	if c.p.g == nil {
+		return backends.Closed(Name, c.sym)
+	}
 	if c.n == 0 {
 		return c.fail(errors.New("decode without a kept event"))
 	}
