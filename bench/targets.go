@@ -13,6 +13,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -238,29 +239,56 @@ func wasmTarget(name, fixture string) Target {
 // faultBuild builds a fault variant at out with build, once per run: the
 // fault table's cells share it, and a cell's child process finds the one
 // its parent built (out is in the parent's own new scratch folder, so a
-// file there is never stale).
+// file there is never stale). Different variants build at the same time.
 func faultBuild(out string, build func(out string) error) (string, error) {
-	faultMu.Lock()
-	defer faultMu.Unlock()
-	if err, done := faultBuilt[out]; done {
-		if err != nil {
-			return "", err
+	v, _ := faultBuilds.LoadOrStore(out, &faultEntry{})
+	e := v.(*faultEntry)
+	e.once.Do(func() {
+		if _, err := os.Stat(out); err == nil {
+			return
 		}
-		return out, nil
-	}
-	if _, err := os.Stat(out); err == nil {
-		faultBuilt[out] = nil
-		return out, nil
-	}
-	err := build(out)
-	faultBuilt[out] = err
-	if err != nil {
-		return "", err
+		e.err = build(out)
+	})
+	if e.err != nil {
+		return "", e.err
 	}
 	return out, nil
 }
 
+type faultEntry struct {
+	once sync.Once
+	err  error
+}
+
 var (
-	faultMu    sync.Mutex
-	faultBuilt = map[string]error{}
+	faultMu     sync.Mutex // writes of the committed wasm variants
+	faultBuilds sync.Map   // path → *faultEntry
 )
+
+// prebuildFaults builds every target's fault variants, as many at a time
+// as there are cores: compiled one after the other (a Rust shared object
+// takes 1.6 s) they were a tenth of the quick run. Errors are left for the
+// rows that use the variants to report.
+func prebuildFaults() {
+	prebuilt.Do(func() {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, runtime.NumCPU())
+		for _, tg := range Targets {
+			if tg.Faults == nil {
+				continue
+			}
+			for _, f := range fixtures.Faults {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					tg.Faults(scratch, f)
+				}()
+			}
+		}
+		wg.Wait()
+	})
+}
+
+var prebuilt sync.Once
