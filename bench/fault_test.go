@@ -128,7 +128,7 @@ func TestFaultTable(t *testing.T) {
 	}
 	// The variants first, all cores at once: a cell that built its own
 	// would spend its slot compiling.
-	prebuildFaults()
+	prebuildFaults(scratch)
 	// The cells run a few at a time: most of a cell's time is spent
 	// waiting for a deadline, and each cell's host is its own process.
 	var cells [][]FaultCell

@@ -35,7 +35,7 @@ import (
 // start function that an uninterruptible runtime abandoned) is skipped
 // with the reason: each iteration would leave a core spinning for good.
 func BenchmarkRecover(b *testing.B) {
-	prebuildFaults()
+	prebuildFaults(scratch)
 	forFaultCells(b, func(b *testing.B, tg Target, fault, path string) {
 		r := recoverer(b, tg, fault, path)
 		var took time.Duration

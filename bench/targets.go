@@ -265,11 +265,11 @@ var (
 	faultBuilds sync.Map   // path → *faultEntry
 )
 
-// prebuildFaults builds every target's fault variants, as many at a time
+// prebuildFaults builds every target's fault variants in dir, as many at a time
 // as there are cores: compiled one after the other (a Rust shared object
 // takes 1.6 s) they were a tenth of the quick run. Errors are left for the
 // rows that use the variants to report.
-func prebuildFaults() {
+func prebuildFaults(dir string) {
 	prebuilt.Do(func() {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, runtime.NumCPU())
@@ -283,7 +283,7 @@ func prebuildFaults() {
 					defer wg.Done()
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					tg.Faults(scratch, f)
+					tg.Faults(dir, f)
 				}()
 			}
 		}
