@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -148,23 +149,24 @@ var warmCaches sync.Map // "backend/fixture/mode" → *warm
 
 func fillCache(t Target, path string, mode CacheMode) (Cache, error) {
 	ctx := context.Background()
-	cache := wazero.NewCompilationCache()
+	cache := Cache{Wazero: wazero.NewCompilationCache()}
 	if mode == CacheDisk {
 		dir, err := os.MkdirTemp(scratch, "cache-")
 		if err != nil {
-			return nil, err
+			return Cache{}, err
 		}
-		if cache, err = wazero.NewCompilationCacheWithDir(dir); err != nil {
-			return nil, err
+		cache.Dir = filepath.Join(dir, "compiled")
+		if cache.Wazero, err = wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero")); err != nil {
+			return Cache{}, err
 		}
 	}
 	be, err := t.New(ctx, cache)
 	if err != nil {
-		return nil, err
+		return Cache{}, err
 	}
 	mod, err := be.Load(ctx, path)
 	if err != nil {
-		return nil, err
+		return Cache{}, err
 	}
 	if mode == CacheDisk {
 		return cache, errors.Join(mod.Close(ctx), be.Close(ctx))
@@ -298,7 +300,7 @@ func benchFreshLoad(b *testing.B, t Target) {
 
 func benchInstantiate(b *testing.B, t Target) {
 	ctx := context.Background()
-	_, mod := open(b, t, nil)
+	_, mod := open(b, t)
 	u := newUntimed[backends.Plugin](b, setupBatch)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -357,7 +359,7 @@ func BenchmarkCall(b *testing.B) {
 	for _, op := range callOps {
 		b.Run("op="+op, func(b *testing.B) {
 			forTargets(b, func(b *testing.B, t Target) {
-				_, mod := open(b, t, nil)
+				_, mod := open(b, t)
 				p := instance(b, mod)
 				benchCall(b, op, p)
 			})
@@ -414,7 +416,7 @@ func BenchmarkPayload(b *testing.B) {
 			for _, size := range sizes {
 				b.Run("size="+size.name, func(b *testing.B) {
 					forTargets(b, func(b *testing.B, t Target) {
-						_, mod := open(b, t, nil)
+						_, mod := open(b, t)
 						p := instance(b, mod)
 						benchPayload(b, op, p, size.n)
 					})
@@ -479,7 +481,7 @@ func BenchmarkParallel(b *testing.B) {
 	for _, op := range callOps {
 		b.Run("op="+op, func(b *testing.B) {
 			forTargets(b, func(b *testing.B, t Target) {
-				_, mod := open(b, t, nil)
+				_, mod := open(b, t)
 				take := parallelInstances(b, mod)
 				b.ReportAllocs()
 				// RunParallel runs the b.N protocol: this function runs once

@@ -19,7 +19,7 @@ import (
 // harmless.
 func TestClosed(t *testing.T) {
 	forTargets(t, func(t *testing.T, tg Target) {
-		_, mod := open(t, tg, nil)
+		_, mod := open(t, tg)
 		ctx := context.Background()
 		p, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
 		if err != nil {
@@ -152,7 +152,7 @@ func TestDeadlines(t *testing.T) {
 	})
 	t.Run("refused where a call cannot be stopped", func(t *testing.T) {
 		forTargets(t, func(t *testing.T, tg Target) {
-			_, mod := open(t, tg, nil)
+			_, mod := open(t, tg)
 			p, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second))
 			bounded := strings.HasSuffix(tg.Backend, "-bounded")
 			switch {
@@ -176,7 +176,7 @@ func TestSandbox(t *testing.T) {
 		if tg.Fixture != FixtureGo || !strings.HasPrefix(tg.Backend, "wasm") {
 			return // the sandbox is WASI's, and the probe the Go guest's
 		}
-		_, mod := open(t, tg, nil)
+		_, mod := open(t, tg)
 		p, ok := instance(t, mod).(*wasm.Plugin)
 		if !ok {
 			t.Fatalf("%T is not a wasm instance", p)

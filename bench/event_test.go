@@ -64,7 +64,7 @@ func forEventTargets[T interface {
 // transport tr.
 func eventConn(tb testing.TB, t Target, tr event.Transport) backends.EventConn {
 	tb.Helper()
-	_, mod := open(tb, t, nil)
+	_, mod := open(tb, t)
 	return connOf(tb, instance(tb, mod), tr)
 }
 
@@ -216,7 +216,7 @@ func TestEvent(t *testing.T) {
 // a row silently missing from the report.
 func TestEventTransports(t *testing.T) {
 	forTargets(t, func(t *testing.T, tg Target) {
-		_, mod := open(t, tg, nil)
+		_, mod := open(t, tg)
 		ep, ok := instance(t, mod).(backends.EventPlugin)
 		if !ok {
 			t.Fatal("no events")
@@ -310,7 +310,7 @@ func TestEventConformance(t *testing.T) {
 	for _, tr := range event.Transports {
 		t.Run("transport="+string(tr), func(t *testing.T) {
 			forEventTargets(t, tr, func(t *testing.T, tg Target) {
-				_, mod := open(t, tg, nil)
+				_, mod := open(t, tg)
 				p := instance(t, mod)
 				c := connOf(t, p, tr)
 				for name, e := range edges {
@@ -346,7 +346,7 @@ func FuzzEvents(f *testing.F) {
 			continue
 		}
 		for _, tr := range tg.Transports {
-			_, mod := open(f, tg, nil)
+			_, mod := open(f, tg)
 			conns = append(conns, conn{tg.Backend + "/" + tg.Fixture + "/" + string(tr), connOf(f, instance(f, mod), tr)})
 		}
 	}
@@ -479,7 +479,7 @@ func wantCallback(k int64) int64 { return 3*k*(k-1)/2 + k }
 // callbackInstance makes an instance of t with a counting host function.
 func callbackInstance(tb testing.TB, t Target) (backends.Caller, *hostEmit) {
 	tb.Helper()
-	_, mod := open(tb, t, nil)
+	_, mod := open(tb, t)
 	h := new(hostEmit)
 	c, ok := instance(tb, mod, backends.WithEmit(h.emit)).(backends.Caller)
 	if !ok {
@@ -519,7 +519,7 @@ func TestCallback(t *testing.T) {
 				t.Errorf("callback(%d) = %d, %v after %d host calls; want %d", k, r, err, h.calls, wantCallback(int64(k)))
 			}
 		}
-		_, mod := open(t, tg, nil)
+		_, mod := open(t, tg)
 		var n1, n2 int64
 		p1 := instance(t, mod, backends.WithEmit(func(v int64) int64 { n1++; return v }))
 		p2 := instance(t, mod, backends.WithEmit(func(v int64) int64 { n2++; return -v }))

@@ -378,7 +378,7 @@ func measureFault(fault, backend, fixture string) (FaultCell, error) {
 		return cell, err
 	}
 	bg := context.Background()
-	be, err := tg.New(bg, nil)
+	be, err := tg.New(bg, Cache{})
 	if err != nil {
 		return cell, err
 	}

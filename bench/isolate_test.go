@@ -235,7 +235,7 @@ func BenchmarkIsolation(b *testing.B) {
 								if where == "yes" && isolate(b) {
 									return
 								}
-								_, mod := open(b, t, nil)
+								_, mod := open(b, t)
 								benchCall(b, "min", instance(b, mod))
 							})
 						}
@@ -262,7 +262,7 @@ func TestIsolation(t *testing.T) {
 			if !inChild() && os.Getenv(envIsolate) != "off" {
 				t.Fatal("an isolated target's row ran in the parent process")
 			}
-			_, mod := open(t, u, nil)
+			_, mod := open(t, u)
 			conform(t, instance(t, mod), minCases, accumulateCases, bufferCases[:8])
 		})
 	})

@@ -26,12 +26,12 @@ import (
 // fx holds every fixture, built once per test binary by TestMain.
 var fx *fixtures.Set
 
-// compiled is a compilation cache directory that every wasm backend made by
-// open shares: the call, payload and instantiate benchmarks measure what
+// compiled is the compilation cache, in directories, that every backend made
+// by open shares: the call, payload and instantiate benchmarks measure what
 // follows a load, and a Go guest's half-second compile in every round would
 // only stretch the run. The load and close phases choose their own cache
 // mode (loadSetup) and never use it.
-var compiled wazero.CompilationCache
+var compiled Cache
 
 // scratch is this process's temporary folder: the fixtures it built, the
 // compilation cache, and every isolated child's own temporary folder, so
@@ -57,7 +57,8 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(2)
 	}
-	if compiled, err = wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero")); err != nil {
+	compiled.Dir = filepath.Join(dir, "compiled")
+	if compiled.Wazero, err = wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.RemoveAll(dir)
 		os.Exit(2)
@@ -70,7 +71,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
-	compiled.Close(ctx)
+	compiled.Wazero.Close(ctx)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -179,23 +180,20 @@ func commit() string {
 
 // open makes t's backend and loads its fixture, skipping (with the reason
 // and what to install) when the fixture cannot be had. Cleanup closes both.
-// It checks the loaded plugin is the one t names. A nil cache means the
-// shared directory cache, compiled, and, for a benchmark, the process's
-// shared module (openShared), which nothing closes.
-func open(tb testing.TB, t Target, cache Cache) (backends.Backend, backends.Module) {
+// It checks the loaded plugin is the one t names. A test's backend uses the
+// shared directory cache, compiled; a benchmark gets the process's shared
+// module (openShared), which nothing closes.
+func open(tb testing.TB, t Target) (backends.Backend, backends.Module) {
 	tb.Helper()
 	path, err := t.Path(fx)
 	if path == "" {
 		skip(tb, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
 	}
-	if _, ok := tb.(*testing.B); ok && cache == nil {
+	if _, ok := tb.(*testing.B); ok {
 		return openShared(tb, t, path)
 	}
-	if cache == nil {
-		cache = compiled
-	}
 	ctx := context.Background()
-	be, err := t.New(ctx, cache)
+	be, err := t.New(ctx, compiled)
 	if err != nil {
 		tb.Fatalf("%s: %v", t.Backend, err)
 	}

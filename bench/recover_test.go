@@ -139,7 +139,7 @@ func recoverer(tb testing.TB, tg Target, fault, path string) func() (time.Durati
 			return took, err
 		}
 	}
-	be, err := tg.New(ctx, nil)
+	be, err := tg.New(ctx, Cache{})
 	if fault == "bomb" && tg.Faults != nil && strings.HasPrefix(tg.Backend, wasm.Name) {
 		// The bomb meets a 16 MiB limit instead of the default 256 MiB:
 		// the recovery that follows is the same, and each iteration's
@@ -230,7 +230,7 @@ func restartChild(spec string) {
 		fail(fmt.Errorf("no target %s/%s", f[0], f[1]))
 	}
 	ctx := context.Background()
-	be, err := Targets[i].New(ctx, nil)
+	be, err := Targets[i].New(ctx, Cache{})
 	if err != nil {
 		fail(err)
 	}

@@ -184,7 +184,7 @@ func refWazero(tb testing.TB, fixture string, bounded bool) api.Function {
 	}
 	// The shared cache: a reference measures calls, and a Go guest's
 	// compile in every sample would only stretch the run.
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(bounded).WithCompilationCache(compiled))
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(bounded).WithCompilationCache(compiled.Wazero))
 	tb.Cleanup(func() { r.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	// The guests import the host's callback; min never calls it.

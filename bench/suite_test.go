@@ -72,7 +72,7 @@ func conform(t *testing.T, p backends.Plugin, mins [][2]int32, accs []int64, buf
 // TestConformance runs the edge table through every backend and fixture.
 func TestConformance(t *testing.T) {
 	forTargets(t, func(t *testing.T, tg Target) {
-		_, mod := open(t, tg, nil)
+		_, mod := open(t, tg)
 		conform(t, instance(t, mod), minCases, accumulateCases, bufferCases)
 	})
 }
@@ -96,7 +96,7 @@ func FuzzConformance(f *testing.F) {
 		if !fuzzingIsolated(f, tg) {
 			continue
 		}
-		_, mod := open(f, tg, nil)
+		_, mod := open(f, tg)
 		plugins = append(plugins, live{tg.Backend + "/" + tg.Fixture, instance(f, mod), reference()})
 	}
 	f.Fuzz(func(t *testing.T, a, b int32, x int64, buf []byte) {
@@ -177,7 +177,7 @@ func testSetup(t *testing.T, tg Target, mode CacheMode) {
 // state, as BenchmarkSetup/phase=instantiate makes them.
 func TestInstances(t *testing.T) {
 	forTargets(t, func(t *testing.T, tg Target) {
-		_, mod := open(t, tg, nil)
+		_, mod := open(t, tg)
 		ps := make([]backends.Plugin, 4)
 		for i := range ps {
 			ps[i] = instance(t, mod)
@@ -204,7 +204,7 @@ func TestCall(t *testing.T) {
 	for _, op := range callOps {
 		t.Run("op="+op, func(t *testing.T) {
 			forTargets(t, func(t *testing.T, tg Target) {
-				_, mod := open(t, tg, nil)
+				_, mod := open(t, tg)
 				p := instance(t, mod)
 				switch op {
 				case "min":
@@ -227,7 +227,7 @@ func TestPayload(t *testing.T) {
 	for _, op := range payloadOps {
 		t.Run("op="+op, func(t *testing.T) {
 			forTargets(t, func(t *testing.T, tg Target) {
-				_, mod := open(t, tg, nil)
+				_, mod := open(t, tg)
 				p := instance(t, mod)
 				for _, size := range sizes {
 					for range 2 {
@@ -254,7 +254,7 @@ func TestParallel(t *testing.T) {
 	for _, op := range callOps {
 		t.Run("op="+op, func(t *testing.T) {
 			forTargets(t, func(t *testing.T, tg Target) {
-				_, mod := open(t, tg, nil)
+				_, mod := open(t, tg)
 				take := parallelInstances(t, mod)
 				var wg sync.WaitGroup
 				for range runtime.GOMAXPROCS(0) {

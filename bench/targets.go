@@ -45,7 +45,7 @@ type Target struct {
 	// checks them so that no row silently measures another plugin.
 	BuiltFor, Lang string
 	// New makes the backend; cache is used by backends with a compilation
-	// cache and ignored (nil) by the others.
+	// cache and ignored by the others.
 	New func(ctx context.Context, cache Cache) (backends.Backend, error)
 	// Path returns the artifact's path in a fixtures set, or "" and the
 	// reason it is unavailable.
@@ -92,8 +92,17 @@ const (
 	CacheDisk   CacheMode = "disk"   // compiled by an earlier process, read from a directory
 )
 
-// Cache is a compilation cache handed to a backend, or nil.
-type Cache = wazero.CompilationCache
+// Cache is what a backend may reuse of earlier loads, handed to
+// Target.New; the zero Cache reuses nothing. Each backend takes the part
+// its runtime understands.
+type Cache struct {
+	// Wazero is a wazero compilation cache, in memory or backed by a
+	// directory, shared by the runtimes of the backends built on wazero.
+	Wazero wazero.CompilationCache
+	// Dir is a directory for backends that keep serialized compilations
+	// of their own (wasmtime's).
+	Dir string
+}
 
 // Targets is the matrix, in the fixed order of every benchmark: the
 // baseline, the in-process native mechanisms (cgo, purego, Go's plugin
@@ -199,7 +208,7 @@ func wasmTarget(name, fixture string) Target {
 	t := Target{
 		Backend: name, Fixture: fixture, BuiltFor: wasm.BuiltFor, Lang: fixture,
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
-			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, Cache: cache})
+			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, Cache: cache.Wazero})
 		},
 		Path: func(s *fixtures.Set) (string, error) {
 			switch fixture {
