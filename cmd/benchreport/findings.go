@@ -70,6 +70,9 @@ func findings(rep *Report) []string {
 				add(s)
 			}
 		}
+		for _, s := range pairFindings(rep, file) {
+			add(s)
+		}
 	}
 	return out
 }
@@ -352,6 +355,10 @@ var refBackends = map[string][]string{
 	"purego-registerfunc": {"dlopen"},
 	"goplugin-symbol":     {"goplugin"},
 	"wazero":              {"wasm"},
+	"wazero-bounded":      {"wasm-bounded"},
+	"wasmtime":            {"wasmtime"},
+	"extism":              {"extism"},
+	"yaegi":               {"yaegi"},
 }
 
 // refFindings relates reference implementations to the baseline call of
@@ -439,4 +446,83 @@ func nativeCallFinding(call, ref *Table) string {
 		s += ". Beneath them, the bare mechanisms: " + strings.Join(floors, ", ")
 	}
 	return s + "."
+}
+
+// runtimePairs are the comparisons of two backends running the same guest
+// code: what one runtime, or a framework on top of it, costs over another.
+var runtimePairs = []struct{ a, b, fixture, what string }{
+	{"wasmtime", "wasm", "c", "Wasmtime against wazero, on the same C module"},
+	{"extism", "wasm", "c", "The Extism framework over raw wazero, on the same C code"},
+}
+
+// pairRows are the rows a pair is compared on, as a chooser reads them:
+// setup first, then crossings.
+var pairRows = []struct {
+	bench, unit string
+	keys        [][2]string // key=value pairs the row's name has
+	label       string
+}{
+	{"Setup", "sec/op", [][2]string{{"phase", "load"}, {"cache", "none"}}, "compile"},
+	{"Setup", "sec/op", [][2]string{{"phase", "load"}, {"cache", "disk"}}, "cached load"},
+	{"Setup", "sec/op", [][2]string{{"phase", "instantiate"}}, "instantiate"},
+	{"Call", "sec/op", [][2]string{{"op", "min"}}, "`min`"},
+	{"Payload", "sec/op", [][2]string{{"op", "sum"}, {"size", "1MiB"}}, "1 MiB `sum`"},
+	{"Event", "sec/op", [][2]string{{"transport", "flat"}, {"shape", "typical"}}, "a typical `flat` event"},
+	{"Event", "sec/op", [][2]string{{"transport", "json"}, {"shape", "typical"}}, "a typical `json` event"},
+	{"Callback", "sec/callback", nil, "a callback"},
+	{"Call", "allocs/op", [][2]string{{"op", "min"}}, "`min`"},
+}
+
+// pairFindings compares each pair of runtimePairs present in file, row by
+// row: "compile 1.2ms against 800µs (1.50×)". Medians of one file.
+func pairFindings(rep *Report, file string) []string {
+	var out []string
+	for _, p := range runtimePairs {
+		var cells []string
+		for _, pr := range pairRows {
+			t := findTable(rep, file, pr.bench, pr.unit)
+			if t == nil {
+				continue
+			}
+			a, b := pairRow(t, p.a, p.fixture, pr.keys), pairRow(t, p.b, p.fixture, pr.keys)
+			if a == nil || b == nil {
+				continue
+			}
+			label := pr.label
+			if pr.unit == "allocs/op" {
+				cells = append(cells, fmt.Sprintf("%s allocates %s against %s", label, human(float64(a.Center), t.Unit), human(float64(b.Center), t.Unit)))
+				continue
+			}
+			c := fmt.Sprintf("%s %s against %s", label, human(float64(a.Center), t.Unit), human(float64(b.Center), t.Unit))
+			if a.Center > 0 && b.Center > 0 {
+				c += fmt.Sprintf(" (%.2f×)", float64(a.Center)/float64(b.Center))
+			}
+			cells = append(cells, c)
+		}
+		if len(cells) >= 2 {
+			out = append(out, fmt.Sprintf("%s (%s/%s against %s/%s, medians): %s.", p.what, p.a, p.fixture, p.b, p.fixture, strings.Join(cells, "; ")))
+		}
+	}
+	return out
+}
+
+// pairRow is t's row of backend and fixture whose name has every key=value
+// of keys, or nil.
+func pairRow(t *Table, backend, fixture string, keys [][2]string) *Row {
+	for _, r := range t.Rows {
+		if r.Backend != backend || r.Fixture != fixture {
+			continue
+		}
+		ok := true
+		for _, kv := range keys {
+			if lookup(r.parts, kv[0]) != kv[1] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return r
+		}
+	}
+	return nil
 }
