@@ -127,10 +127,19 @@ type backend struct {
 	r             wazero.Runtime
 	interruptible bool
 	limit         uint64 // bytes of linear memory an instance may have
+	// compiles counts compiles running, abandoned ones too: they write
+	// into the runtime's engine, so Close waits for them first.
+	compiles sync.WaitGroup
 }
 
-func (b *backend) Name() string                    { return b.name }
-func (b *backend) Close(ctx context.Context) error { return b.r.Close(ctx) }
+func (b *backend) Name() string { return b.name }
+
+// Close closes the runtime, once every compile a Load abandoned has
+// finished (a compile always does).
+func (b *backend) Close(ctx context.Context) error {
+	b.compiles.Wait()
+	return b.r.Close(ctx)
+}
 
 // The exports of ABI version 1 (fixtures/c/plugbench.h), with their wasm
 // signatures: pointers and sizes are i32.
@@ -183,7 +192,7 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 	if !bytes.HasPrefix(bin, []byte("\x00asm")) {
 		return nil, fail("", fmt.Errorf("%w: not a wasm module (no \\0asm header)", backends.ErrFormat))
 	}
-	cm, err := abandon.Wait(ctx, func() (wazero.CompiledModule, error) { return b.r.CompileModule(ctx, bin) },
+	cm, err := abandon.Tracked(&b.compiles, ctx, func() (wazero.CompiledModule, error) { return b.r.CompileModule(ctx, bin) },
 		func(cm wazero.CompiledModule) { cm.Close(context.Background()) })
 	if err != nil {
 		if ctx.Err() != nil {

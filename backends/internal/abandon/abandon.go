@@ -4,13 +4,26 @@
 // work runs on, on a goroutine of its own.
 package abandon
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // Wait runs f and returns its result, or ctx's error as soon as ctx is
 // done, whichever comes first. A context that can never be done runs f
 // on the caller's goroutine, at no cost. When Wait gives up, f runs on,
 // and drop disposes of its result should it ever come.
 func Wait[T any](ctx context.Context, f func() (T, error), drop func(T)) (T, error) {
+	return Tracked(nil, ctx, f, drop)
+}
+
+// Tracked is Wait for work that must finish before what it uses is
+// released, such as a compile writing into a runtime's engine: wg counts
+// it while it runs, abandoned or not, so that the owner's Close can wait
+// for it (wg.Wait) before closing that runtime. Work that may never
+// return (a start function) must not be tracked: Close would wait for
+// ever. A nil wg tracks nothing.
+func Tracked[T any](wg *sync.WaitGroup, ctx context.Context, f func() (T, error), drop func(T)) (T, error) {
 	var zero T
 	if ctx.Done() == nil {
 		return f()
@@ -23,15 +36,25 @@ func Wait[T any](ctx context.Context, f func() (T, error), drop func(T)) (T, err
 		err error
 	}
 	done := make(chan result, 1)
+	if wg != nil {
+		wg.Add(1)
+	}
+	finish := func() {
+		if wg != nil {
+			wg.Done()
+		}
+	}
 	go func() {
 		v, err := f()
 		done <- result{v, err}
 	}()
 	select {
 	case r := <-done:
+		finish()
 		return r.v, r.err
 	case <-ctx.Done():
 		go func() {
+			defer finish() // after drop, which may use what the owner closes
 			if r := <-done; r.err == nil {
 				drop(r.v)
 			}
