@@ -1,0 +1,663 @@
+//go:build cgo
+
+package wasmtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	wt "github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
+	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/fixtures"
+)
+
+// guests are the wasm guests of the tests, by language: C and Rust are
+// committed; Go is built once in TestMain (skipped when it cannot be).
+var guests = map[string]string{}
+
+var goGuestErr error
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "plugbench-wasmtime-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	guests["c"], err = filepath.Abs("../../fixtures/c/plugbench.wasm")
+	if err == nil {
+		guests["rust"], err = fixtures.WriteRustWasm(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if !testing.Short() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		p := filepath.Join(dir, fixtures.GoWasmName)
+		if goGuestErr = fixtures.BuildGoWasm(ctx, p); goGuestErr == nil {
+			guests["go"] = p
+		}
+		cancel()
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func newBackend(t testing.TB, cfg Config) backends.Backend {
+	t.Helper()
+	be, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Close(context.Background()) })
+	return be
+}
+
+func load(t testing.TB, be backends.Backend, path string) backends.Module {
+	t.Helper()
+	m, err := be.Load(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return m
+}
+
+func instance(t testing.TB, m backends.Module, opts ...backends.Option) backends.Plugin {
+	t.Helper()
+	p, err := m.Instantiate(context.Background(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+// assemble assembles a wasm module that exports the ABI with constant
+// answers (the wazero backend's test assembler): version, identity, the
+// exports in signatures minus omit, and sig overriding one export's
+// parameters.
+func assemble(version int32, identity, omit string, sigs map[string][]wt.ValKind) []byte {
+	const idAddr = 16
+	var types, funcs, exports, code []byte
+	n := 0
+	enc := func(ks []wt.ValKind) []byte {
+		b := uleb(uint64(len(ks)))
+		for _, k := range ks {
+			if k == wt.KindI64 {
+				b = append(b, 0x7e)
+			} else {
+				b = append(b, 0x7f)
+			}
+		}
+		return b
+	}
+	for _, s := range signatures {
+		if s.name == omit {
+			continue
+		}
+		params, results := s.params, s.results
+		if p, ok := sigs[s.name]; ok {
+			params = p
+		}
+		types = append(types, 0x60)
+		types = append(types, enc(params)...)
+		types = append(types, enc(results)...)
+		funcs = append(funcs, uleb(uint64(n))...)
+		exports = append(exports, name(s.name)...)
+		exports = append(exports, 0x00)
+		exports = append(exports, uleb(uint64(n))...)
+		var body []byte
+		for _, r := range results {
+			v := int64(1024) // a non-zero state or buffer address
+			switch s.name {
+			case expVersion:
+				v = int64(version)
+			case expIdentity:
+				v = idAddr
+			case expIdentityLen:
+				v = int64(len(identity))
+			}
+			if r == wt.KindI64 {
+				body = append(body, 0x42)
+			} else {
+				body = append(body, 0x41)
+			}
+			body = append(body, sleb(v)...)
+		}
+		body = append([]byte{0x00}, append(body, 0x0b)...) // no locals … end
+		code = append(code, uleb(uint64(len(body)))...)
+		code = append(code, body...)
+		n++
+	}
+	exports = append(exports, name(expMemory)...)
+	exports = append(exports, 0x02, 0x00)
+	data := append([]byte{0x00, 0x41}, sleb(idAddr)...)
+	data = append(data, 0x0b)
+	data = append(data, uleb(uint64(len(identity)))...)
+	data = append(data, identity...)
+
+	out := []byte("\x00asm\x01\x00\x00\x00")
+	out = append(out, section(1, n, types)...)
+	out = append(out, section(3, n, funcs)...)
+	out = append(out, section(5, 1, []byte{0x00, 0x01})...) // one memory, min 1 page
+	out = append(out, section(7, n+1, exports)...)
+	out = append(out, section(10, n, code)...)
+	out = append(out, section(11, 1, data)...)
+	return out
+}
+
+func section(id byte, count int, body []byte) []byte {
+	content := append(uleb(uint64(count)), body...)
+	return append(append([]byte{id}, uleb(uint64(len(content)))...), content...)
+}
+
+func name(s string) []byte { return append(uleb(uint64(len(s))), s...) }
+
+func uleb(v uint64) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			c |= 0x80
+		}
+		b = append(b, c)
+		if v == 0 {
+			return b
+		}
+	}
+}
+
+func sleb(v int64) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+const goodIdentity = "lang=c backend=wasm toolchain=handmade"
+
+func write(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := []backendstest.LoadError{
+		{Name: "missing file", Path: filepath.Join(dir, "nope.wasm"), Is: fs.ErrNotExist, Text: "nope.wasm"},
+		{Name: "not wasm", Path: write(t, dir, "text.wasm", []byte("hello, not wasm")), Is: backends.ErrFormat, Text: "not a wasm module"},
+		{Name: "bad wasm", Path: write(t, dir, "bad.wasm", []byte("\x00asm\x01\x00\x00\x00\x01\xff")), Is: backends.ErrFormat, Text: "compile"},
+		{Name: "missing export", Path: write(t, dir, "nomin.wasm", assemble(1, goodIdentity, expMin, nil)), Is: backends.ErrMissingExport, Symbol: expMin, Text: "symbol plugbench_min: missing export"},
+		{Name: "wrong signature", Path: write(t, dir, "sig.wasm", assemble(1, goodIdentity, "", map[string][]wt.ValKind{expSum: {wt.KindI64}})),
+			Is: backends.ErrMissingExport, Symbol: expSum, Text: "signature (i64) -> (i64), want (i32, i32) -> (i64)"},
+		{Name: "abi version", Path: write(t, dir, "v2.wasm", assemble(2, goodIdentity, "", nil)), Is: backends.ErrABIVersion, Text: "plugin ABI version 2, host expects 1: "},
+		{Name: "wrong backend", Path: write(t, dir, "so.wasm", assemble(1, "lang=c backend=dlopen toolchain=gcc", "", nil)), Is: backends.ErrIdentity, Text: `built for backend "dlopen"`},
+		{Name: "bad identity", Path: write(t, dir, "id.wasm", assemble(1, "garbage", "", nil)), Is: backends.ErrIdentity, Text: "not key=value"},
+	}
+	be := newBackend(t, Config{})
+	backendstest.CheckLoadErrors(t, be, cases, nil)
+	// The assembler itself is right: the same module, unbroken, loads.
+	mod := load(t, be, write(t, dir, "good.wasm", assemble(1, goodIdentity, "", nil)))
+	if id := mod.Identity(); id.Raw != goodIdentity || id.Toolchain != "handmade" {
+		t.Errorf("identity %+v", id)
+	}
+	// A host function for a module that takes none is refused.
+	_, err := mod.Instantiate(context.Background(), backends.WithEmit(func(v int64) int64 { return v }))
+	if !errors.Is(err, backends.ErrMissingExport) || !strings.Contains(err.Error(), expSetHost) {
+		t.Errorf("Instantiate(WithEmit) of a module without %s: %v", expSetHost, err)
+	}
+}
+
+func TestNoCgoError(t *testing.T) {
+	if !errors.Is(ErrNoCgo, errors.ErrUnsupported) || !strings.Contains(ErrNoCgo.Error(), "CGO_ENABLED=0") {
+		t.Errorf("ErrNoCgo = %v", ErrNoCgo)
+	}
+}
+
+// TestGuests checks every guest's answers against the static backend's.
+func TestGuests(t *testing.T) {
+	be := newBackend(t, Config{})
+	for _, lang := range []string{"c", "rust", "go"} {
+		t.Run("guest="+lang, func(t *testing.T) {
+			path, ok := guests[lang]
+			if !ok {
+				t.Skipf("no %s guest: %v", lang, goGuestErr)
+			}
+			m := load(t, be, path)
+			if id := m.Identity(); id.Lang != lang || id.Backend != BuiltFor {
+				t.Errorf("identity %+v", id)
+			}
+			checkPlugin(t, m)
+		})
+	}
+}
+
+func checkPlugin(t *testing.T, m backends.Module) {
+	t.Helper()
+	ctx := context.Background()
+	emit := func(v int64) int64 { return v*v - 1<<62 }
+	p := instance(t, m, backends.WithEmit(emit))
+	sm, err := static.Backend().Load(ctx, static.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := instance(t, sm, backends.WithEmit(emit))
+
+	same := func(what string, got, want any, gerr, werr error) {
+		t.Helper()
+		if gerr != nil || werr != nil || got != want {
+			t.Errorf("%s = %v, %v; static: %v, %v", what, got, gerr, want, werr)
+		}
+	}
+	for _, ab := range [][2]int32{{1, 2}, {2, 1}, {-5, 3}, {-1 << 31, 1<<31 - 1}, {7, 7}} {
+		g, ge := p.Min(ab[0], ab[1])
+		w, we := ref.Min(ab[0], ab[1])
+		same(fmt.Sprintf("Min(%d, %d)", ab[0], ab[1]), g, w, ge, we)
+	}
+	for _, x := range []int64{1, 1<<63 - 1, 5, -1 << 63, -7} { // wraps
+		g, ge := p.Accumulate(x)
+		w, we := ref.Accumulate(x)
+		same(fmt.Sprintf("Accumulate(%d)", x), g, w, ge, we)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 7, 64, 4096, 1 << 20} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		g, ge := p.Sum(b)
+		w, we := ref.Sum(b)
+		same(fmt.Sprintf("Sum(%d bytes)", n), g, w, ge, we)
+		gb, wb := slices.Clone(b), slices.Clone(b)
+		ge, we = p.Upper(gb), ref.Upper(wb)
+		same(fmt.Sprintf("Upper(%d bytes)", n), bytes.Equal(gb, wb), true, ge, we)
+	}
+	for _, k := range []int32{0, 1, 100} {
+		g, ge := p.(backends.Caller).Callback(k)
+		w, we := ref.(backends.Caller).Callback(k)
+		same(fmt.Sprintf("Callback(%d)", k), g, w, ge, we)
+	}
+
+	ep := p.(backends.EventPlugin)
+	ts := ep.Transports()
+	if !slices.Equal(ts, []event.Transport{event.JSON, event.Binary, event.Flat}) {
+		t.Errorf("transports %v, want json, binary, flat", ts)
+	}
+	events := testEvents(rng, 200)
+	for _, tr := range ts {
+		c, err := ep.Events(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := 0
+		for i := range events {
+			in := &events[i]
+			var want, got event.Event
+			wkeep, werr := event.Process(in, &want)
+			gkeep, gerr := backends.Process(c, in, &got)
+			if werr != nil {
+				continue
+			}
+			if gerr != nil || gkeep != wkeep || (wkeep && !event.Equal(&got, &want)) {
+				if bad++; bad <= 3 {
+					t.Errorf("%s: event %d: keep %v, %v, diff %s; want keep %v", tr, i, gkeep, gerr, event.Diff(&got, &want), wkeep)
+				}
+			}
+			if gerr == nil && gkeep && c.Moved() <= 0 {
+				t.Errorf("%s: event %d: Moved() = %d", tr, i, c.Moved())
+			}
+		}
+	}
+	if _, err := ep.Events(event.View); !errors.Is(err, backends.ErrMissingExport) {
+		t.Errorf("Events(view) = %v, want ErrMissingExport", err)
+	}
+}
+
+// testEvents returns the benchmark shapes, a batch and n arbitrary events
+// (the fixtures' differential test's).
+func testEvents(rng *rand.Rand, n int) []event.Event {
+	var out []event.Event
+	for _, s := range event.Shapes {
+		e, _ := event.Shape(s)
+		out = append(out, *e)
+	}
+	out = append(out, event.Batch(16)...)
+	for range n {
+		data := make([]byte, rng.IntN(1500))
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		out = append(out, *event.Arbitrary(data))
+	}
+	return out
+}
+
+func TestNoHost(t *testing.T) {
+	be := newBackend(t, Config{})
+	p := instance(t, load(t, be, guests["c"]))
+	if _, err := p.(backends.Caller).Callback(3); !errors.Is(err, backends.ErrNoHost) {
+		t.Errorf("Callback without WithEmit: %v, want ErrNoHost", err)
+	}
+}
+
+// TestHostPanic: a host function that panics fails the guest's call, and
+// does not unwind through Wasmtime.
+func TestHostPanic(t *testing.T) {
+	be := newBackend(t, Config{})
+	p := instance(t, load(t, be, guests["c"]), backends.WithEmit(func(v int64) int64 { panic("boom") }))
+	_, err := p.(backends.Caller).Callback(3)
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Callback with a panicking host: %v", err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	be := newBackend(t, Config{})
+	m := load(t, be, guests["c"])
+	p, err := m.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.(backends.EventPlugin).Events(event.Flat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := event.Shape("typical")
+	if err := c.Encode(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(ctx); err == nil || !strings.Contains(err.Error(), "instances open") {
+		t.Errorf("module Close with an instance open: %v", err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	closed := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, backends.ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", what, err)
+		}
+	}
+	_, err = p.Min(1, 2)
+	closed("Min", err)
+	_, err = p.Accumulate(1)
+	closed("Accumulate", err)
+	_, err = p.Sum([]byte("abc"))
+	closed("Sum", err)
+	closed("Upper", p.Upper([]byte("abc")))
+	_, err = p.(backends.Caller).Callback(1)
+	closed("Callback", err)
+	_, err = p.(backends.EventPlugin).Events(event.JSON)
+	closed("Events", err)
+	closed("Encode", c.Encode(in))
+	_, err = c.Call()
+	closed("Call", err)
+	closed("Decode", c.Decode(&event.Event{}))
+	if err := m.Close(ctx); err != nil {
+		t.Errorf("module Close: %v", err)
+	}
+	if _, err := m.Instantiate(ctx); err == nil {
+		t.Error("Instantiate after module Close succeeded")
+	}
+}
+
+func TestFaults(t *testing.T) {
+	dir := t.TempDir()
+	be := newBackend(t, Config{})
+	for _, fault := range fixtures.Faults {
+		t.Run("fault="+fault, func(t *testing.T) {
+			path, err := fixtures.WriteFaultWasm(dir, fault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			if fault == "startloop" {
+				start := time.Now()
+				_, err := be.Load(ctx, path)
+				late := time.Since(start) - 200*time.Millisecond
+				if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, backends.ErrNoInterrupt) {
+					t.Errorf("Load: %v, want context.DeadlineExceeded, interrupted", err)
+				}
+				if late > 100*time.Millisecond {
+					t.Errorf("Load returned %v after its deadline", late)
+				}
+				return
+			}
+			m := load(t, be, path)
+			p := instance(t, m, backends.WithCallTimeout(300*time.Millisecond))
+			start := time.Now()
+			_, err = p.Min(1, 2)
+			took := time.Since(start)
+			switch fault {
+			case "segv":
+				if err == nil || !strings.Contains(err.Error(), "out of bounds memory access") {
+					t.Errorf("Min: %v, want an out-of-bounds trap", err)
+				}
+			case "abort":
+				if err == nil || !strings.Contains(err.Error(), "unreachable") {
+					t.Errorf("Min: %v, want an unreachable trap", err)
+				}
+			case "loop":
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Min: %v, want context.DeadlineExceeded", err)
+				}
+				if took > 400*time.Millisecond {
+					t.Errorf("Min stopped after %v, its timeout is 300ms", took)
+				}
+				if _, err := p.Min(1, 2); !errors.Is(err, backends.ErrClosed) {
+					t.Errorf("Min after the deadline: %v, want ErrClosed", err)
+				}
+			case "bomb":
+				if !errors.Is(err, backends.ErrMemoryLimit) {
+					t.Errorf("Min: %v, want ErrMemoryLimit", err)
+				}
+			}
+			var e *backends.Error
+			if !errors.As(err, &e) || e.Backend != Name || e.Symbol != expMin {
+				t.Errorf("error %#v: want a *backends.Error of %s", err, expMin)
+			}
+		})
+	}
+	// Instantiate honours its context in the start function too.
+	t.Run("instantiate-startloop", func(t *testing.T) {
+		path, err := fixtures.WriteFaultWasm(dir, "startloop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = path
+		// Load cannot succeed on startloop (its probe runs the start
+		// function), so cancel instead of a deadline: cancellation is
+		// honoured as well.
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		start := time.Now()
+		_, err = be.Load(ctx, path)
+		if !errors.Is(err, context.Canceled) || time.Since(start) > 200*time.Millisecond {
+			t.Errorf("Load, cancelled: %v after %v", err, time.Since(start))
+		}
+	})
+}
+
+// TestMemoryLimit: the limit is the configured one, and a healthy guest
+// under it is unaffected.
+func TestMemoryLimit(t *testing.T) {
+	path, err := fixtures.WriteFaultWasm(t.TempDir(), "bomb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := newBackend(t, Config{MemoryLimit: 160 << 20})
+	p := instance(t, load(t, be, path))
+	_, err = p.Min(1, 2)
+	if !errors.Is(err, backends.ErrMemoryLimit) || !strings.Contains(err.Error(), "to 128 MiB") || !strings.Contains(err.Error(), "limit is 160 MiB") {
+		t.Errorf("Min: %v, want ErrMemoryLimit at 128 of 160 MiB", err)
+	}
+	q := instance(t, load(t, be, guests["c"]))
+	if _, err := q.Sum(make([]byte, 1<<20)); err != nil {
+		t.Error(err)
+	}
+	if _, err := q.Sum(make([]byte, 200<<20)); !errors.Is(err, backends.ErrMemoryLimit) {
+		t.Errorf("Sum of 200 MiB under a 160 MiB limit: %v, want ErrMemoryLimit", err)
+	}
+	if _, err := q.Sum(make([]byte, 1<<20)); err != nil {
+		t.Errorf("Sum after a refused growth: %v", err)
+	}
+}
+
+// TestCallTimeoutHealthy: a bounded instance answers as an unbounded one.
+func TestCallTimeoutHealthy(t *testing.T) {
+	be := newBackend(t, Config{EpochPeriod: time.Millisecond})
+	p := instance(t, load(t, be, guests["c"]), backends.WithCallTimeout(time.Second))
+	for range 1000 {
+		if r, err := p.Min(3, -4); err != nil || r != -4 {
+			t.Fatalf("Min = %d, %v", r, err)
+		}
+	}
+	if n, err := p.Sum(bytes.Repeat([]byte{1}, 1<<20)); err != nil || n != 1<<20 {
+		t.Fatalf("Sum = %d, %v", n, err)
+	}
+}
+
+func TestCache(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	hits, writes := cacheHits.Load(), cacheWrites.Load()
+	be := newBackend(t, Config{CacheDir: dir})
+	m := load(t, be, guests["c"])
+	m.Close(ctx)
+	if got := cacheWrites.Load() - writes; got != 1 {
+		t.Fatalf("%d cache writes, want 1", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.cwasm"))
+	if len(files) != 1 {
+		t.Fatalf("cache files %v, want 1", files)
+	}
+	be2 := newBackend(t, Config{CacheDir: dir})
+	p := instance(t, load(t, be2, guests["c"]))
+	if got := cacheHits.Load() - hits; got != 1 {
+		t.Errorf("%d cache hits, want 1", got)
+	}
+	if r, err := p.Min(3, -4); err != nil || r != -4 {
+		t.Errorf("Min from a cached module = %d, %v", r, err)
+	}
+	// A corrupt file is recompiled and rewritten; so is a foreign one.
+	for _, junk := range [][]byte{[]byte("junk"), []byte(cacheMagic + strings.Repeat("x", 40))} {
+		b, _ := os.ReadFile(files[0])
+		if len(junk) > 10 {
+			junk = append(junk, b[len(junk):]...) // a flipped header hash
+		}
+		if err := os.WriteFile(files[0], junk, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		hits, writes = cacheHits.Load(), cacheWrites.Load()
+		m := load(t, newBackend(t, Config{CacheDir: dir}), guests["c"])
+		if cacheHits.Load() != hits || cacheWrites.Load() != writes+1 {
+			t.Errorf("corrupt cache file: %d hits, %d writes; want 0, 1", cacheHits.Load()-hits, cacheWrites.Load()-writes)
+		}
+		m.Close(ctx)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	be := newBackend(t, Config{})
+	p := instance(t, load(t, be, guests["c"]), backends.WithEmit(func(v int64) int64 { return v }))
+	buf := make([]byte, 4096)
+	for _, c := range []struct {
+		name string
+		f    func()
+	}{
+		{"Min", func() { p.Min(1, 2) }},
+		{"Accumulate", func() { p.Accumulate(1) }},
+		{"Sum", func() { p.Sum(buf) }},
+		{"Upper", func() { p.Upper(buf) }},
+		{"Callback", func() { p.(backends.Caller).Callback(4) }},
+	} {
+		c.f() // the guest buffer is allocated once
+		if n := testing.AllocsPerRun(100, c.f); n != 0 {
+			t.Errorf("%s: %v allocs per call, want 0", c.name, n)
+		}
+	}
+}
+
+func TestRefMin(t *testing.T) {
+	for _, lang := range []string{"c", "go"} {
+		path, ok := guests[lang]
+		if !ok {
+			continue
+		}
+		for _, impl := range RefImpls {
+			if lang == "go" && impl != "wasmtime" {
+				continue // the Go guest takes seconds to compile: once is enough
+			}
+			call, closeFn, err := RefMin(context.Background(), impl, path)
+			if err != nil {
+				t.Errorf("%s %s: %v", lang, impl, err)
+				continue
+			}
+			if r, err := call(-7, 2); r != -7 || err != nil {
+				t.Errorf("%s %s: min(-7, 2) = %d, %v", lang, impl, r, err)
+			}
+			closeFn()
+		}
+	}
+	if _, _, err := RefMin(context.Background(), "nope", guests["c"]); err == nil {
+		t.Error("RefMin of an unknown impl succeeded")
+	}
+}
+
+func TestBackendClose(t *testing.T) {
+	ctx := context.Background()
+	be, err := New(ctx, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := be.Load(ctx, guests["c"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close(ctx)
+	if err := be.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := be.Close(ctx); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := be.Load(ctx, guests["c"]); err == nil {
+		t.Error("Load after Close succeeded")
+	}
+}
