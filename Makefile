@@ -20,6 +20,11 @@ SO_FLAGS := -O2 -fPIC -shared -fvisibility=hidden '-DPLUGBENCH_BACKEND="dlopen"'
 # misbehaves (fixtures/c/plugbench.c says how); in the order of fixtures.Faults.
 FAULTS     := segv abort loop bomb startloop
 FAULT_WASM := $(FAULTS:%=fixtures/c/faults/plugbench-%.wasm)
+# The Extism guest: plugbench.c inside fixtures/c/extism.c's Extism layer,
+# the same flags with the extism backend's identity; faults as above.
+EXTISM_WASM_FLAGS := $(subst BACKEND="wasm",BACKEND="extism",$(WASM_FLAGS))
+EXTISM_FAULT_WASM := $(FAULTS:%=fixtures/c/faults/plugbench-extism-%.wasm)
+EXTISM_SRC := fixtures/c/extism.c fixtures/c/plugbench.c fixtures/c/plugbench.h
 
 # The Rust guest (fixtures/rust/plugbench.rs, core only): the flags of
 # fixtures/rust.go (rustFlags, rustWasmFlags), which builds the shared object
@@ -64,6 +69,7 @@ all: test
 
 ## fixtures: build every artifact into fixtures/build (used by PLUGBENCH_FIXTURES)
 fixtures: $(BUILD)/plugbench-c.so $(BUILD)/plugbench-c.wasm $(BUILD)/plugbench-go.wasm \
+	$(BUILD)/plugbench-c-extism.wasm \
 	$(BUILD)/plugbench-rust.so $(BUILD)/plugbench-rust.wasm \
 	$(FAULTS:%=$(BUILD)/plugbench-c-%.so) $(FAULTS:%=$(BUILD)/plugbench-c-%.wasm) \
 	$(FAULTS:%=$(BUILD)/plugbench-rust-%.so) $(FAULTS:%=$(BUILD)/plugbench-rust-%.wasm)
@@ -73,6 +79,10 @@ $(BUILD)/plugbench-c.so: fixtures/c/plugbench.c fixtures/c/plugbench.h
 	$(CC) $(SO_FLAGS) -o $@ fixtures/c/plugbench.c
 
 $(BUILD)/plugbench-c.wasm: fixtures/c/plugbench.wasm
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+$(BUILD)/plugbench-c-extism.wasm: fixtures/c/plugbench-extism.wasm
 	@mkdir -p $(BUILD)
 	cp $< $@
 
@@ -98,7 +108,8 @@ $(BUILD)/plugbench-rust-%.wasm: fixtures/rust/faults/plugbench-%.wasm
 
 ## wasm: rebuild the committed wasm modules, C's (Debian: apt-get install clang lld) and
 ## Rust's (rustc libstd-rust-dev-wasm32, see rust-tools), each plugin and its faults
-wasm: fixtures/c/plugbench.wasm $(FAULT_WASM) fixtures/rust/plugbench.wasm $(RUST_FAULT_WASM)
+wasm: fixtures/c/plugbench.wasm $(FAULT_WASM) fixtures/rust/plugbench.wasm $(RUST_FAULT_WASM) \
+	fixtures/c/plugbench-extism.wasm $(EXTISM_FAULT_WASM)
 
 fixtures/c/plugbench.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
 	$(CLANG) $(WASM_FLAGS) -o $@ fixtures/c/plugbench.c
@@ -106,6 +117,13 @@ fixtures/c/plugbench.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
 fixtures/c/faults/plugbench-%.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
 	@mkdir -p $(@D)
 	$(CLANG) $(WASM_FLAGS) -DPLUGBENCH_FAULT=$* -o $@ fixtures/c/plugbench.c
+
+fixtures/c/plugbench-extism.wasm: $(EXTISM_SRC)
+	$(CLANG) $(EXTISM_WASM_FLAGS) -o $@ fixtures/c/extism.c
+
+$(EXTISM_FAULT_WASM): fixtures/c/faults/plugbench-extism-%.wasm: $(EXTISM_SRC)
+	@mkdir -p $(@D)
+	$(CLANG) $(EXTISM_WASM_FLAGS) -DPLUGBENCH_FAULT=$* -o $@ fixtures/c/extism.c
 
 fixtures/rust/plugbench.wasm: $(RUST_SRC) | rust-tools
 	$(RUST_ENV) $(RUSTC) $(RUST_WASM_FLAGS) -o $@ $(RUST_SRC)
@@ -144,6 +162,17 @@ wasm-check: | rust-tools
 		want=fixtures/c/plugbench.wasm; def=; \
 		if [ -n "$$fault" ]; then want=fixtures/c/faults/plugbench-$$fault.wasm; def=-DPLUGBENCH_FAULT=$$fault; fi; \
 		$(CLANG) $(WASM_FLAGS) $$def -o $$tmp/out.wasm fixtures/c/plugbench.c; \
+		if cmp -s $$tmp/out.wasm $$want; then \
+			echo "wasm-check: $$want is reproducible"; \
+		else \
+			echo "wasm-check: $$want differs from a fresh build ($$($(CLANG) --version | head -1)); run make wasm and commit it" >&2; \
+			bad=1; \
+		fi; \
+	done; \
+	for fault in "" $(FAULTS); do \
+		want=fixtures/c/plugbench-extism.wasm; def=; \
+		if [ -n "$$fault" ]; then want=fixtures/c/faults/plugbench-extism-$$fault.wasm; def=-DPLUGBENCH_FAULT=$$fault; fi; \
+		$(CLANG) $(EXTISM_WASM_FLAGS) $$def -o $$tmp/out.wasm fixtures/c/extism.c; \
 		if cmp -s $$tmp/out.wasm $$want; then \
 			echo "wasm-check: $$want is reproducible"; \
 		else \
