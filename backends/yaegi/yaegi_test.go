@@ -1,0 +1,485 @@
+package yaegi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
+	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/fixtures"
+)
+
+// scratchDir is the folder of the sources the tests write, removed by
+// TestMain.
+var scratchDir string
+
+var scratch = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "plugbench-yaegi-")
+	scratchDir = dir
+	return dir, err
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if scratchDir != "" {
+		os.RemoveAll(scratchDir)
+	}
+	os.Exit(code)
+}
+
+var writes sync.Map // fault ("" healthy) → func() (string, error)
+
+// source writes the guest's source for fault ("": healthy), once.
+func source(t testing.TB, fault string) string {
+	t.Helper()
+	f, _ := writes.LoadOrStore(fault, sync.OnceValues(func() (string, error) {
+		dir, err := scratch()
+		if err != nil {
+			return "", err
+		}
+		if fault == "" {
+			return fixtures.WriteYaegiSource(context.Background(), dir)
+		}
+		return fixtures.WriteYaegiFaultSource(context.Background(), dir, fault)
+	}))
+	path, err := f.(func() (string, error))()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func emit(v int64) int64 { return 3*v + 1 }
+
+func load(t testing.TB) (backends.Module, *Plugin) {
+	t.Helper()
+	ctx := context.Background()
+	mod, err := Backend().Load(ctx, source(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mod.Instantiate(ctx, backends.WithEmit(emit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Close(ctx)
+		mod.Close(ctx)
+	})
+	return mod, p.(*Plugin)
+}
+
+func TestIdentity(t *testing.T) {
+	mod, _ := load(t)
+	id := mod.Identity()
+	if id.Lang != "go" || id.Backend != Name || !strings.HasPrefix(id.Toolchain, "go") {
+		t.Fatalf("identity %q", id.Raw)
+	}
+	t.Log(id)
+}
+
+// TestAnswers checks the guest's answers against the static backend's.
+func TestAnswers(t *testing.T) {
+	_, p := load(t)
+	ref := static.NewPlugin(emit)
+	for _, c := range [][2]int32{{1, 2}, {2, 1}, {-5, 3}, {-1 << 31, 1<<31 - 1}, {7, 7}} {
+		got, err := p.Min(c[0], c[1])
+		want, _ := ref.Min(c[0], c[1])
+		if err != nil || got != want {
+			t.Errorf("Min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
+		}
+	}
+	for _, x := range []int64{1, -7, 1 << 62, 1 << 62, 3} { // wraps
+		got, err := p.Accumulate(x)
+		want, _ := ref.Accumulate(x)
+		if err != nil || got != want {
+			t.Errorf("Accumulate(%d) = %d, %v; want %d", x, got, err, want)
+		}
+	}
+	mib := make([]byte, 1<<20)
+	for i := range mib {
+		mib[i] = byte(i*7 + i>>9)
+	}
+	for _, s := range []string{"", "a", "Hello, World! az{`@[", strings.Repeat("\xff\x00zq", 1000), string(mib)} {
+		got, err := p.Sum([]byte(s))
+		want, _ := ref.Sum([]byte(s))
+		if err != nil || got != want {
+			t.Errorf("Sum(%d bytes) = %d, %v; want %d", len(s), got, err, want)
+		}
+		b, w := []byte(s), []byte(s)
+		if err := p.Upper(b); err != nil {
+			t.Fatal(err)
+		}
+		ref.Upper(w)
+		if string(b) != string(w) {
+			t.Errorf("Upper(%d bytes) differs", len(s))
+		}
+	}
+	for _, k := range []int32{0, 1, 10, 1000} {
+		got, err := p.Callback(k)
+		want, _ := ref.Callback(k)
+		if err != nil || got != want {
+			t.Errorf("Callback(%d) = %d, %v; want %d", k, got, err, want)
+		}
+	}
+}
+
+func TestNoHost(t *testing.T) {
+	mod, _ := load(t)
+	p, err := mod.Instantiate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	if _, err := p.(backends.Caller).Callback(1); !errors.Is(err, backends.ErrNoHost) {
+		t.Fatalf("Callback without WithEmit = %v, want ErrNoHost", err)
+	}
+}
+
+// events are the inputs of TestEvents: every shape, a batch, events the
+// rule drops, and arbitrary ones.
+func events(t *testing.T) []*event.Event {
+	var evs []*event.Event
+	for _, name := range event.Shapes {
+		e, err := event.Shape(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+	batch := event.Batch(16)
+	for i := range batch {
+		evs = append(evs, &batch[i])
+	}
+	evs = append(evs,
+		&event.Event{ID: 1, Tags: []string{"a", "drop"}},
+		&event.Event{ID: 2, Fields: []event.Field{event.StringField("level", "debug")}},
+		&event.Event{ID: 3, Origin: "o", Fields: []event.Field{event.IntField("count", 1<<63-1), event.BoolField("b", true), event.ListField("l", 1, -2, 3)}},
+	)
+	for i := range 40 {
+		data := []byte(fmt.Sprintf("seed %d: %s", i, strings.Repeat(string(rune('a'+i)), i*3)))
+		for j := range data {
+			data[j] = data[j]*31 + byte(i*j)
+		}
+		evs = append(evs, event.Arbitrary(data))
+	}
+	return evs
+}
+
+// TestEvents checks every transport against event.Process, event by event.
+func TestEvents(t *testing.T) {
+	_, p := load(t)
+	if got := fmt.Sprint(p.Transports()); got != "[json binary flat]" {
+		t.Fatalf("transports %s", got)
+	}
+	for _, tr := range p.Transports() {
+		t.Run("transport="+string(tr), func(t *testing.T) {
+			c, err := p.Events(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, in := range events(t) {
+				var got, want event.Event
+				keep, err := backends.Process(c, in, &got)
+				wkeep, werr := event.Process(in, &want)
+				if (err != nil) != (werr != nil) || keep != wkeep {
+					t.Fatalf("event %d: keep %v, %v; want %v, %v", i, keep, err, wkeep, werr)
+				}
+				if d := event.Diff(&got, &want); keep && d != "" {
+					t.Fatalf("event %d: %s", i, d)
+				}
+			}
+		})
+	}
+	for _, tr := range []event.Transport{event.Value, event.View} {
+		if _, err := p.Events(tr); !errors.Is(err, backends.ErrMissingExport) {
+			t.Errorf("Events(%s) = %v, want ErrMissingExport", tr, err)
+		}
+	}
+	// A malformed input is the guest's event.ErrMalformed, mapped to the
+	// host's.
+	for _, tr := range p.Transports() {
+		c, _ := p.Events(tr)
+		ec := c.(*encConn)
+		ec.in = []byte(`{"id":`)
+		if _, err := ec.Call(); !errors.Is(err, event.ErrMalformed) {
+			t.Errorf("malformed %s: %v, want event.ErrMalformed", tr, err)
+		}
+	}
+	// A small output buffer is grown (the guest's ErrSpace, mapped).
+	c, _ := p.Events(event.JSON)
+	ec := c.(*encConn)
+	ec.out = make([]byte, 8)
+	in, _ := event.Shape("large")
+	var got, want event.Event
+	if _, err := backends.Process(c, in, &got); err != nil {
+		t.Fatal(err)
+	}
+	event.Process(in, &want)
+	if d := event.Diff(&got, &want); d != "" {
+		t.Fatal(d)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	mod, err := Backend().Load(ctx, source(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := mod.Instantiate(ctx, backends.WithEmit(emit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pl.(*Plugin)
+	jc, _ := p.Events(event.JSON)
+	if err := mod.Close(ctx); err == nil {
+		t.Fatal("module closed with an instance open")
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	e, _ := event.Shape("small")
+	for name, err := range map[string]error{
+		"min":         second(p.Min(1, 2)),
+		"accumulate":  second(p.Accumulate(1)),
+		"sum":         second(p.Sum([]byte("a"))),
+		"upper":       p.Upper([]byte("a")),
+		"callback":    second(p.Callback(1)),
+		"events":      second(p.Events(event.JSON)),
+		"json.encode": jc.Encode(e),
+		"json.call":   second(jc.Call()),
+		"json.decode": jc.Decode(e),
+	} {
+		if !errors.Is(err, backends.ErrClosed) || !strings.HasPrefix(err.Error(), Name+": ") {
+			t.Errorf("%s after Close: %v, want a yaegi error matching ErrClosed", name, err)
+		}
+	}
+	if err := mod.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := mod.Close(ctx); err != nil {
+		t.Fatalf("second module Close: %v", err)
+	}
+	if _, err := mod.Instantiate(ctx); err == nil {
+		t.Fatal("instantiated a closed module")
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+// TestConcurrent uses two instances of one module (one interpreter) from
+// two goroutines at once; run it with -race.
+func TestConcurrent(t *testing.T) {
+	mod, _ := load(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for g := range 2 {
+		p, err := mod.Instantiate(ctx, backends.WithEmit(emit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(ctx)
+		wg.Go(func() {
+			c, _ := p.(backends.EventPlugin).Events(event.Binary)
+			in, _ := event.Shape("typical")
+			var total int64
+			for i := range 200 {
+				x := int64(g*1000 + i)
+				total += x
+				got, err := p.Accumulate(x)
+				if err == nil && got != total {
+					err = fmt.Errorf("instance %d: Accumulate total %d, want %d", g, got, total)
+				}
+				if m, _ := p.Min(int32(i), int32(g)); err == nil && m != min(int32(i), int32(g)) {
+					err = fmt.Errorf("instance %d: Min = %d", g, m)
+				}
+				var out event.Event
+				if _, perr := backends.Process(c, in, &out); err == nil {
+					err = perr
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	good := source(t, "")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("package x"), 0o644)
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	// variant copies the healthy source and rewrites the entry's main.go.
+	variant := func(name string, edit func(string) string) string {
+		root := filepath.Join(dir, name)
+		if err := os.CopyFS(root, os.DirFS(good)); err != nil {
+			t.Fatal(err)
+		}
+		main := filepath.Join(root, "src", filepath.FromSlash(EntryPackage), "main.go")
+		b, err := os.ReadFile(main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(main, []byte(edit(string(b))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return root
+	}
+	replace := func(old, new string) func(string) string {
+		return func(s string) string {
+			if !strings.Contains(s, old) {
+				t.Fatalf("no %q in main.go", old)
+			}
+			return strings.Replace(s, old, new, 1)
+		}
+	}
+	cases := []backendstest.LoadError{
+		{Name: "missing folder", Path: filepath.Join(dir, "nope"), Is: fs.ErrNotExist, Text: "nope"},
+		{Name: "a file", Path: file, Is: backends.ErrFormat, Text: "not a folder"},
+		{Name: "no source", Path: empty, Is: backends.ErrFormat, Text: "no Go source in src/" + EntryPackage},
+		{Name: "syntax error", Path: variant("syntax", replace("func ABIVersion() int32 {", "func ABIVersion() int32 {{")), Is: backends.ErrFormat, Text: "yaegi: "},
+		{Name: "missing symbol", Path: variant("nonew", replace("func New(", "func NotNew(")), Is: backends.ErrMissingExport, Symbol: SymNew, Text: "symbol New: missing export: "},
+		{Name: "wrong type", Path: variant("type", replace("func ABIVersion() int32 { return guest.ABIVersion }", "var ABIVersion = int32(1)")), Is: backends.ErrMissingExport, Symbol: SymABIVersion, Text: "is a int32, want a func() int32"},
+		{Name: "abi version", Path: variant("v2", replace("func ABIVersion() int32 { return guest.ABIVersion }", "func ABIVersion() int32 { return 2 }")), Is: backends.ErrABIVersion, Text: "plugin ABI version 2, host expects 1: "},
+		{Name: "wrong backend", Path: variant("wasm", replace(`guest.Identity("yaegi")`, `guest.Identity("wasm")`)), Is: backends.ErrIdentity, Text: `built for backend "wasm"`},
+		{Name: "missing method", Path: variant("method", replace("		Free:        i.Free,\n", "")), Is: backends.ErrMissingExport, Symbol: SymNew, Text: "New's Free is nil"},
+	}
+	backendstest.CheckLoadErrors(t, Backend(), cases, nil)
+}
+
+// TestLoadContext: an init that never returns (startloop) is stopped at
+// Load's deadline.
+func TestLoadContext(t *testing.T) {
+	path := source(t, "startloop")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Backend().Load(ctx, path)
+	late := time.Since(start) - 200*time.Millisecond
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, backends.ErrNoInterrupt) {
+		t.Fatalf("Load = %v, want DeadlineExceeded and not ErrNoInterrupt", err)
+	}
+	if late > 100*time.Millisecond {
+		t.Errorf("Load returned %v after its deadline", late)
+	}
+	t.Log(err)
+}
+
+// TestFaults loads each fault variant but bomb (which would eat the test
+// process's memory) and checks what the host sees.
+func TestFaults(t *testing.T) {
+	ctx := context.Background()
+	for _, fault := range []string{"segv", "abort", "loop"} {
+		t.Run(fault, func(t *testing.T) {
+			mod, err := Backend().Load(ctx, source(t, fault))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mod.Close(ctx)
+			if !strings.HasSuffix(mod.Identity().Raw, " fault="+fault) {
+				t.Errorf("identity %q", mod.Identity().Raw)
+			}
+			if fault == "loop" {
+				const d = 50 * time.Millisecond
+				p, err := mod.Instantiate(ctx, backends.WithCallTimeout(d))
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				_, err = p.Min(1, 2)
+				late := time.Since(start) - d
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("Min = %v, want DeadlineExceeded", err)
+				}
+				if late > 100*time.Millisecond {
+					t.Errorf("Min returned %v after its deadline", late)
+				}
+				if _, err := p.Accumulate(1); !errors.Is(err, backends.ErrClosed) {
+					t.Errorf("after the timeout: %v, want ErrClosed", err)
+				}
+				t.Log(err)
+				// A healthy instance of the module is not stopped.
+				q, err := mod.Instantiate(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer q.Close(ctx)
+				if got, err := q.Accumulate(5); got != 5 || err != nil {
+					t.Errorf("another instance: Accumulate = %d, %v", got, err)
+				}
+				return
+			}
+			p, err := mod.Instantiate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(ctx)
+			_, err = p.Min(1, 2)
+			var pe *PanicError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Min = %v, want a *PanicError", err)
+			}
+			// yaegi stores through reflect: a nil pointer's store is
+			// reflect's panic, not the run time's nil dereference.
+			if fault == "segv" && !strings.Contains(err.Error(), "reflect: call of reflect.Value.Set on zero Value") {
+				t.Errorf("segv: %v", err)
+			}
+			if got, err := p.Accumulate(2); got != 2 || err != nil {
+				t.Errorf("after the panic: Accumulate = %d, %v", got, err)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// TestCallTimeoutHealthy: a bounded instance answers as any other.
+func TestCallTimeoutHealthy(t *testing.T) {
+	mod, _ := load(t)
+	ctx := context.Background()
+	p, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second), backends.WithEmit(emit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	if got, err := p.Min(4, -4); got != -4 || err != nil {
+		t.Fatalf("Min = %d, %v", got, err)
+	}
+	if got, err := p.(backends.Caller).Callback(3); got != emit(0)+emit(1)+emit(2) || err != nil {
+		t.Fatalf("Callback = %d, %v", got, err)
+	}
+}
+
+func TestRefMin(t *testing.T) {
+	call, closeFn, err := RefMin(context.Background(), source(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	if got, err := call(9, -9); got != -9 || err != nil {
+		t.Fatalf("RefMin(9, -9) = %d, %v", got, err)
+	}
+}
