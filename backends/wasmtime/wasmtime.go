@@ -115,15 +115,22 @@ func (b *backend) drop(wm *wt.Module) {
 	b.mu.Unlock()
 }
 
-// tick advances the engine's epoch every period until Close.
+// tick advances the engine's epoch every period until Close, keeping it at
+// the number of periods since the backend started: a Ticker drops the
+// ticks its goroutine was too late for (on a loaded machine, hundreds of
+// milliseconds' worth), and a deadline counted in ticks would drift late by
+// as much.
 func (b *backend) tick() {
 	defer close(b.done)
 	t := time.NewTicker(b.period)
 	defer t.Stop()
+	start, epoch := time.Now(), uint64(0)
 	for {
 		select {
 		case <-t.C:
-			b.engine.IncrementEpoch()
+			for want := uint64(time.Since(start) / b.period); epoch < want; epoch++ {
+				b.engine.IncrementEpoch()
+			}
 		case <-b.stop:
 			return
 		}
