@@ -274,6 +274,7 @@ func (e *symbolError) Error() string { return e.sym + ": " + e.err.Error() }
 // interpreter is one yaegi interpreter holding the guest, and its exports.
 type interpreter struct {
 	in       *interp.Interpreter
+	started  atomic.Pointer[chan struct{}] // closed by stop's evaluation once it runs (stopHook)
 	version  abiVersionFunc
 	identity identityFunc
 	min      minFunc
@@ -312,6 +313,9 @@ func interpret(ctx context.Context, path string) (*interpreter, error) {
 		return nil, fmt.Errorf("%w: yaegi: %w", backends.ErrFormat, err)
 	}
 	g := &interpreter{in: in}
+	if err := g.stopHook(); err != nil {
+		return nil, err
+	}
 	for _, s := range []struct {
 		name string
 		to   any
@@ -448,15 +452,48 @@ func (g *interpreter) instance(emit emitFunc) (ex exports, err error) {
 	return ex, nil
 }
 
-// stop stops every call running in the interpreter, now and for good:
-// yaegi's EvalWithContext, given a done context while its evaluation runs,
-// stops the interpreter (every frame checks before each statement that
-// its interpreter was not stopped since it started). The evaluation is a
-// loop that never ends otherwise, so that the context is the only way out.
+// stopPackage is the package through which stop's evaluation says it runs.
+const stopPackage = "plugbench/yaegistop"
+
+// stopHook gives the interpreter stopPackage's one function, Started,
+// which closes the channel stop waits on (once: a guest that imported
+// the package could call it too), and imports it.
+func (g *interpreter) stopHook() error {
+	started := func() {
+		if c := g.started.Swap(nil); c != nil {
+			close(*c)
+		}
+	}
+	if err := g.in.Use(interp.Exports{stopPackage + "/yaegistop": {"Started": reflect.ValueOf(started)}}); err != nil {
+		return fmt.Errorf("yaegi: %s: %w", stopPackage, err)
+	}
+	if _, err := g.in.Eval(`import "` + stopPackage + `"`); err != nil {
+		return fmt.Errorf("yaegi: import %s: %w", stopPackage, err)
+	}
+	return nil
+}
+
+// stop stops every call running in the interpreter, now and for good.
+// yaegi's only way is EvalWithContext, whose context ends while its
+// evaluation runs: every frame then sees, at its next statement, that its
+// interpreter was stopped. The context must end after the evaluation
+// started, not before: a frame that starts after the stop never sees it
+// (an evaluation of "for {}" under a context already done spun for ever).
+// So the evaluation first calls yaegistop.Started, and only then is the
+// context cancelled; its loop ends at the stop, with every other frame.
 func (g *interpreter) stop() {
+	c := make(chan struct{})
+	g.started.Store(&c)
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	g.in.EvalWithContext(ctx, "for {}")
+	defer cancel()
+	go func() {
+		select {
+		case <-c:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	g.in.EvalWithContext(ctx, "yaegistop.Started(); for {}")
 }
 
 type module struct {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -386,7 +387,27 @@ func TestLoadContext(t *testing.T) {
 	if late > 100*time.Millisecond {
 		t.Errorf("Load returned %v after its deadline", late)
 	}
+	checkNothingRuns(t)
 	t.Log(err)
+}
+
+// checkNothingRuns fails if the process keeps a core busy after a guest
+// was stopped: a stopped loop that spins on in the interpreter.
+func checkNothingRuns(t *testing.T) {
+	t.Helper()
+	time.Sleep(50 * time.Millisecond) // a stopped frame ends at its next statement
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	c0, w0 := cpu(), time.Now()
+	time.Sleep(300 * time.Millisecond)
+	if used, wall := cpu()-c0, time.Since(w0); used > wall/2 {
+		t.Errorf("after the stop, the process used %v of CPU in %v: the guest runs on", used, wall)
+	}
 }
 
 // TestFaults loads each fault variant but bomb (which would eat the test
@@ -421,6 +442,7 @@ func TestFaults(t *testing.T) {
 				if _, err := p.Accumulate(1); !errors.Is(err, backends.ErrClosed) {
 					t.Errorf("after the timeout: %v, want ErrClosed", err)
 				}
+				checkNothingRuns(t)
 				t.Log(err)
 				// A healthy instance of the module is not stopped.
 				q, err := mod.Instantiate(ctx)
