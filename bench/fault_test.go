@@ -20,9 +20,11 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/dlopen"
+	"github.com/plugbench/plugbench/backends/extism"
 	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/backends/wasm"
+	"github.com/plugbench/plugbench/backends/yaegi"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -171,7 +173,7 @@ func checkFaultCell(t *testing.T, tg Target, c FaultCell) {
 	t.Helper()
 	native := tg.Isolate || tg.Backend == static.Name
 	want, recovery := expectFault(tg, c.Fault)
-	if c.Fault == "startloop" && tg.Backend == wasm.Name && c.Outcome == "deadline" {
+	if c.Fault == "startloop" && spinsUnpreempted(tg) && c.Outcome == "deadline" {
 		want = c.Outcome // see expectFault
 	}
 	if c.Outcome != want || c.Recovery != recovery {
@@ -205,8 +207,16 @@ func checkFaultCell(t *testing.T, tg Target, c FaultCell) {
 // backends promise (the package docs of backends, dlopen and wasm).
 func expectFault(tg Target, fault string) (outcome, recovery string) {
 	native := tg.Isolate || tg.Backend == static.Name
-	bounded := strings.HasSuffix(tg.Backend, "-bounded")
+	bounded := tg.Bounded
 	switch {
+	case tg.Backend == yaegi.Name && fault == "bomb":
+		// Interpreted Go allocates from the host's own heap, which has no
+		// limit but the process's: past it, the Go runtime dies.
+		return "killed", "restart"
+	case tg.Backend == yaegi.Name:
+		// The interpreter recovers a guest's panic (segv, abort) into an
+		// error, and stops a loop or an init at its deadline.
+		return expectBounded(fault)
 	case native && fault == "loop":
 		return "hung", "reinstantiate" // the call spins on; a new instance works
 	case tg.Backend == static.Name && fault == "startloop":
@@ -215,7 +225,7 @@ func expectFault(tg Target, fault string) (outcome, recovery string) {
 		return "deadline", "restart" // dlopen returns, the loader stays locked
 	case native:
 		return "killed", "restart"
-	case fault == "startloop" && tg.Backend == wasm.Name:
+	case fault == "startloop" && spinsUnpreempted(tg):
 		// The abandoned start function spins in compiled code, which Go
 		// cannot preempt: the next garbage collection waits for it for
 		// ever. Load returns at the deadline ("deadline") unless that
@@ -223,14 +233,31 @@ func expectFault(tg Target, fault string) (outcome, recovery string) {
 		return "hung", "restart"
 	case fault == "startloop":
 		return "deadline", "reload"
-	case fault == "loop" && tg.Backend == wasm.Name:
+	case fault == "loop" && spinsUnpreempted(tg):
 		return "hung", "restart"
 	case fault == "loop" && !bounded:
 		return "hung", "reinstantiate"
-	case fault == "loop":
+	}
+	return expectBounded(fault)
+}
+
+// expectBounded is what a sandboxed target that can stop its guest
+// shows: an error for a crash, the deadline for a hang.
+func expectBounded(fault string) (outcome, recovery string) {
+	switch fault {
+	case "startloop":
+		return "deadline", "reload"
+	case "loop":
 		return "deadline", "reinstantiate"
 	}
 	return "error", "reinstantiate"
+}
+
+// spinsUnpreempted reports whether an abandoned guest of tg spins on in
+// compiled code that Go cannot preempt: wazero's compiler, under the wasm
+// backend and under Extism, without WithCloseOnContextDone.
+func spinsUnpreempted(tg Target) bool {
+	return tg.Backend == wasm.Name || tg.Backend == extism.Name
 }
 
 // runFaultCell runs one cell in a child and returns it.

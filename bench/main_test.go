@@ -39,11 +39,49 @@ var compiled Cache
 // died.
 var scratch string
 
+// envBackends names the backends to run, comma-separated (PLUGBENCH_BACKENDS=
+// wasm,wasmtime): every row and table of the others is left out. The
+// static baseline always runs, since every ratio is to it. Children
+// inherit it.
+const envBackends = "PLUGBENCH_BACKENDS"
+
+// selectBackends narrows Targets to the backends list names, and the
+// static baseline.
+func selectBackends(list string) error {
+	if list == "" {
+		return nil
+	}
+	want := map[string]bool{static.Name: true}
+	for _, b := range strings.Split(list, ",") {
+		b = strings.TrimSpace(b)
+		if !slices.ContainsFunc(Targets, func(t Target) bool { return t.Backend == b }) {
+			var known []string
+			for _, g := range backendGroups(Targets) {
+				known = append(known, g[0].Backend)
+			}
+			return fmt.Errorf("%s=%s: no backend %q (have %s)", envBackends, list, b, strings.Join(known, ", "))
+		}
+		want[b] = true
+	}
+	Targets = slices.DeleteFunc(Targets, func(t Target) bool { return !want[t.Backend] })
+	return nil
+}
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if spec := os.Getenv(envRestart); spec != "" {
 		restartChild(spec) // a fresh host for BenchmarkRecover: nothing else
 	}
+	if err := selectBackends(os.Getenv(envBackends)); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	// With RUST_BACKTRACE set (a Rust developer's shell often has it),
+	// every Wasmtime trap captures and symbolizes the host's native stack:
+	// 6 ms instead of 0.15 ms. The suite measures Wasmtime as a host
+	// deploys it; children inherit the unset.
+	os.Unsetenv("RUST_BACKTRACE")
+	os.Unsetenv("RUST_LIB_BACKTRACE")
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "plugbench-fixtures-")
 	if err != nil {

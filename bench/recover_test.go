@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/plugbench/plugbench/backends"
-	"github.com/plugbench/plugbench/backends/wasm"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -81,7 +80,7 @@ func forFaultCells[T interface {
 								_, err := tg.Faults(scratch, fault)
 								skip(tb, "%s/%s %s: not applicable: %v", tg.Backend, tg.Fixture, fault, err)
 							}
-							if outcome == "hung" || (fault == "startloop" && recovery == "reload" && !strings.HasSuffix(tg.Backend, "-bounded")) {
+							if outcome == "hung" || (fault == "startloop" && recovery == "reload" && !tg.Bounded) {
 								skip(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; its recovery (%s) is timed elsewhere: a new instance by BenchmarkSetup, a new process by the restart rows here", tg.Backend, tg.Fixture, fault, recovery)
 							}
 							path, err := tg.Faults(scratch, fault)
@@ -140,16 +139,12 @@ func recoverer(tb testing.TB, tg Target, fault, path string) func() (time.Durati
 		}
 	}
 	be, err := tg.New(ctx, Cache{})
-	if fault == "bomb" && tg.Faults != nil && strings.HasPrefix(tg.Backend, wasm.Name) {
+	if fault == "bomb" && tg.NewLimited != nil {
 		// The bomb meets a 16 MiB limit instead of the default 256 MiB:
 		// the recovery that follows is the same, and each iteration's
 		// untimed fault takes milliseconds, not half a second.
 		be.Close(ctx)
-		be, err = wasm.New(ctx, wasm.Config{
-			Interpreter:   strings.Contains(tg.Backend, "interp"),
-			Interruptible: strings.HasSuffix(tg.Backend, "-bounded"),
-			MemoryLimit:   16 << 20,
-		})
+		be, err = tg.NewLimited(ctx, 16<<20)
 	}
 	if err != nil {
 		tb.Fatal(err)

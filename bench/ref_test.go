@@ -12,8 +12,11 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/plugbench/plugbench/backends/extism"
 	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/backends/wasmtime"
+	"github.com/plugbench/plugbench/backends/yaegi"
 	"github.com/plugbench/plugbench/bench/internal/cgoref"
 	"github.com/plugbench/plugbench/bench/internal/trampoline"
 )
@@ -31,7 +34,13 @@ var refImpls = []struct {
 	{"purego-registerfunc", FixtureC},           // purego.RegisterFunc's reflect-built func
 	{"goplugin-symbol", FixtureGo},              // a Go plugin's exported Min, looked up and called as a func value
 	{"wazero", FixtureC}, {"wazero", FixtureGo}, // bare wazero CallWithStack, no backend code
-	{"wazero-bounded", FixtureC}, // the same with WithCloseOnContextDone, as wasm-bounded runs it
+	{"wazero-bounded", FixtureC},     // the same with WithCloseOnContextDone, as wasm-bounded runs it
+	{"wasmtime", FixtureC},           // bare wasmtime-go Func.Call
+	{"wasmtime-unchecked", FixtureC}, // Wasmtime's C API, unchecked call, as the backend calls
+	{"wasmtime-epoch", FixtureC},     // Func.Call with epoch interruption on, as the backend runs
+	{"wasmtime-fuel", FixtureC},      // Func.Call with fuel metering on, the alternative to epochs
+	{"extism", FixtureC},             // the bare Extism SDK: Plugin.Call("min", 8 bytes)
+	{"yaegi", FixtureGo},             // the interpreted guest's Min, evaluated and called as a func value
 }
 
 // refMin sets up impl and returns its min call.
@@ -63,6 +72,8 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 		refAvailable(tb, impl)
 		f := refGoPlugin(tb)
 		return func(a, b int32) (int32, error) { return f(a, b), nil }
+	case "wasmtime", "wasmtime-unchecked", "wasmtime-epoch", "wasmtime-fuel", "extism", "yaegi":
+		return refRuntime(tb, impl, fixture)
 	case "wazero", "wazero-bounded":
 		fn := refWazero(tb, fixture, impl == "wazero-bounded")
 		stack := make([]uint64, 2)
@@ -95,8 +106,45 @@ func refIsolated(tb testing.TB, impl string) bool {
 			skip(tb, "go plugin unavailable: %v", fx.GoPluginErr)
 		}
 		return isolate(tb)
+	case "yaegi": // interpreted Go in the host's process, as the yaegi rows
+		return isolate(tb)
 	}
 	return false
+}
+
+// refRuntime sets up a runtime's own bare min call (each backend package
+// exports it: wasmtime's needs cgo, which tests cannot use), on the
+// artifact its backend loads. Each checks the artifact's identity and one
+// answer.
+func refRuntime(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error) {
+	tb.Helper()
+	ctx := context.Background()
+	var path string
+	var err error
+	var ref func(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error)
+	switch impl {
+	case "extism":
+		path, err, ref = fx.ExtismWasm, fx.ExtismWasmErr, extism.RefMin
+	case "yaegi":
+		path, err, ref = fx.Yaegi, fx.YaegiErr, yaegi.RefMin
+	default:
+		if !wasmtime.Available {
+			skip(tb, "%v", wasmtime.ErrNoCgo)
+		}
+		path, err = wasmPath(fx, fixture)
+		ref = func(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error) {
+			return wasmtime.RefMin(ctx, impl, path)
+		}
+	}
+	if path == "" {
+		skip(tb, "%s/%s: unavailable: %v", impl, fixture, err)
+	}
+	call, closeFn, err := ref(ctx, path)
+	if err != nil {
+		tb.Fatalf("%s: %v", impl, err)
+	}
+	tb.Cleanup(closeFn)
+	return call
 }
 
 // refGoPlugin opens the Go plugin with the plugin package alone, checks

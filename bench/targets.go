@@ -23,9 +23,12 @@ import (
 	"github.com/plugbench/plugbench/backends/cgo"
 	"github.com/plugbench/plugbench/backends/dlopen"
 	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/backends/extism"
 	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/backends/wasm"
+	"github.com/plugbench/plugbench/backends/wasmtime"
+	"github.com/plugbench/plugbench/backends/yaegi"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -47,6 +50,10 @@ type Target struct {
 	// New makes the backend; cache is used by backends with a compilation
 	// cache and ignored by the others.
 	New func(ctx context.Context, cache Cache) (backends.Backend, error)
+	// NewLimited, for backends that cap a guest's memory, makes the
+	// backend with the cap at limit bytes: BenchmarkRecover's memory bomb
+	// meets a small cap, so that each untimed fault takes milliseconds.
+	NewLimited func(ctx context.Context, limit uint64) (backends.Backend, error)
 	// Path returns the artifact's path in a fixtures set, or "" and the
 	// reason it is unavailable.
 	Path func(s *fixtures.Set) (string, error)
@@ -56,6 +63,11 @@ type Target struct {
 	// offer: the event suite measures each and checks that no other is
 	// offered, so that a row cannot silently disappear.
 	Transports []event.Transport
+	// Bounded is set for targets that can stop a running call: they take
+	// backends.WithCallTimeout, and honour the context of Load and
+	// Instantiate inside a start function; the others refuse the option
+	// with backends.ErrNoInterrupt.
+	Bounded bool
 	// Isolate is set for targets whose plugin runs inside the host's own
 	// process and can take it down: each of their rows runs in a child
 	// process (isolate_test.go), so a crash costs the row, not the run.
@@ -106,7 +118,8 @@ type Cache struct {
 
 // Targets is the matrix, in the fixed order of every benchmark: the
 // baseline, the in-process native mechanisms (cgo, purego, Go's plugin
-// package), then the wasm runtimes.
+// package), the wasm runtimes (wazero's engines, Wasmtime, the Extism
+// framework on wazero), then the Go interpreter (yaegi).
 var Targets = []Target{
 	{
 		Backend: static.Name, Fixture: FixtureBuiltin, BuiltFor: static.Name, Lang: "go",
@@ -141,6 +154,30 @@ var Targets = []Target{
 	wasmTarget(wasm.Name, FixtureC), wasmTarget(wasm.Name, FixtureGo), wasmTarget(wasm.Name, FixtureRust),
 	wasmTarget(wasm.NameInterp, FixtureC), wasmTarget(wasm.NameInterp, FixtureGo), wasmTarget(wasm.NameInterp, FixtureRust),
 	wasmTarget(wasm.NameBounded, FixtureC),
+	wasmtimeTarget(FixtureC), wasmtimeTarget(FixtureGo), wasmtimeTarget(FixtureRust),
+	extismTarget(extism.Name), extismTarget(extism.NameBounded),
+	{
+		Backend: yaegi.Name, Fixture: FixtureGo, BuiltFor: yaegi.Name, Lang: "go",
+		New:  func(context.Context, Cache) (backends.Backend, error) { return yaegi.Backend(), nil },
+		Path: func(s *fixtures.Set) (string, error) { return s.Yaegi, s.YaegiErr },
+		// Interpreted Go runs in the host's process: a plugin that
+		// overflows its stack or runs the host out of memory takes the
+		// host down, as a native one does.
+		Isolate: true,
+		// yaegi checks before every statement whether its interpreter was
+		// stopped (an instance with WithCallTimeout gets one of its own).
+		Bounded: true,
+		// The interpreted guest's event type is not the host's: no value
+		// transport.
+		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+		Modules:    []string{"github.com/traefik/yaegi"},
+		Faults: func(dir, fault string) (string, error) {
+			return faultBuild(filepath.Join(dir, fixtures.YaegiFaultName(fault)), func(string) error {
+				_, err := fixtures.WriteYaegiFaultSource(context.Background(), dir, fault)
+				return err
+			})
+		},
+	},
 }
 
 // backendGroups splits ts into runs of targets of one backend, in order:
@@ -202,6 +239,34 @@ func nativeTarget(name, fixture string) Target {
 	return t
 }
 
+// wasmPath is the path of fixture's wasm module in s.
+func wasmPath(s *fixtures.Set, fixture string) (string, error) {
+	switch fixture {
+	case FixtureGo:
+		return s.GoWasm, s.GoWasmErr
+	case FixtureRust:
+		return s.RustWasm, s.RustWasmErr
+	}
+	return s.CWasm, nil
+}
+
+// wasmFaults is how a target running the committed wasm modules gets
+// fixture's fault variants: the C and Rust guests have them, the Go guest
+// none.
+func wasmFaults(fixture string) func(dir, fault string) (string, error) {
+	write := map[string]func(dir, fault string) (string, error){
+		FixtureC: fixtures.WriteFaultWasm, FixtureRust: fixtures.WriteRustFaultWasm,
+	}[fixture]
+	if write == nil {
+		return nil
+	}
+	return func(dir, fault string) (string, error) {
+		faultMu.Lock()
+		defer faultMu.Unlock()
+		return write(dir, fault)
+	}
+}
+
 func wasmTarget(name, fixture string) Target {
 	interp := name == wasm.NameInterp || name == wasm.NameInterpBounded
 	bounded := name == wasm.NameBounded || name == wasm.NameInterpBounded
@@ -210,36 +275,91 @@ func wasmTarget(name, fixture string) Target {
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
 			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, Cache: cache.Wazero})
 		},
-		Path: func(s *fixtures.Set) (string, error) {
-			switch fixture {
-			case FixtureGo:
-				return s.GoWasm, s.GoWasmErr
-			case FixtureRust:
-				return s.RustWasm, s.RustWasmErr
-			}
-			return s.CWasm, nil
+		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
+			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, MemoryLimit: limit})
 		},
+		Path:       func(s *fixtures.Set) (string, error) { return wasmPath(s, fixture) },
+		Bounded:    bounded,
 		Caches:     []CacheMode{CacheNone},
 		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
 		Modules:    []string{"github.com/tetratelabs/wazero"},
-	}
-	switch fixture {
-	case FixtureC:
-		t.Faults = func(dir, fault string) (string, error) {
-			faultMu.Lock()
-			defer faultMu.Unlock()
-			return fixtures.WriteFaultWasm(dir, fault)
-		}
-	case FixtureRust:
-		t.Faults = func(dir, fault string) (string, error) {
-			faultMu.Lock()
-			defer faultMu.Unlock()
-			return fixtures.WriteRustFaultWasm(dir, fault)
-		}
+		Faults:     wasmFaults(fixture),
 	}
 	if !interp && !bounded {
 		// The interpreter keeps no compiled code to cache; a bounded
 		// runtime's cached loads are the plain one's.
+		t.Caches = []CacheMode{CacheNone, CacheMemory, CacheDisk}
+	}
+	return t
+}
+
+// wasmtimeTarget runs fixture's wasm module, the one the wazero targets
+// run, on Wasmtime (through cgo).
+func wasmtimeTarget(fixture string) Target {
+	return Target{
+		Backend: wasmtime.Name, Fixture: fixture, BuiltFor: wasmtime.BuiltFor, Lang: fixture,
+		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
+			return wasmtime.New(ctx, wasmtime.Config{CacheDir: cache.Dir})
+		},
+		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
+			return wasmtime.New(ctx, wasmtime.Config{MemoryLimit: limit})
+		},
+		Path: func(s *fixtures.Set) (string, error) {
+			if !wasmtime.Available {
+				return "", wasmtime.ErrNoCgo
+			}
+			return wasmPath(s, fixture)
+		},
+		// Epoch interruption is always on: it costs a call nothing
+		// measurable (backends/wasmtime's doc has the figures).
+		Bounded: true,
+		// Wasmtime keeps no compiled module in memory between loads; its
+		// cache is the serialized module in a directory.
+		Caches:     []CacheMode{CacheNone, CacheDisk},
+		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+		Modules:    []string{"github.com/bytecodealliance/wasmtime-go/v39"},
+		Faults:     wasmtimeFaults(fixture),
+	}
+}
+
+func wasmtimeFaults(fixture string) func(dir, fault string) (string, error) {
+	f := wasmFaults(fixture)
+	if f == nil {
+		return nil
+	}
+	return func(dir, fault string) (string, error) {
+		if !wasmtime.Available {
+			return "", wasmtime.ErrNoCgo
+		}
+		return f(dir, fault)
+	}
+}
+
+// extismTarget runs the C guest built with Extism's entry layer
+// (fixtures/c/extism.c) through the Extism SDK, as name (extism, or
+// extism-bounded whose calls can be stopped).
+func extismTarget(name string) Target {
+	bounded := name == extism.NameBounded
+	t := Target{
+		Backend: name, Fixture: FixtureC, BuiltFor: extism.BuiltFor, Lang: "c",
+		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
+			return extism.New(ctx, extism.Config{Cache: cache.Wazero, Interruptible: bounded})
+		},
+		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
+			return extism.New(ctx, extism.Config{Interruptible: bounded, MemoryLimit: limit})
+		},
+		Path:       func(s *fixtures.Set) (string, error) { return s.ExtismWasm, s.ExtismWasmErr },
+		Bounded:    bounded,
+		Caches:     []CacheMode{CacheNone},
+		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+		Modules:    []string{"github.com/extism/go-sdk", "github.com/tetratelabs/wazero"},
+		Faults: func(dir, fault string) (string, error) {
+			faultMu.Lock()
+			defer faultMu.Unlock()
+			return fixtures.WriteExtismFaultWasm(dir, fault)
+		},
+	}
+	if !bounded {
 		t.Caches = []CacheMode{CacheNone, CacheMemory, CacheDisk}
 	}
 	return t

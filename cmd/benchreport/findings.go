@@ -357,6 +357,7 @@ var refBackends = map[string][]string{
 	"wazero":              {"wasm"},
 	"wazero-bounded":      {"wasm-bounded"},
 	"wasmtime":            {"wasmtime"},
+	"wasmtime-unchecked":  {"wasmtime"},
 	"extism":              {"extism"},
 	"yaegi":               {"yaegi"},
 }
