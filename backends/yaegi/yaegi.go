@@ -299,22 +299,32 @@ func interpret(ctx context.Context, path string) (*interpreter, error) {
 	if err := in.Use(symbols()); err != nil {
 		return nil, fmt.Errorf("yaegi: stdlib symbols: %w", err)
 	}
+	g := &interpreter{in: in}
+	if err := g.stopHook(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("import not started: %w", err)
 	}
 	if _, err := in.EvalWithContext(ctx, `import entry "`+EntryPackage+`"`); err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return nil, fmt.Errorf("import of %s stopped (an init function still ran): %w", EntryPackage, err)
+			// EvalWithContext stops the frames running when ctx ends; an
+			// init whose first frame had not started yet starts after
+			// the stop, never sees it and runs for good. Stopping again
+			// once it has had time to start ends it.
+			go func() {
+				for _, d := range []time.Duration{0, 20 * time.Millisecond, 200 * time.Millisecond} {
+					time.Sleep(d)
+					g.stop()
+				}
+			}()
+			return nil, fmt.Errorf("import of %s stopped: %w", EntryPackage, err)
 		}
 		var p interp.Panic
 		if errors.As(err, &p) {
 			return nil, fmt.Errorf("an init function panicked: %w", &PanicError{Value: p.Value, Stack: p.Stack})
 		}
 		return nil, fmt.Errorf("%w: yaegi: %w", backends.ErrFormat, err)
-	}
-	g := &interpreter{in: in}
-	if err := g.stopHook(); err != nil {
-		return nil, err
 	}
 	for _, s := range []struct {
 		name string
