@@ -48,7 +48,7 @@ import (
 // faultDeadline bounds a cell's faulty operation: the start function's
 // context, the call's WithCallTimeout, and, for a backend that can bound
 // neither, how long the host waits before calling the call hung.
-const faultDeadline = time.Second
+const faultDeadline = 500 * time.Millisecond
 
 // nativeMemoryLimit is the address space the harness gives a cell's child
 // whose plugin runs natively (static, dlopen): the host's own memory has no
@@ -282,7 +282,7 @@ func runFaultCell(t *testing.T, tg Target, fault string) FaultCell {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
-	limit := faultDeadline + 2*time.Second
+	limit := faultDeadline + 1500*time.Millisecond
 	if fault == "bomb" {
 		limit = 30 * time.Second // a native bomb touches gigabytes first
 	}

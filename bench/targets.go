@@ -152,7 +152,7 @@ var Targets = []Target{
 		},
 	},
 	wasmTarget(wasm.Name, FixtureC), wasmTarget(wasm.Name, FixtureGo), wasmTarget(wasm.Name, FixtureRust),
-	wasmTarget(wasm.NameInterp, FixtureC), wasmTarget(wasm.NameInterp, FixtureGo), wasmTarget(wasm.NameInterp, FixtureRust),
+	wasmTarget(wasm.NameInterp, FixtureC), wasmTarget(wasm.NameInterp, FixtureRust),
 	wasmTarget(wasm.NameBounded, FixtureC),
 	wasmtimeTarget(FixtureC), wasmtimeTarget(FixtureGo), wasmtimeTarget(FixtureRust),
 	extismTarget(extism.Name), extismTarget(extism.NameBounded),
