@@ -511,7 +511,9 @@ func pairFindings(rep *Report, file string) []string {
 // of keys, or nil.
 func pairRow(t *Table, backend, fixture string, keys [][2]string) *Row {
 	for _, r := range t.Rows {
-		if r.Backend != backend || r.Fixture != fixture {
+		// The name's fixture key: a table's Fixture column may hold more
+		// (an event table's is "c json").
+		if r.Backend != backend || lookup(r.parts, "fixture") != fixture {
 			continue
 		}
 		ok := true

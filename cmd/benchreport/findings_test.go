@@ -22,6 +22,7 @@ func TestPairFindings(t *testing.T) {
 		{"Setup/phase=load/backend=%s/fixture=c/cache=none", 800000, 1200000},
 		{"Setup/phase=instantiate/backend=%s/fixture=c", 5000, 20000},
 		{"Call/op=min/backend=%s/fixture=c", 20, 30},
+		{"Event/transport=flat/shape=typical/backend=%s/fixture=c", 1000, 3000},
 	}
 	for i := 0; i < 6; i++ {
 		for _, r := range rows {
@@ -43,7 +44,7 @@ func TestPairFindings(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("pairFindings = %q, want one finding (wasmtime against wasm; no extism rows)", got)
 	}
-	for _, want := range []string{"Wasmtime against wazero", "wasmtime/c against wasm/c", "compile ", "(1.50×)", "instantiate ", "(4.00×)", "`min` ", "(1.50×)"} {
+	for _, want := range []string{"Wasmtime against wazero", "wasmtime/c against wasm/c", "compile ", "(1.50×)", "instantiate ", "(4.00×)", "`min` ", "(1.50×)", "a typical `flat` event ", "(3.00×)"} {
 		if !strings.Contains(got[0], want) {
 			t.Errorf("finding %q lacks %q", got[0], want)
 		}
