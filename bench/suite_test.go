@@ -357,16 +357,14 @@ func resources(t *testing.T) (fds, maps int, heap uint64) {
 	// The live heap is what a collection marked, the least of five
 	// readings, not MemStats.HeapAlloc: that also counts what goroutines
 	// still running allocated during and after the collection, and rows
-	// share this process with some that run for good (TestRecover's yaegi
-	// start function that never returns goes on allocating in two
-	// goroutines per load once stopped at its deadline). With those
-	// running, HeapAlloc after two collections moved by up to 27 MiB
-	// between two readings with no cycle in between, and rows that leak
-	// nothing (extism-bounded, wasm-interp's Go guest: flat to kilobytes
-	// over thousands of cycles alone) failed the 8 MiB check at random;
-	// the least of five marked readings moved by under 5 MiB. Noise only
-	// adds to a reading, and what a row leaks is in every one. The first
-	// collection queues finalizers, whose frees the others see.
+	// share this process with others' work. When a yaegi start function
+	// stopped at its deadline still ran (fixed since), HeapAlloc after two
+	// collections moved by up to 27 MiB between two readings with no cycle
+	// in between, and rows that leak nothing (extism-bounded: flat to
+	// kilobytes over thousands of cycles alone) failed the 8 MiB check at
+	// random; the least of five marked readings moved by under 5 MiB.
+	// Noise only adds to a reading, and what a row leaks is in every one.
+	// The first collection queues finalizers, whose frees the others see.
 	runtime.GC()
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	heap = math.MaxUint64
