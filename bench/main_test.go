@@ -185,9 +185,26 @@ func moduleVersions(ctx context.Context) ([][2]string, error) {
 		if !ok || version == "" {
 			return nil, fmt.Errorf("the version of %s: go list -m printed %q", path, line)
 		}
-		kvs = append(kvs, [2]string{path[strings.LastIndex(path, "/")+1:], version})
+		kvs = append(kvs, [2]string{configKey(path), version})
 	}
 	return kvs, nil
+}
+
+// configKey is a module's key in the config lines: the last element of its
+// path without a major-version suffix (github.com/bytecodealliance/
+// wasmtime-go/v39: wasmtime-go), with the element before it when the last
+// one names a language's SDK rather than the project (github.com/extism/
+// go-sdk: extism-go-sdk).
+func configKey(path string) string {
+	elems := strings.Split(path, "/")
+	if n := len(elems); n > 1 && len(elems[n-1]) > 1 && elems[n-1][0] == 'v' && strings.Trim(elems[n-1][1:], "0123456789") == "" {
+		elems = elems[:n-1]
+	}
+	key := elems[len(elems)-1]
+	if len(elems) > 1 && strings.HasPrefix(key, "go-sdk") {
+		key = elems[len(elems)-2] + "-" + key
+	}
+	return key
 }
 
 // units are the metadata of the suite's custom units (b.ReportMetric).
@@ -351,12 +368,22 @@ func TestConfigLines(t *testing.T) {
 	want := []string{"go: " + runtime.Version()}
 	for _, tg := range Targets {
 		for _, m := range tg.Modules {
-			want = append(want, m[strings.LastIndex(m, "/")+1:]+": v")
+			want = append(want, configKey(m)+": v")
 		}
 	}
 	for _, w := range want {
 		if !strings.Contains(config, "\n"+w) && !strings.HasPrefix(config, w) {
 			t.Errorf("no config line %q in:\n%s", w, config)
+		}
+	}
+	for path, key := range map[string]string{
+		"github.com/tetratelabs/wazero":               "wazero",
+		"github.com/bytecodealliance/wasmtime-go/v39": "wasmtime-go",
+		"github.com/extism/go-sdk":                    "extism-go-sdk",
+		"gopkg.in/yaml.v3":                            "yaml.v3",
+	} {
+		if got := configKey(path); got != key {
+			t.Errorf("configKey(%s) = %q, want %q", path, got, key)
 		}
 	}
 }
