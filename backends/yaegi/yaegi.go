@@ -275,6 +275,8 @@ func (e *symbolError) Error() string { return e.sym + ": " + e.err.Error() }
 type interpreter struct {
 	in       *interp.Interpreter
 	started  atomic.Pointer[chan struct{}] // closed by stop's evaluation once it runs (stopHook)
+	release  atomic.Pointer[chan struct{}] // closed by stop to end its evaluation's Wait
+	stopMu   sync.Mutex                    // held by stop
 	version  abiVersionFunc
 	identity identityFunc
 	min      minFunc
@@ -306,18 +308,8 @@ func interpret(ctx context.Context, path string) (*interpreter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("import not started: %w", err)
 	}
-	if _, err := in.EvalWithContext(ctx, `import entry "`+EntryPackage+`"`); err != nil {
+	if err := g.importEntry(ctx); err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			// EvalWithContext stops the frames running when ctx ends; an
-			// init whose first frame had not started yet starts after
-			// the stop, never sees it and runs for good. Stopping again
-			// once it has had time to start ends it.
-			go func() {
-				for _, d := range []time.Duration{0, 20 * time.Millisecond, 200 * time.Millisecond} {
-					time.Sleep(d)
-					g.stop()
-				}
-			}()
 			return nil, fmt.Errorf("import of %s stopped: %w", EntryPackage, err)
 		}
 		var p interp.Panic
@@ -462,19 +454,70 @@ func (g *interpreter) instance(emit emitFunc) (ex exports, err error) {
 	return ex, nil
 }
 
+// importEntry imports the entry package, running its init functions,
+// bounded by ctx. yaegi's EvalWithContext stops the frames running when
+// its context ends, but an import spends its first tens of milliseconds
+// (hundreds on a loaded machine) parsing and compiling, and an init that
+// starts after the stop never sees it and runs for good. So when ctx ends
+// first, the interpreter is stopped again and again until the import
+// returns.
+func (g *interpreter) importEntry(ctx context.Context) error {
+	src := `import entry "` + EntryPackage + `"`
+	if ctx.Done() == nil {
+		_, err := g.in.Eval(src)
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- interp.Panic{Value: r, Stack: debug.Stack()}
+			}
+		}()
+		_, err := g.in.Eval(src)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	go func() {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+			g.stop()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return ctx.Err()
+}
+
 // stopPackage is the package through which stop's evaluation says it runs.
 const stopPackage = "plugbench/yaegistop"
 
-// stopHook gives the interpreter stopPackage's one function, Started,
-// which closes the channel stop waits on (once: a guest that imported
-// the package could call it too), and imports it.
+// stopHook gives the interpreter stopPackage's two functions: Started,
+// which closes the channel stop waits on (once: a guest that imported the
+// package could call it too), and Wait, which blocks until stop lets it
+// go; and imports the package.
 func (g *interpreter) stopHook() error {
 	started := func() {
 		if c := g.started.Swap(nil); c != nil {
 			close(*c)
 		}
 	}
-	if err := g.in.Use(interp.Exports{stopPackage + "/yaegistop": {"Started": reflect.ValueOf(started)}}); err != nil {
+	wait := func() {
+		if c := g.release.Load(); c != nil {
+			<-*c
+		}
+	}
+	if err := g.in.Use(interp.Exports{stopPackage + "/yaegistop": {
+		"Started": reflect.ValueOf(started), "Wait": reflect.ValueOf(wait),
+	}}); err != nil {
 		return fmt.Errorf("yaegi: %s: %w", stopPackage, err)
 	}
 	if _, err := g.in.Eval(`import "` + stopPackage + `"`); err != nil {
@@ -487,13 +530,17 @@ func (g *interpreter) stopHook() error {
 // yaegi's only way is EvalWithContext, whose context ends while its
 // evaluation runs: every frame then sees, at its next statement, that its
 // interpreter was stopped. The context must end after the evaluation
-// started, not before: a frame that starts after the stop never sees it
-// (an evaluation of "for {}" under a context already done spun for ever).
-// So the evaluation first calls yaegistop.Started, and only then is the
-// context cancelled; its loop ends at the stop, with every other frame.
+// started, not before, or the evaluation runs on unstopped (one of "for
+// {}" under a context already done spun for ever). So the evaluation
+// calls yaegistop.Started, and only then is the context cancelled; it
+// waits in yaegistop.Wait, spinning nothing, until stop lets it end.
 func (g *interpreter) stop() {
-	c := make(chan struct{})
+	// One at a time: two would each take the other's signal.
+	g.stopMu.Lock()
+	defer g.stopMu.Unlock()
+	c, release := make(chan struct{}), make(chan struct{})
 	g.started.Store(&c)
+	g.release.Store(&release)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -503,7 +550,8 @@ func (g *interpreter) stop() {
 		case <-ctx.Done():
 		}
 	}()
-	g.in.EvalWithContext(ctx, "yaegistop.Started(); for {}")
+	g.in.EvalWithContext(ctx, "yaegistop.Started(); yaegistop.Wait()")
+	close(release)
 }
 
 type module struct {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -417,7 +418,8 @@ func checkNothingRuns(t *testing.T) {
 	c0, w0 := cpu(), time.Now()
 	time.Sleep(300 * time.Millisecond)
 	if used, wall := cpu()-c0, time.Since(w0); used > wall/2 {
-		t.Errorf("after the stop, the process used %v of CPU in %v: the guest runs on", used, wall)
+		buf := make([]byte, 1<<20)
+		t.Errorf("after the stop, the process used %v of CPU in %v: the guest runs on:\n%s", used, wall, buf[:runtime.Stack(buf, true)])
 	}
 }
 
