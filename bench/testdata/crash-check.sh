@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # crash-check: a shared object whose min segfaults, put in through
-# PLUGBENCH_FIXTURES, costs the dlopen row and nothing else: every static
-# and wasm row is printed, the dlopen row is marked crashed with SIGSEGV,
+# PLUGBENCH_FIXTURES, costs the rows that load it (cgo's and dlopen's) and
+# nothing else: every other row is printed, the dlopen row is marked crashed with SIGSEGV,
 # the run exits non-zero, and no temporary folder is left behind.
 # Usage: bash bench/testdata/crash-check.sh [go test flags…]
 set -euo pipefail
@@ -19,8 +19,12 @@ set -e
 cat "$dir/out.txt"
 fail() { echo "crash-check: $*" >&2; exit 1; }
 [ "$code" -ne 0 ] || fail "the run exited 0 with a crashing plugin"
-for row in backend=static/fixture=builtin backend=wasm/fixture=c backend=wasm/fixture=go \
-	backend=wasm-interp/fixture=c backend=wasm-interp/fixture=go backend=wasm-bounded/fixture=c; do
+# Every row that does not load the C shared object (cgo's and dlopen's do).
+for row in backend=static/fixture=builtin backend=cgo/fixture=rust backend=dlopen/fixture=rust backend=goplugin/fixture=go \
+	backend=wasm/fixture=c backend=wasm/fixture=go backend=wasm/fixture=rust \
+	backend=wasm-interp/fixture=c backend=wasm-interp/fixture=rust backend=wasm-bounded/fixture=c \
+	backend=wasmtime/fixture=c backend=wasmtime/fixture=go backend=wasmtime/fixture=rust \
+	backend=extism/fixture=c backend=extism-bounded/fixture=c backend=yaegi/fixture=go; do
 	grep -q "^BenchmarkCall/op=min/$row-*[0-9]* .* ns/op" "$dir/out.txt" || fail "no result for $row"
 done
 grep -q '^--- FAIL: BenchmarkCall/op=min/backend=dlopen/fixture=c' "$dir/out.txt" || fail "the dlopen row is not marked failed"
