@@ -1,0 +1,693 @@
+// Package ipctest holds the tests that the two out-of-process backends
+// (subprocess and shm) share: they load the same executables and keep the
+// same contract, faults and leaks included.
+package ipctest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
+	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/backends/internal/ipc"
+	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/fixtures"
+)
+
+// Cycles is the leak test's count of load/instantiate/close cycles.
+var Cycles = flag.Int("ipc.cycles", 1000, "load/instantiate/close cycles of the leak test")
+
+var (
+	prebuilds sync.WaitGroup // Main's background builds
+	dir       string
+	dirOnce   sync.Once
+	builds    sync.Map // name → *build
+)
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// Main runs the tests and removes the executables they built. It starts
+// every build at once, in the background: the tests wait for those they
+// need.
+func Main(m *testing.M) {
+	flag.Parse()
+	if !testing.Short() {
+		for _, f := range []func(testing.TB) string{C, Go, v2, wrongBackend} {
+			prebuilds.Go(func() { f(nopTB{}) })
+		}
+		prebuilds.Go(func() { Fault(nopTB{}, "segv") })
+	}
+	code := m.Run()
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// get builds the executable name with f once per test binary, skipping
+// without a C compiler.
+func get(tb testing.TB, name string, f func(ctx context.Context, out string) error) string {
+	tb.Helper()
+	dirOnce.Do(func() {
+		var err error
+		if dir, err = os.MkdirTemp("", "plugbench-ipc-"); err != nil {
+			panic(err)
+		}
+	})
+	v, _ := builds.LoadOrStore(name, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
+		b.path = filepath.Join(dir, name)
+		b.err = f(context.Background(), b.path)
+	})
+	if errors.Is(b.err, fixtures.ErrNoCompiler) {
+		tb.Skip(b.err)
+	}
+	if b.err != nil {
+		tb.Fatal(b.err)
+	}
+	return b.path
+}
+
+// C returns the C guest's executable.
+func C(tb testing.TB) string {
+	return get(tb, fixtures.ServeCName, func(ctx context.Context, out string) error { return fixtures.BuildServeC(ctx, out) })
+}
+
+// Go returns the Go guest's executable.
+func Go(tb testing.TB) string { return get(tb, fixtures.ServeGoName, fixtures.BuildServeGo) }
+
+// Fault returns the C fault fixture named fault as an executable. The
+// first call builds them all at once.
+func Fault(tb testing.TB, fault string) string {
+	faultsOnce.Do(func() {
+		var wg sync.WaitGroup
+		for _, f := range fixtures.Faults {
+			wg.Go(func() { buildFault(nopTB{tb}, f) })
+		}
+		wg.Wait()
+	})
+	return buildFault(tb, fault)
+}
+
+func buildFault(tb testing.TB, fault string) string {
+	return get(tb, fixtures.FaultServeCName(fault), func(ctx context.Context, out string) error {
+		return fixtures.BuildFaultServeC(ctx, out, fault)
+	})
+}
+
+var faultsOnce sync.Once
+
+// nopTB builds without failing or skipping: the caller's own get reports
+// the error.
+type nopTB struct{ testing.TB }
+
+func (nopTB) Helper()               {}
+func (nopTB) Skip(...any)           {}
+func (nopTB) Fatal(...any)          {}
+func (nopTB) Fatalf(string, ...any) {}
+func (nopTB) Errorf(string, ...any) {}
+func (nopTB) Error(...any)          {}
+
+// v2 is the C guest's executable exporting ABI version 2.
+func v2(tb testing.TB) string {
+	return get(tb, "v2", func(ctx context.Context, out string) error {
+		return fixtures.BuildServeC(ctx, out, "-DPLUGBENCH_ABI_OVERRIDE=2")
+	})
+}
+
+// wrongBackend is the C guest's executable built for the dlopen backend.
+func wrongBackend(tb testing.TB) string {
+	return get(tb, "wrong", func(ctx context.Context, out string) error {
+		return fixtures.BuildServeC(ctx, out, "-UPLUGBENCH_BACKEND", `-DPLUGBENCH_BACKEND="dlopen"`)
+	})
+}
+
+// Guests lists the guests' executables by language.
+func Guests(tb testing.TB) map[string]string { return map[string]string{"c": C(tb), "go": Go(tb)} }
+
+// Open loads path with be and instantiates it with opts; both are closed
+// at the end of the test.
+func Open(tb testing.TB, be backends.Backend, path string, opts ...backends.Option) backends.Plugin {
+	tb.Helper()
+	ctx := context.Background()
+	mod, err := be.Load(ctx, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := mod.Instantiate(ctx, opts...)
+	if err != nil {
+		mod.Close(ctx)
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		p.Close(ctx)
+		if err := mod.Close(ctx); err != nil {
+			tb.Error(err)
+		}
+	})
+	return p
+}
+
+// LoadErrors checks that be refuses a missing file, a directory, a file
+// that is not executable, one the kernel cannot run, an executable that
+// exits at once, one that echoes (a wrong handshake), one of another ABI
+// version and one built for another backend.
+func LoadErrors(t *testing.T, be backends.Backend) {
+	d := t.TempDir()
+	text := filepath.Join(d, "text")
+	os.WriteFile(text, []byte("not an executable"), 0o644)
+	textX := filepath.Join(d, "textx")
+	os.WriteFile(textX, []byte("\x00\x01not an executable"), 0o755)
+	exits := filepath.Join(d, "exits")
+	os.WriteFile(exits, []byte("#!/bin/sh\nexit 3\n"), 0o755)
+	echo := filepath.Join(d, "echo")
+	os.WriteFile(echo, []byte("#!/bin/sh\nexec cat\n"), 0o755)
+	v2, wrong := v2(t), wrongBackend(t)
+	cases := []backendstest.LoadError{
+		{Name: "missing file", Path: filepath.Join(d, "nope"), Is: fs.ErrNotExist, Text: "nope"},
+		{Name: "directory", Path: d, Is: backends.ErrFormat, Text: "a directory"},
+		{Name: "not executable", Path: text, Is: fs.ErrPermission, Text: "not executable"},
+		{Name: "exec format", Path: textX, Is: backends.ErrFormat, Text: "exec format error"},
+		{Name: "exits at once", Path: exits, Is: ipc.ErrExited, Text: "ended before its handshake: plugin process exited: exit status 3"},
+		// On the pipe cat echoes the hello back: a wrong handshake. With -shm
+		// it has nothing to echo and ends: not an artifact either.
+		{Name: "echoes its input", Path: echo, Is: backends.ErrFormat, Text: "not a plugin artifact: "},
+		{Name: "abi version", Path: v2, Is: backends.ErrABIVersion, Text: "plugin ABI version 2, host expects 1: "},
+		{Name: "wrong backend", Path: wrong, Is: backends.ErrIdentity, Text: `built for backend "dlopen"`},
+	}
+	before := fds(t)
+	backendstest.CheckLoadErrors(t, be, cases, nil)
+	if after := fds(t); after != before {
+		t.Errorf("%d file descriptors open after the failed loads, %d before", after, before)
+	}
+	checkChildren(t)
+}
+
+// Identity checks what Load reads of each guest.
+func Identity(t *testing.T, be backends.Backend) {
+	for lang, path := range Guests(t) {
+		ctx := context.Background()
+		mod, err := be.Load(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := mod.Identity()
+		if id.Lang != lang || id.Backend != "subprocess" || id.Toolchain == "" || mod.Path() != path {
+			t.Errorf("%s: identity %+v, path %s", lang, id, mod.Path())
+		}
+		t.Logf("%s: %s", lang, id)
+		if err := mod.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// Calls checks every call of each guest against the static backend, bit
+// for bit, payloads of every size up to 9 MiB (more than a chunk).
+func Calls(t *testing.T, be backends.Backend) {
+	for lang, path := range Guests(t) {
+		t.Run("lang="+lang, func(t *testing.T) {
+			p := Open(t, be, path)
+			ref := static.NewPlugin(nil)
+			for _, c := range [][2]int32{{3, 4}, {0, 0}, {-1, 1}, {1, -1}, {math.MinInt32, math.MaxInt32}, {math.MaxInt32, math.MinInt32}} {
+				got, err := p.Min(c[0], c[1])
+				want, _ := ref.Min(c[0], c[1])
+				if err != nil || got != want {
+					t.Errorf("min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
+				}
+			}
+			for _, x := range []int64{7, 0, -1, math.MaxInt64, 1, math.MinInt64, math.MinInt64, -1, 42} {
+				got, err := p.Accumulate(x)
+				want, _ := ref.Accumulate(x)
+				if err != nil || got != want {
+					t.Errorf("accumulate(%d) = %d, %v; want %d", x, got, err, want)
+				}
+			}
+			all := make([]byte, 256)
+			for i := range all {
+				all[i] = byte(i)
+			}
+			mib := bytes.Repeat([]byte("aZ{`\x80"), 1<<20/5+1)[:1<<20]
+			huge := bytes.Repeat([]byte("xY"), 9<<19) // 9 MiB: two chunks
+			for _, b := range [][]byte{nil, {}, {0}, {'a'}, {'z' + 1}, {'a' - 1}, []byte("Hello, World!"), all, mib, huge, all[3:3]} {
+				got, err := p.Sum(b)
+				want, _ := ref.Sum(b)
+				if err != nil || got != want {
+					t.Errorf("sum(%d bytes) = %d, %v; want %d", len(b), got, err, want)
+				}
+				g, w := slices.Clone(b), slices.Clone(b)
+				if err := p.Upper(g); err != nil {
+					t.Fatal(err)
+				}
+				ref.Upper(w)
+				if !bytes.Equal(g, w) {
+					t.Errorf("upper(%.20q, %d bytes) = %.20q, want %.20q", b, len(b), g, w)
+				}
+			}
+		})
+	}
+}
+
+// Events runs every shape and the edge cases through every transport of
+// each guest, against event.Process.
+func Events(t *testing.T, be backends.Backend) {
+	var inputs []*event.Event
+	for _, s := range event.Shapes {
+		e, err := event.Shape(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, e)
+	}
+	batch := event.Batch(64)
+	for i := range batch {
+		inputs = append(inputs, &batch[i])
+	}
+	inputs = append(inputs,
+		&event.Event{},
+		&event.Event{Tags: []string{"a", "drop"}},
+		&event.Event{Fields: []event.Field{event.StringField("level", "debug")}},
+		&event.Event{Origin: strings.Repeat("\x01", event.MaxString), Fields: []event.Field{event.ListField("l"), event.IntField("count", -1), event.BoolField("b", true)}},
+	)
+	for lang, path := range Guests(t) {
+		p := Open(t, be, path).(backends.EventPlugin)
+		if got := p.Transports(); !slices.Equal(got, []event.Transport{event.JSON, event.Binary, event.Flat}) {
+			t.Errorf("transports %v", got)
+		}
+		for _, tr := range p.Transports() {
+			t.Run("lang="+lang+"/transport="+string(tr), func(t *testing.T) {
+				c, err := p.Events(tr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, in := range inputs {
+					var got, want event.Event
+					keep, err := backends.Process(c, in, &got)
+					if err != nil {
+						t.Fatalf("input %d: %v", i, err)
+					}
+					wkeep, _ := event.Process(in, &want)
+					if keep != wkeep || keep && !event.Equal(&got, &want) {
+						t.Errorf("input %d: keep %v, %s", i, keep, event.Diff(&got, &want))
+					}
+				}
+				// Beyond a limit: refused by Encode or by the plugin, never a crash.
+				bad := []*event.Event{
+					{Origin: strings.Repeat("x", event.MaxString+1)},
+					{Tags: make([]string, event.MaxTags+1)},
+					{Fields: []event.Field{event.FloatField("nan", math.NaN())}},
+					{Fields: []event.Field{event.ListField("l", make([]int64, event.MaxList+1)...)}},
+				}
+				for i, in := range bad {
+					var out event.Event
+					if _, err := backends.Process(c, in, &out); err == nil {
+						t.Errorf("bad input %d: no error", i)
+					}
+				}
+				// The instance still answers.
+				if r, err := p.Min(1, 2); r != 1 || err != nil {
+					t.Errorf("min after bad input: %d, %v", r, err)
+				}
+			})
+		}
+		if _, err := p.Events(event.View); !errors.Is(err, backends.ErrMissingExport) {
+			t.Errorf("Events(view): %v, want ErrMissingExport", err)
+		}
+	}
+}
+
+// Callbacks checks callbacks of each guest, two instances with their own
+// functions, and ErrNoHost.
+func Callbacks(t *testing.T, be backends.Backend) {
+	for lang, path := range Guests(t) {
+		t.Run("lang="+lang, func(t *testing.T) {
+			p := Open(t, be, path, backends.WithEmit(func(v int64) int64 { return 3*v + 1 })).(backends.Caller)
+			q := Open(t, be, path, backends.WithEmit(func(v int64) int64 { return -v })).(backends.Caller)
+			ref := static.NewPlugin(func(v int64) int64 { return 3*v + 1 })
+			for _, k := range []int32{0, 1, 7, 1000} {
+				got, err := p.Callback(k)
+				want, _ := ref.Callback(k)
+				if err != nil || got != want {
+					t.Errorf("callback(%d) = %d, %v; want %d", k, got, err, want)
+				}
+				if got, _ := q.Callback(k); got != -int64(k)*int64(k-1)/2 {
+					t.Errorf("the second instance: callback(%d) = %d", k, got)
+				}
+			}
+			none := Open(t, be, path).(backends.Caller)
+			if _, err := none.Callback(3); !errors.Is(err, backends.ErrNoHost) {
+				t.Errorf("callback without a host: %v, want ErrNoHost", err)
+			}
+		})
+	}
+}
+
+// Closed checks the calls of a closed instance, the module's refusal to
+// close with an instance open, and a second Close.
+func Closed(t *testing.T, be backends.Backend) {
+	ctx := context.Background()
+	mod, err := be.Load(ctx, C(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := p.(backends.EventPlugin)
+	in, _ := event.Shape("typical")
+	var conns []backends.EventConn
+	for _, tr := range ep.Transports() {
+		c, _ := ep.Events(tr)
+		if err := c.Encode(in); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	if err := mod.Close(ctx); err == nil {
+		t.Fatal("module closed with an instance open")
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+	check := func(call string, err error) {
+		t.Helper()
+		if !errors.Is(err, backends.ErrClosed) || !strings.HasPrefix(err.Error(), be.Name()+": ") {
+			t.Errorf("%s after Close: %v, want a %s error matching ErrClosed", call, err, be.Name())
+		}
+	}
+	_, err = p.Min(1, 2)
+	check("Min", err)
+	_, err = p.Accumulate(1)
+	check("Accumulate", err)
+	_, err = p.Sum([]byte("abc"))
+	check("Sum", err)
+	check("Upper", p.Upper([]byte("abc")))
+	_, err = p.(backends.Caller).Callback(3)
+	check("Callback", err)
+	_, err = ep.Events(event.JSON)
+	check("Events", err)
+	for i, c := range conns {
+		_, err := c.Call()
+		check(fmt.Sprintf("connection %d: Call", i), err)
+		check(fmt.Sprintf("connection %d: Encode", i), c.Encode(in))
+		check(fmt.Sprintf("connection %d: Decode", i), c.Decode(new(event.Event)))
+	}
+	if err := mod.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := mod.Close(ctx); err != nil {
+		t.Fatalf("a second module Close: %v", err)
+	}
+	if _, err := mod.Instantiate(ctx); err == nil {
+		t.Fatal("instantiate after close succeeded")
+	}
+}
+
+// Faults checks each C fault fixture: the host gets an error naming how
+// the plugin died within 100 ms of the death, the instance is closed, and
+// the module makes new instances; a loop is stopped at WithCallTimeout; a
+// start that never returns is bounded by Load's context; a dead plugin is
+// noticed at the next call.
+func Faults(t *testing.T, be backends.Backend) {
+	ctx := context.Background()
+	for _, f := range []struct {
+		fault string
+		is    error
+		text  string
+		opts  []backends.Option
+	}{
+		{"segv", ipc.ErrExited, "killed by SIGSEGV (segmentation fault)", nil},
+		{"abort", ipc.ErrExited, "killed by SIGABRT (aborted)", nil},
+		{"bomb", backends.ErrMemoryLimit, "killed by SIGABRT (aborted)", nil},
+		{"loop", context.DeadlineExceeded, "ran past its 100ms timeout", []backends.Option{backends.WithCallTimeout(100 * time.Millisecond)}},
+	} {
+		t.Run("fault="+f.fault, func(t *testing.T) {
+			mod, err := be.Load(ctx, Fault(t, f.fault))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mod.Close(ctx)
+			p, err := mod.Instantiate(ctx, f.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := p.Accumulate(5); r != 5 || err != nil {
+				t.Fatalf("accumulate: %d, %v", r, err)
+			}
+			start := time.Now()
+			_, err = p.Min(1, 2)
+			took := time.Since(start)
+			var e *backends.Error
+			if !errors.Is(err, f.is) || !errors.As(err, &e) || e.Symbol != "plugbench_min" || !strings.Contains(err.Error(), f.text) {
+				t.Fatalf("min: %v; want %v, %q", err, f.is, f.text)
+			}
+			t.Logf("min returned in %v: %v", took.Round(time.Microsecond), err)
+			limit := 100 * time.Millisecond
+			if f.fault == "loop" {
+				limit += 100 * time.Millisecond // the deadline, then at most 100 ms
+			}
+			if f.fault == "bomb" {
+				limit = 5 * time.Second // it touches 512 MiB first
+			}
+			if took > limit {
+				t.Errorf("took %v, want at most %v", took, limit)
+			}
+			if _, err := p.Min(1, 2); !errors.Is(err, backends.ErrClosed) {
+				t.Errorf("min after the fault: %v, want ErrClosed", err)
+			}
+			p.Close(ctx)
+			// The module makes a new, healthy instance.
+			q, err := mod.Instantiate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := q.Accumulate(7); r != 7 || err != nil {
+				t.Errorf("a new instance: accumulate: %d, %v", r, err)
+			}
+			q.Close(ctx)
+		})
+	}
+	t.Run("fault=startloop", func(t *testing.T) {
+		path := Fault(t, "startloop")
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := be.Load(ctx, path)
+		took := time.Since(start)
+		// Nominally 1 ms past the deadline; the bound leaves room for a
+		// loaded machine.
+		if !errors.Is(err, context.DeadlineExceeded) || took > 500*time.Millisecond {
+			t.Fatalf("Load returned in %v: %v; want DeadlineExceeded within 500ms", took, err)
+		}
+		t.Logf("Load returned in %v: %v", took.Round(time.Microsecond), err)
+	})
+	t.Run("idle death", func(t *testing.T) {
+		p := Open(t, be, C(t))
+		pid := p.(interface{ Pid() int }).Pid()
+		syscall.Kill(pid, syscall.SIGTERM)
+		time.Sleep(20 * time.Millisecond)
+		start := time.Now()
+		_, err := p.Min(1, 2)
+		took := time.Since(start)
+		if !errors.Is(err, ipc.ErrExited) || !strings.Contains(err.Error(), "SIGTERM") || took > 100*time.Millisecond {
+			t.Fatalf("min on a dead plugin: %v in %v; want ErrExited naming SIGTERM at once", err, took)
+		}
+		t.Logf("min returned in %v: %v", took.Round(time.Microsecond), err)
+	})
+	t.Run("death mid-call", func(t *testing.T) {
+		p := Open(t, be, Fault(t, "loop"))
+		pid := p.(interface{ Pid() int }).Pid()
+		at := make(chan time.Time, 1)
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			at <- time.Now()
+			syscall.Kill(pid, syscall.SIGKILL)
+		}()
+		_, err := p.Min(1, 2)
+		took := time.Since(<-at)
+		if !errors.Is(err, ipc.ErrExited) || !strings.Contains(err.Error(), "SIGKILL") || took > 100*time.Millisecond {
+			t.Fatalf("min: %v, %v after the kill; want ErrExited naming SIGKILL", err, took)
+		}
+		t.Logf("min returned %v after the kill: %v", took.Round(time.Microsecond), err)
+	})
+	checkChildren(t)
+}
+
+// Parallel uses two instances from two goroutines (run it with -race).
+func Parallel(t *testing.T, be backends.Backend) {
+	var wg sync.WaitGroup
+	for g := range 2 {
+		p := Open(t, be, C(t), backends.WithEmit(func(v int64) int64 { return v + int64(g) }))
+		wg.Go(func() {
+			ep := p.(backends.EventPlugin)
+			c, _ := ep.Events(event.Flat)
+			in, _ := event.Shape("typical")
+			var total int64
+			for i := range 2000 {
+				if r, err := p.Accumulate(int64(g + 1)); err != nil || r != int64(i+1)*int64(g+1) {
+					t.Errorf("goroutine %d: accumulate %d: %d, %v", g, i, r, err)
+					return
+				}
+				var out event.Event
+				if _, err := backends.Process(c, in, &out); err != nil {
+					t.Error(err)
+					return
+				}
+				r, _ := p.(backends.Caller).Callback(4)
+				total += r
+			}
+			if want := int64(2000 * (6 + 4*g)); total != want {
+				t.Errorf("goroutine %d: callbacks summed %d, want %d", g, total, want)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Leaks runs Cycles load/instantiate/close cycles of each guest and
+// checks that no process is left (zombie or not), no file descriptor, no
+// file in /dev/shm.
+func Leaks(t *testing.T, be backends.Backend) {
+	c, g := C(t), Go(t)
+	ctx := context.Background()
+	cycle := func(path string) {
+		mod, err := be.Load(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := mod.Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := p.Min(1, 2); r != 1 || err != nil {
+			t.Fatalf("min: %d, %v", r, err)
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := mod.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cycle(c) // the first of everything (a reaper thread, the timer's goroutine) opens what it keeps
+	fd0, shm0, g0 := fds(t), devShm(t), runtime.NumGoroutine()
+	start := time.Now()
+	n := *Cycles
+	for i := range n {
+		path := c
+		if i%10 == 9 {
+			path = g // one cycle in ten with the Go guest
+		}
+		cycle(path)
+	}
+	took := time.Since(start)
+	t.Logf("%d cycles in %v: %v per load/instantiate/close", n, took.Round(time.Millisecond), (took / time.Duration(max(n, 1))).Round(time.Microsecond))
+	if fd1 := fds(t); fd1 != fd0 {
+		t.Errorf("%d file descriptors open after %d cycles, %d before", fd1, n, fd0)
+	}
+	if shm1 := devShm(t); !slices.Equal(shm0, shm1) {
+		t.Errorf("/dev/shm: %v after, %v before", shm1, shm0)
+	}
+	checkChildren(t)
+	checkGoroutines(t, g0)
+	// Killed mid-call: the same.
+	for range 20 {
+		p := Open(t, be, Fault(t, "loop"))
+		pid := p.(interface{ Pid() int }).Pid()
+		go func() {
+			time.Sleep(2 * time.Millisecond)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}()
+		if _, err := p.Min(1, 2); err == nil {
+			t.Fatal("min of a killed plugin: no error")
+		}
+		p.Close(ctx)
+	}
+	if fd1 := fds(t); fd1 != fd0 {
+		t.Errorf("%d file descriptors open after killing plugins mid-call, %d before", fd1, fd0)
+	}
+	checkChildren(t)
+	checkGoroutines(t, g0)
+}
+
+// checkGoroutines fails if more than want goroutines still run after a
+// second: each process's reaper must have ended with it.
+func checkGoroutines(t testing.TB, want int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for runtime.NumGoroutine() > want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > want {
+		t.Errorf("%d goroutines run, %d before the cycles", n, want)
+	}
+}
+
+// fds counts this process's open file descriptors.
+func fds(t testing.TB) int {
+	prebuilds.Wait() // a build at work holds pipes
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	return len(ents)
+}
+
+// devShm lists /dev/shm.
+func devShm(t testing.TB) []string {
+	ents, _ := os.ReadDir("/dev/shm")
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// checkChildren fails if this process has a child (a zombie or a live
+// one): every plugin process must have been reaped.
+func checkChildren(t testing.TB) {
+	t.Helper()
+	prebuilds.Wait() // a compiler at work is a child too
+	self := strconv.Itoa(os.Getpid())
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == self {
+			t.Errorf("process %s (%s) is still a child of the host, state %s", e.Name(), s[strings.IndexByte(s, '(')+1:strings.LastIndexByte(s, ')')], f[0])
+		}
+	}
+}
