@@ -1,0 +1,23 @@
+package hashicorp
+
+import (
+	"testing"
+
+	"github.com/plugbench/plugbench/backends"
+)
+
+// BenchmarkMin times the cheapest call, a round trip over each protocol.
+func BenchmarkMin(b *testing.B) {
+	built(b)
+	for _, be := range []backends.Backend{GRPC(), NetRPC()} {
+		b.Run("backend="+be.Name(), func(b *testing.B) {
+			p := open(b, be, healthy)
+			b.ReportAllocs()
+			for b.Loop() {
+				if r, err := p.Min(3, 4); r != 3 || err != nil {
+					b.Fatal(r, err)
+				}
+			}
+		})
+	}
+}

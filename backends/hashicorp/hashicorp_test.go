@@ -1,0 +1,729 @@
+package hashicorp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
+	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/fixtures"
+)
+
+// The executables, built once per test binary by TestMain into dir.
+var (
+	dir        string
+	healthy    string            // fixtures.BuildHashicorp's
+	faults     map[string]string // fault name → executable
+	v2         string            // ABI version 2
+	wrong      string            // identity naming the backend dlopen
+	buildError error
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if dir, err = os.MkdirTemp("", "plugbench-hashicorp-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildError = buildAll(context.Background())
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildAll builds every executable at once.
+func buildAll(ctx context.Context) error {
+	healthy = filepath.Join(dir, fixtures.HashicorpName)
+	v2 = filepath.Join(dir, "v2")
+	wrong = filepath.Join(dir, "wrong")
+	faults = map[string]string{}
+	builds := []func() error{
+		func() error { return fixtures.BuildHashicorp(ctx, healthy) },
+		func() error { return buildWith(ctx, v2, "-X main.abi=2") },
+		func() error { return buildWith(ctx, wrong, "-X main.backend=dlopen") },
+	}
+	for _, f := range fixtures.Faults {
+		out := filepath.Join(dir, fixtures.HashicorpFaultName(f))
+		faults[f] = out
+		builds = append(builds, func() error { return fixtures.BuildHashicorpFault(ctx, out, f) })
+	}
+	errs := make([]error, len(builds))
+	var wg sync.WaitGroup
+	for i, b := range builds {
+		wg.Go(func() { errs[i] = b() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// buildWith builds the executable with extra -ldflags (tests' wrong ones).
+func buildWith(ctx context.Context, out, ldflags string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", out, fixtures.HashicorpPackage)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, b)
+	}
+	return nil
+}
+
+func built(tb testing.TB) {
+	tb.Helper()
+	if buildError != nil {
+		tb.Fatal(buildError)
+	}
+}
+
+// both runs f for each backend in a subtest.
+func both(t *testing.T, f func(t *testing.T, be backends.Backend)) {
+	built(t)
+	for _, be := range []backends.Backend{GRPC(), NetRPC()} {
+		t.Run(be.Name(), func(t *testing.T) { f(t, be) })
+	}
+}
+
+// open loads path with be and instantiates it with opts; both are closed
+// at the end of the test.
+func open(tb testing.TB, be backends.Backend, path string, opts ...backends.Option) backends.Plugin {
+	tb.Helper()
+	ctx := context.Background()
+	mod, err := be.Load(ctx, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := mod.Instantiate(ctx, opts...)
+	if err != nil {
+		mod.Close(ctx)
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		p.Close(ctx)
+		if err := mod.Close(ctx); err != nil {
+			tb.Error(err)
+		}
+	})
+	return p
+}
+
+func TestNames(t *testing.T) {
+	if GRPC().Name() != NameGRPC || NetRPC().Name() != NameNetRPC {
+		t.Errorf("names %q, %q", GRPC().Name(), NetRPC().Name())
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	both(t, func(t *testing.T, be backends.Backend) {
+		d := t.TempDir()
+		text := filepath.Join(d, "text")
+		os.WriteFile(text, []byte("not an executable"), 0o644)
+		textX := filepath.Join(d, "textx")
+		os.WriteFile(textX, []byte("\x00\x01not an executable"), 0o755)
+		exits := filepath.Join(d, "exits")
+		os.WriteFile(exits, []byte("#!/bin/sh\nexit 3\n"), 0o755)
+		junk := filepath.Join(d, "junk")
+		os.WriteFile(junk, []byte("#!/bin/sh\necho junk\nexec sleep 10\n"), 0o755)
+		cases := []backendstest.LoadError{
+			{Name: "missing file", Path: filepath.Join(d, "nope"), Is: fs.ErrNotExist, Text: "nope"},
+			{Name: "directory", Path: d, Is: backends.ErrFormat, Text: "a directory"},
+			{Name: "not executable", Path: text, Is: fs.ErrPermission, Text: "not executable"},
+			{Name: "exec format", Path: textX, Is: backends.ErrFormat, Text: "exec format error"},
+			{Name: "true", Path: "/bin/true", Is: ErrExited, Text: "ended before its handshake: plugin process exited: exit status 0"},
+			{Name: "exits at once", Path: exits, Is: ErrExited, Text: "ended before its handshake: plugin process exited: exit status 3"},
+			{Name: "prints junk", Path: junk, Is: backends.ErrFormat, Text: "wrong handshake: Unrecognized remote plugin message: junk"},
+			{Name: "abi version", Path: v2, Is: backends.ErrABIVersion, Text: "plugin ABI version 2, host expects 1: "},
+			{Name: "wrong backend", Path: wrong, Is: backends.ErrIdentity, Text: `built for backend "dlopen"`},
+		}
+		r := snapshot(t)
+		start := time.Now()
+		backendstest.CheckLoadErrors(t, be, cases, nil)
+		t.Logf("%d failed loads in %v", len(cases), time.Since(start).Round(time.Millisecond))
+		r.check(t)
+	})
+}
+
+func TestIdentity(t *testing.T) {
+	both(t, func(t *testing.T, be backends.Backend) {
+		ctx := context.Background()
+		mod, err := be.Load(ctx, healthy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := mod.Identity()
+		if id.Lang != "go" || id.Backend != BuiltFor || id.Toolchain != runtime.Version() || mod.Path() != healthy {
+			t.Errorf("identity %+v, path %s", id, mod.Path())
+		}
+		t.Logf("%s", id)
+		if err := mod.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func TestCalls(t *testing.T) {
+	both(t, func(t *testing.T, be backends.Backend) {
+		p := open(t, be, healthy)
+		ref := static.NewPlugin(nil)
+		for _, c := range [][2]int32{{3, 4}, {0, 0}, {-1, 1}, {1, -1}, {math.MinInt32, math.MaxInt32}, {math.MaxInt32, math.MinInt32}} {
+			got, err := p.Min(c[0], c[1])
+			want, _ := ref.Min(c[0], c[1])
+			if err != nil || got != want {
+				t.Errorf("min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
+			}
+		}
+		for _, x := range []int64{7, 0, -1, math.MaxInt64, 1, math.MinInt64, math.MinInt64, -1, 42} {
+			got, err := p.Accumulate(x)
+			want, _ := ref.Accumulate(x)
+			if err != nil || got != want {
+				t.Errorf("accumulate(%d) = %d, %v; want %d", x, got, err, want)
+			}
+		}
+		all := make([]byte, 256)
+		for i := range all {
+			all[i] = byte(i)
+		}
+		mib := bytes.Repeat([]byte("aZ{`\x80"), 1<<20/5+1)[:1<<20]
+		huge := bytes.Repeat([]byte("xY"), 9<<19) // 9 MiB: two chunks
+		for _, b := range [][]byte{nil, {}, {0}, {'a'}, {'z' + 1}, {'a' - 1}, []byte("Hello, World!"), []byte("odd"), all, all[1:], mib, huge, all[3:3]} {
+			got, err := p.Sum(b)
+			want, _ := ref.Sum(b)
+			if err != nil || got != want {
+				t.Errorf("sum(%d bytes) = %d, %v; want %d", len(b), got, err, want)
+			}
+			g, w := slices.Clone(b), slices.Clone(b)
+			if err := p.Upper(g); err != nil {
+				t.Fatal(err)
+			}
+			ref.Upper(w)
+			if !bytes.Equal(g, w) {
+				t.Errorf("upper(%.20q, %d bytes) = %.20q, want %.20q", b, len(b), g, w)
+			}
+		}
+		// Upper writes into the caller's slice, not past it.
+		buf := []byte("abc!def")
+		if err := p.Upper(buf[1:4]); err != nil || string(buf) != "aBC!def" {
+			t.Errorf("upper of a sub-slice: %q, %v", buf, err)
+		}
+	})
+}
+
+func TestEvents(t *testing.T) {
+	var inputs []*event.Event
+	for _, s := range event.Shapes {
+		e, err := event.Shape(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, e)
+	}
+	batch := event.Batch(16)
+	for i := range batch {
+		inputs = append(inputs, &batch[i])
+	}
+	inputs = append(inputs,
+		&event.Event{},
+		&event.Event{Tags: []string{"a", "drop"}},
+		&event.Event{Fields: []event.Field{event.StringField("level", "debug")}},
+		&event.Event{Origin: strings.Repeat("\x01", event.MaxString), Fields: []event.Field{event.ListField("l"), event.IntField("count", -1), event.BoolField("b", true)}},
+	)
+	both(t, func(t *testing.T, be backends.Backend) {
+		p := open(t, be, healthy).(backends.EventPlugin)
+		if got := p.Transports(); !slices.Equal(got, []event.Transport{event.JSON, event.Binary, event.Flat}) {
+			t.Errorf("transports %v", got)
+		}
+		for _, tr := range p.Transports() {
+			t.Run("transport="+string(tr), func(t *testing.T) {
+				c, err := p.Events(tr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, in := range inputs {
+					var got, want event.Event
+					keep, err := backends.Process(c, in, &got)
+					if err != nil {
+						t.Fatalf("input %d: %v", i, err)
+					}
+					wkeep, _ := event.Process(in, &want)
+					if keep != wkeep || keep && !event.Equal(&got, &want) {
+						t.Errorf("input %d: keep %v, %s", i, keep, event.Diff(&got, &want))
+					}
+					if keep && c.Moved() == 0 {
+						t.Errorf("input %d: moved 0 bytes", i)
+					}
+				}
+				// Beyond a limit: refused by Encode or by the plugin, never a crash.
+				bad := []*event.Event{
+					{Origin: strings.Repeat("x", event.MaxString+1)},
+					{Tags: make([]string, event.MaxTags+1)},
+					{Fields: []event.Field{event.FloatField("nan", math.NaN())}},
+					{Fields: []event.Field{event.ListField("l", make([]int64, event.MaxList+1)...)}},
+				}
+				for i, in := range bad {
+					var out event.Event
+					if _, err := backends.Process(c, in, &out); err == nil {
+						t.Errorf("bad input %d: no error", i)
+					}
+				}
+				// Malformed bytes, as the plugin gets them: EventMalformed.
+				ec := c.(*eventConn)
+				ec.In = append(ec.In[:0], "\xff\xfe not an event"...)
+				if _, err := c.Call(); !errors.Is(err, event.ErrMalformed) {
+					t.Errorf("malformed input: %v, want ErrMalformed", err)
+				}
+				// The instance still answers.
+				if r, err := p.Min(1, 2); r != 1 || err != nil {
+					t.Errorf("min after bad input: %d, %v", r, err)
+				}
+			})
+		}
+		if _, err := p.Events(event.View); !errors.Is(err, backends.ErrMissingExport) {
+			t.Errorf("Events(view): %v, want ErrMissingExport", err)
+		}
+	})
+}
+
+func TestCallbacks(t *testing.T) {
+	both(t, func(t *testing.T, be backends.Backend) {
+		var seen []int64
+		p := open(t, be, healthy, backends.WithEmit(func(v int64) int64 {
+			seen = append(seen, v)
+			return 3*v + 1
+		})).(backends.Caller)
+		q := open(t, be, healthy, backends.WithEmit(func(v int64) int64 { return -v })).(backends.Caller)
+		ref := static.NewPlugin(func(v int64) int64 { return 3*v + 1 })
+		for _, k := range []int32{0, 1, 7, 1000} {
+			seen = seen[:0]
+			got, err := p.Callback(k)
+			want, _ := ref.Callback(k)
+			if err != nil || got != want {
+				t.Errorf("callback(%d) = %d, %v; want %d", k, got, err, want)
+			}
+			if len(seen) != int(k) || k > 0 && (seen[0] != 0 || seen[k-1] != int64(k-1)) {
+				t.Errorf("callback(%d): emit called with %d values %v…", k, len(seen), seen[:min(len(seen), 5)])
+			}
+			if got, _ := q.Callback(k); got != -int64(k)*int64(k-1)/2 {
+				t.Errorf("the second instance: callback(%d) = %d", k, got)
+			}
+		}
+		none := open(t, be, healthy).(backends.Caller)
+		if _, err := none.Callback(3); !errors.Is(err, backends.ErrNoHost) {
+			t.Errorf("callback without a host: %v, want ErrNoHost", err)
+		}
+	})
+}
+
+func TestClosed(t *testing.T) {
+	both(t, func(t *testing.T, be backends.Backend) {
+		ctx := context.Background()
+		mod, err := be.Load(ctx, healthy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep := p.(backends.EventPlugin)
+		in, _ := event.Shape("typical")
+		var conns []backends.EventConn
+		for _, tr := range ep.Transports() {
+			c, _ := ep.Events(tr)
+			if err := c.Encode(in); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		if err := mod.Close(ctx); err == nil {
+			t.Fatal("module closed with an instance open")
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatalf("a second Close: %v", err)
+		}
+		check := func(call string, err error) {
+			t.Helper()
+			if !errors.Is(err, backends.ErrClosed) || !strings.HasPrefix(err.Error(), be.Name()+": ") {
+				t.Errorf("%s after Close: %v, want a %s error matching ErrClosed", call, err, be.Name())
+			}
+		}
+		_, err = p.Min(1, 2)
+		check("Min", err)
+		_, err = p.Accumulate(1)
+		check("Accumulate", err)
+		_, err = p.Sum([]byte("abc"))
+		check("Sum", err)
+		check("Upper", p.Upper([]byte("abc")))
+		_, err = p.(backends.Caller).Callback(3)
+		check("Callback", err)
+		_, err = ep.Events(event.JSON)
+		check("Events", err)
+		for i, c := range conns {
+			_, err := c.Call()
+			check(fmt.Sprintf("connection %d: Call", i), err)
+			check(fmt.Sprintf("connection %d: Encode", i), c.Encode(in))
+			check(fmt.Sprintf("connection %d: Decode", i), c.Decode(new(event.Event)))
+		}
+		if err := mod.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := mod.Close(ctx); err != nil {
+			t.Fatalf("a second module Close: %v", err)
+		}
+		if _, err := mod.Instantiate(ctx); err == nil {
+			t.Fatal("instantiate after close succeeded")
+		}
+	})
+}
+
+// TestFaults checks each fault fixture: the host gets an error naming how
+// the plugin died within 100 ms of the death, the instance is closed, and
+// the module makes new instances; a loop is stopped at WithCallTimeout; a
+// start that never returns is bounded by Load's context; a dead plugin is
+// noticed at the next call.
+func TestFaults(t *testing.T) {
+	both(t, func(t *testing.T, be backends.Backend) {
+		r := snapshot(t)
+		ctx := context.Background()
+		for _, f := range []struct {
+			fault string
+			is    error
+			text  string
+			opts  []backends.Option
+		}{
+			{"segv", ErrExited, "exit status 2 (panic: runtime error: invalid memory address or nil pointer dereference [signal SIGSEGV: segmentation violation])", nil},
+			{"abort", ErrExited, "killed by SIGABRT (aborted)", nil},
+			{"bomb", backends.ErrMemoryLimit, "exit status 2 (fatal error: out of memory", nil},
+			{"loop", context.DeadlineExceeded, "ran past its 100ms timeout", []backends.Option{backends.WithCallTimeout(100 * time.Millisecond)}},
+		} {
+			t.Run("fault="+f.fault, func(t *testing.T) {
+				mod, err := be.Load(ctx, faults[f.fault])
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer mod.Close(ctx)
+				p, err := mod.Instantiate(ctx, f.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r, err := p.Accumulate(5); r != 5 || err != nil {
+					t.Fatalf("accumulate: %d, %v", r, err)
+				}
+				pid := p.(*Plugin).Pid()
+				start := time.Now()
+				_, err = p.Min(1, 2)
+				took := time.Since(start)
+				var e *backends.Error
+				if !errors.Is(err, f.is) || !errors.As(err, &e) || e.Symbol != "plugbench_min" || !strings.Contains(err.Error(), f.text) {
+					t.Fatalf("min: %v; want %v, %q", err, f.is, f.text)
+				}
+				t.Logf("min returned in %v: %v", took.Round(time.Microsecond), err)
+				limit := 100 * time.Millisecond
+				switch f.fault {
+				case "loop":
+					limit += 100 * time.Millisecond // the deadline, then at most 100 ms
+				case "bomb":
+					limit = 5 * time.Second // it touches 512 MiB first
+				}
+				if took > limit {
+					t.Errorf("took %v, want at most %v", took, limit)
+				}
+				if syscall.Kill(pid, 0) == nil {
+					t.Errorf("process %d still exists", pid)
+				}
+				if _, err := p.Min(1, 2); !errors.Is(err, backends.ErrClosed) {
+					t.Errorf("min after the fault: %v, want ErrClosed", err)
+				}
+				p.Close(ctx)
+				// The module makes a new, healthy instance.
+				q, err := mod.Instantiate(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r, err := q.Accumulate(7); r != 7 || err != nil {
+					t.Errorf("a new instance: accumulate: %d, %v", r, err)
+				}
+				q.Close(ctx)
+			})
+		}
+		t.Run("fault=startloop", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := be.Load(ctx, faults["startloop"])
+			took := time.Since(start)
+			if !errors.Is(err, context.DeadlineExceeded) || took > 400*time.Millisecond {
+				t.Fatalf("Load returned in %v: %v; want DeadlineExceeded within 400ms", took, err)
+			}
+			t.Logf("Load returned in %v: %v", took.Round(time.Microsecond), err)
+		})
+		t.Run("idle death", func(t *testing.T) {
+			p := open(t, be, healthy)
+			pid := p.(*Plugin).Pid()
+			syscall.Kill(pid, syscall.SIGTERM)
+			time.Sleep(50 * time.Millisecond)
+			start := time.Now()
+			_, err := p.Min(1, 2)
+			took := time.Since(start)
+			if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "SIGTERM") || took > 100*time.Millisecond {
+				t.Fatalf("min on a dead plugin: %v in %v; want ErrExited naming SIGTERM at once", err, took)
+			}
+			t.Logf("min returned in %v: %v", took.Round(time.Microsecond), err)
+		})
+		t.Run("death mid-call", func(t *testing.T) {
+			p := open(t, be, faults["loop"])
+			pid := p.(*Plugin).Pid()
+			at := make(chan time.Time, 1)
+			go func() {
+				time.Sleep(50 * time.Millisecond)
+				at <- time.Now()
+				syscall.Kill(pid, syscall.SIGKILL)
+			}()
+			_, err := p.Min(1, 2)
+			took := time.Since(<-at)
+			if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "SIGKILL") || took > 100*time.Millisecond {
+				t.Fatalf("min: %v, %v after the kill; want ErrExited naming SIGKILL", err, took)
+			}
+			t.Logf("min returned %v after the kill: %v", took.Round(time.Microsecond), err)
+		})
+		r.check(t)
+	})
+}
+
+// TestParallel uses instances from several goroutines (run it with -race).
+func TestParallel(t *testing.T) {
+	both(t, func(t *testing.T, be backends.Backend) {
+		var wg sync.WaitGroup
+		for g := range 4 {
+			p := open(t, be, healthy, backends.WithEmit(func(v int64) int64 { return v + int64(g) }))
+			wg.Go(func() {
+				ep := p.(backends.EventPlugin)
+				c, _ := ep.Events(event.Flat)
+				in, _ := event.Shape("typical")
+				var total int64
+				for i := range 500 {
+					if r, err := p.Accumulate(int64(g + 1)); err != nil || r != int64(i+1)*int64(g+1) {
+						t.Errorf("goroutine %d: accumulate %d: %d, %v", g, i, r, err)
+						return
+					}
+					var out event.Event
+					if _, err := backends.Process(c, in, &out); err != nil {
+						t.Error(err)
+						return
+					}
+					r, _ := p.(backends.Caller).Callback(4)
+					total += r
+				}
+				if want := int64(500 * (6 + 4*g)); total != want {
+					t.Errorf("goroutine %d: callbacks summed %d, want %d", g, total, want)
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+// TestLeaks runs 1000 load/instantiate/close cycles (100 with -short), one
+// in ten with a host function and a second instance, and checks that no
+// process is left (zombie or not), no file descriptor, no socket folder,
+// no goroutine; then the same for plugins killed mid-call.
+func TestLeaks(t *testing.T) {
+	both(t, func(t *testing.T, be backends.Backend) {
+		ctx := context.Background()
+		cycle := func(i int) {
+			mod, err := be.Load(ctx, healthy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var opts []backends.Option
+			if i%10 == 9 {
+				opts = append(opts, backends.WithEmit(func(v int64) int64 { return v }))
+			}
+			p, err := mod.Instantiate(ctx, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := p.Min(1, 2); r != 1 || err != nil {
+				t.Fatalf("min: %d, %v", r, err)
+			}
+			if i%10 == 9 {
+				q, err := mod.Instantiate(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r, err := p.(backends.Caller).Callback(3); r != 3 || err != nil {
+					t.Fatalf("callback: %d, %v", r, err)
+				}
+				q.Close(ctx)
+			}
+			if err := p.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := mod.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cycle(9) // the first of everything (gRPC's and go-plugin's globals) opens what it keeps
+		r := snapshot(t)
+		n := 1000
+		if testing.Short() {
+			n = 100
+		}
+		start := time.Now()
+		for i := range n {
+			cycle(i)
+		}
+		took := time.Since(start)
+		t.Logf("%d cycles in %v: %v per load/instantiate/close", n, took.Round(time.Millisecond), (took / time.Duration(n)).Round(time.Microsecond))
+		r.check(t)
+		// Killed mid-call: the same.
+		for range 20 {
+			p := open(t, be, faults["loop"])
+			pid := p.(*Plugin).Pid()
+			go func() {
+				time.Sleep(2 * time.Millisecond)
+				syscall.Kill(pid, syscall.SIGKILL)
+			}()
+			if _, err := p.Min(1, 2); err == nil {
+				t.Fatal("min of a killed plugin: no error")
+			}
+			p.Close(ctx)
+		}
+		r.check(t)
+	})
+}
+
+// resources is what a process holds that a plugin's life may leak.
+type resources struct {
+	fds        int
+	sockets    []string // go-plugin's socket folders in os.TempDir
+	goroutines int
+}
+
+func snapshot(t testing.TB) resources {
+	t.Helper()
+	return resources{fds: fds(t), sockets: socketDirs(), goroutines: runtime.NumGoroutine()}
+}
+
+// check fails if r's counts grew, or if this process has a child: every
+// plugin process must have been reaped. Goroutines are given a second to
+// end (gRPC's end after their connection's).
+func (r resources) check(t testing.TB) {
+	t.Helper()
+	if n := fds(t); n != r.fds {
+		t.Errorf("%d file descriptors open, %d before", n, r.fds)
+	}
+	if s := socketDirs(); !slices.Equal(s, r.sockets) {
+		t.Errorf("socket folders in %s: %v, %v before", os.TempDir(), s, r.sockets)
+	}
+	n := runtime.NumGoroutine()
+	for end := time.Now().Add(time.Second); n > r.goroutines && time.Now().Before(end); n = runtime.NumGoroutine() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n > r.goroutines {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines, %d before:\n%s", n, r.goroutines, buf[:runtime.Stack(buf, true)])
+	}
+	checkChildren(t)
+}
+
+// fds counts this process's open file descriptors.
+func fds(t testing.TB) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	return len(ents)
+}
+
+// socketDirs lists go-plugin's socket folders (plugin-dir*) in os.TempDir.
+func socketDirs() []string {
+	ents, _ := os.ReadDir(os.TempDir())
+	var names []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "plugin-dir") {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// checkChildren fails if this process has a child (a zombie or a live
+// one).
+func checkChildren(t testing.TB) {
+	t.Helper()
+	self := strconv.Itoa(os.Getpid())
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == self {
+			t.Errorf("process %s (%s) is still a child of the host, state %s", e.Name(), s[strings.IndexByte(s, '(')+1:strings.LastIndexByte(s, ')')], f[0])
+		}
+	}
+}
+
+// TestContext checks that Instantiate honours its context: done before
+// it starts, or at its deadline during go-plugin's handshake.
+func TestContext(t *testing.T) {
+	both(t, func(t *testing.T, be backends.Backend) {
+		ctx := context.Background()
+		mod, err := be.Load(ctx, healthy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mod.Close(ctx)
+		p, err := mod.Instantiate(ctx) // takes Load's process
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(ctx)
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := mod.Instantiate(done); !errors.Is(err, context.Canceled) {
+			t.Errorf("instantiate with a done context: %v, want context.Canceled", err)
+		}
+		short, cancel := context.WithTimeout(ctx, time.Microsecond)
+		defer cancel()
+		time.Sleep(time.Millisecond)
+		if _, err := mod.Instantiate(short); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("instantiate past its deadline: %v, want context.DeadlineExceeded", err)
+		}
+		if _, err := be.Load(done, healthy); !errors.Is(err, context.Canceled) {
+			t.Errorf("load with a done context: %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestFaultNames(t *testing.T) {
+	if got := fixtures.HashicorpFaultName("segv"); got != "plugbench-go-hashicorp-segv" {
+		t.Errorf("HashicorpFaultName(segv) = %q", got)
+	}
+	if err := fixtures.BuildHashicorpFault(context.Background(), filepath.Join(t.TempDir(), "x"), "nope"); !errors.Is(err, fixtures.ErrUnknownFault) {
+		t.Errorf("BuildHashicorpFault(nope): %v, want ErrUnknownFault", err)
+	}
+}
