@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -426,7 +427,15 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Run("transport="+string(tr), func(b *testing.B) {
 			forEventTargets(b, tr, func(b *testing.B, t Target) {
 				c := eventConn(b, t, tr)
-				checkBatch(b, c, batch)
+				// The whole batch is checked in the first sample of a row
+				// (an interpreted guest's takes a tenth of a second or
+				// more); later samples check their new instance with its
+				// first events.
+				if _, seen := batchChecked.LoadOrStore(b.Name(), true); seen {
+					checkBatch(b, c, batch[:8])
+				} else {
+					checkBatch(b, c, batch)
+				}
 				var out event.Event
 				b.ReportAllocs()
 				for b.Loop() {
@@ -441,6 +450,10 @@ func BenchmarkPipeline(b *testing.B) {
 		})
 	}
 }
+
+// batchChecked holds the names of the pipeline rows whose whole batch
+// was checked in this process.
+var batchChecked sync.Map
 
 func checkBatch(tb testing.TB, c backends.EventConn, batch []event.Event) {
 	tb.Helper()

@@ -130,7 +130,7 @@ func TestFaultTable(t *testing.T) {
 	}
 	// The variants first, all cores at once: a cell that built its own
 	// would spend its slot compiling.
-	prebuildFaults(scratch)
+	prebuildFaults(faultDir)
 	// The cells run a few at a time: most of a cell's time is spent
 	// waiting for a deadline, and each cell's host is its own process.
 	var cells [][]FaultCell
@@ -188,14 +188,20 @@ func checkFaultCell(t *testing.T, tg Target, c FaultCell) {
 		t.Errorf("an aborting C-ABI shared object: signal %q, want SIGABRT", c.Signal)
 	case c.Outcome == "killed" && tg.Backend == goplugin.Name && c.Fault == "abort" && !strings.Contains(c.Detail, "panic: "):
 		t.Errorf("a panicking Go plugin: %q, want the panic named", c.Detail)
+	case tg.OutOfProcess && c.Outcome == "error" && c.Fault != "bomb" && c.DetectNS > (100*time.Millisecond).Nanoseconds():
+		t.Errorf("a plugin process that died: the host knew after %v, want ≤ 100ms", time.Duration(c.DetectNS))
+	case tg.OutOfProcess && tg.Lang == "c" && c.Fault == "segv" && !strings.Contains(c.Detail, "SIGSEGV"):
+		t.Errorf("a segfaulting plugin process: %q, want its signal named", c.Detail)
+	case tg.OutOfProcess && tg.Lang == "c" && c.Fault == "abort" && !strings.Contains(c.Detail, "SIGABRT"):
+		t.Errorf("an aborting plugin process: %q, want its signal named", c.Detail)
 	case c.Fault == "bomb" && !native:
 		if !strings.Contains(c.Detail, backends.ErrMemoryLimit.Error()) {
-			t.Errorf("a wasm memory bomb: %q, want an error naming the memory limit", c.Detail)
+			t.Errorf("a sandboxed memory bomb: %q, want an error naming the memory limit", c.Detail)
 		}
 		if c.PeakRSS <= 0 || c.PeakRSS >= 1<<30 {
-			t.Errorf("a wasm memory bomb: host peak RSS %d MiB, want measured and under 1 GiB", c.PeakRSS>>20)
+			t.Errorf("a sandboxed memory bomb: host peak RSS %d MiB, want measured and under 1 GiB", c.PeakRSS>>20)
 		}
-	case c.Fault == "segv" && !native && !strings.Contains(c.Detail, "out of bounds memory access"):
+	case c.Fault == "segv" && !native && !tg.OutOfProcess && !strings.Contains(c.Detail, "out of bounds memory access"):
 		t.Errorf("a wasm out-of-bounds access: %q, want the trap named", c.Detail)
 	}
 	if c.Outcome != "not-applicable" && c.Recovery == "" {
@@ -264,7 +270,7 @@ func spinsUnpreempted(tg Target) bool {
 func runFaultCell(t *testing.T, tg Target, fault string) FaultCell {
 	t.Helper()
 	cell := FaultCell{Fault: fault, Backend: tg.Backend, Fixture: tg.Fixture}
-	if _, err := tg.Faults(scratch, fault); err != nil {
+	if _, err := tg.Faults(faultDir, fault); err != nil {
 		if errors.Is(err, fixtures.ErrNoCompiler) || errors.Is(err, fixtures.ErrNoRustc) || errors.Is(err, errors.ErrUnsupported) {
 			// A toolchain this machine lacks, or a mechanism this host
 			// cannot use (cgo's, without cgo): the reason is the row's.
@@ -289,7 +295,7 @@ func runFaultCell(t *testing.T, tg Target, fault string) FaultCell {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFaultTable$", "-test.v=false")
-	cmd.Env = childEnv(envFaultCell+"="+fault+" "+tg.Backend+" "+tg.Fixture, "TMPDIR="+tmp, "PLUGBENCH_FAULT_DIR="+scratch)
+	cmd.Env = childEnv(envFaultCell+"="+fault+" "+tg.Backend+" "+tg.Fixture, "TMPDIR="+tmp, "PLUGBENCH_FAULT_DIR="+faultDir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

@@ -39,6 +39,15 @@ var compiled Cache
 // died.
 var scratch string
 
+// faultDir is where fault variants are built (Target.Faults): scratch,
+// or the folder PLUGBENCH_FAULT_BUILD names. `make report` gives its
+// quick run and its fault table one fresh folder, so that each variant is
+// built once, not once per process; a variant found there is used as it
+// is, so the folder must not outlive the sources.
+var faultDir string
+
+const envFaultBuild = "PLUGBENCH_FAULT_BUILD"
+
 // envBackends names the backends to run, comma-separated (PLUGBENCH_BACKENDS=
 // wasm,wasmtime): every row and table of the others is left out. The
 // static baseline always runs, since every ratio is to it. Children
@@ -88,7 +97,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	scratch = dir
+	scratch, faultDir = dir, dir
+	if d := os.Getenv(envFaultBuild); d != "" {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			fmt.Fprintf(os.Stderr, "bench: %s=%s: not a folder (%v)\n", envFaultBuild, d, err)
+			os.RemoveAll(dir)
+			os.Exit(2)
+		}
+		faultDir = d
+	}
 	fx, err = fixtures.Prepare(ctx, dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

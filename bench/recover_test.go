@@ -34,7 +34,7 @@ import (
 // start function that an uninterruptible runtime abandoned) is skipped
 // with the reason: each iteration would leave a core spinning for good.
 func BenchmarkRecover(b *testing.B) {
-	prebuildFaults(scratch)
+	prebuildFaults(faultDir)
 	forFaultCells(b, func(b *testing.B, tg Target, fault, path string) {
 		r := recoverer(b, tg, fault, path)
 		var took time.Duration
@@ -77,13 +77,13 @@ func forFaultCells[T interface {
 						outcome, recovery := expectFault(tg, fault)
 						tb.Run("fixture="+tg.Fixture, func(tb T) {
 							if outcome == "not-applicable" {
-								_, err := tg.Faults(scratch, fault)
+								_, err := tg.Faults(faultDir, fault)
 								skip(tb, "%s/%s %s: not applicable: %v", tg.Backend, tg.Fixture, fault, err)
 							}
 							if outcome == "hung" || (fault == "startloop" && recovery == "reload" && !tg.Bounded) {
 								skip(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; its recovery (%s) is timed elsewhere: a new instance by BenchmarkSetup, a new process by the restart rows here", tg.Backend, tg.Fixture, fault, recovery)
 							}
-							path, err := tg.Faults(scratch, fault)
+							path, err := tg.Faults(faultDir, fault)
 							if path == "" {
 								skip(tb, "%s/%s: fault variant unavailable: %v", tg.Backend, tg.Fixture, err)
 							}

@@ -14,7 +14,10 @@ import (
 
 	"github.com/plugbench/plugbench/backends/extism"
 	"github.com/plugbench/plugbench/backends/goplugin"
+	"github.com/plugbench/plugbench/backends/hashicorp"
+	"github.com/plugbench/plugbench/backends/shm"
 	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/backends/subprocess"
 	"github.com/plugbench/plugbench/backends/wasmtime"
 	"github.com/plugbench/plugbench/backends/yaegi"
 	"github.com/plugbench/plugbench/bench/internal/cgoref"
@@ -41,6 +44,10 @@ var refImpls = []struct {
 	{"wasmtime-fuel", FixtureC},      // Func.Call with fuel metering on, the alternative to epochs
 	{"extism", FixtureC},             // the bare Extism SDK: Plugin.Call("min", 8 bytes)
 	{"yaegi", FixtureGo},             // the interpreted guest's Min, evaluated and called as a func value
+	{"pipe", FixtureC},               // the C executable's bare mode: 8 bytes through a pipe, 4 back
+	{"shm-doorbell", FixtureC},       // the same over the shared region: two words and a doorbell each way
+	{"go-plugin-grpc", FixtureGo},    // go-plugin's generated gRPC client's Min, without the backend around it
+	{"go-plugin-netrpc", FixtureGo},  // go-plugin's net/rpc client's Call("Plugin.Min")
 }
 
 // refMin sets up impl and returns its min call.
@@ -72,7 +79,8 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 		refAvailable(tb, impl)
 		f := refGoPlugin(tb)
 		return func(a, b int32) (int32, error) { return f(a, b), nil }
-	case "wasmtime", "wasmtime-unchecked", "wasmtime-epoch", "wasmtime-fuel", "extism", "yaegi":
+	case "wasmtime", "wasmtime-unchecked", "wasmtime-epoch", "wasmtime-fuel", "extism", "yaegi", "pipe", "shm-doorbell",
+		"go-plugin-grpc", "go-plugin-netrpc":
 		return refRuntime(tb, impl, fixture)
 	case "wazero", "wazero-bounded":
 		fn := refWazero(tb, fixture, impl == "wazero-bounded")
@@ -127,6 +135,19 @@ func refRuntime(tb testing.TB, impl, fixture string) func(a, b int32) (int32, er
 		path, err, ref = fx.ExtismWasm, fx.ExtismWasmErr, extism.RefMin
 	case "yaegi":
 		path, err, ref = fx.Yaegi, fx.YaegiErr, yaegi.RefMin
+	case "pipe":
+		path, err, ref = fx.ServeC, fx.ServeCErr, subprocess.RefMin
+	case "shm-doorbell":
+		path, err, ref = fx.ServeC, fx.ServeCErr, shm.RefMin
+	case "go-plugin-grpc", "go-plugin-netrpc":
+		name := hashicorp.NameGRPC
+		if impl == "go-plugin-netrpc" {
+			name = hashicorp.NameNetRPC
+		}
+		path, err = fx.Hashicorp, fx.HashicorpErr
+		ref = func(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error) {
+			return hashicorp.RefMin(ctx, name, path)
+		}
 	default:
 		if !wasmtime.Available {
 			skip(tb, "%v", wasmtime.ErrNoCgo)

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/hashicorp/go-plugin"
 	"github.com/tetratelabs/wazero"
 
 	"github.com/plugbench/plugbench/backends"
@@ -25,7 +26,10 @@ import (
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/extism"
 	"github.com/plugbench/plugbench/backends/goplugin"
+	"github.com/plugbench/plugbench/backends/hashicorp"
+	"github.com/plugbench/plugbench/backends/shm"
 	"github.com/plugbench/plugbench/backends/static"
+	"github.com/plugbench/plugbench/backends/subprocess"
 	"github.com/plugbench/plugbench/backends/wasm"
 	"github.com/plugbench/plugbench/backends/wasmtime"
 	"github.com/plugbench/plugbench/backends/yaegi"
@@ -72,6 +76,10 @@ type Target struct {
 	// process and can take it down: each of their rows runs in a child
 	// process (isolate_test.go), so a crash costs the row, not the run.
 	Isolate bool
+	// OutOfProcess is set for targets whose plugin is a process of its
+	// own: a plugin that crashes is an error naming its signal, and the
+	// host goes on.
+	OutOfProcess bool
 	// OncePerProcess is set for targets that can open a plugin only once
 	// per process (Go's plugin package): their cold load is measured in a
 	// new process per load (benchFreshLoad).
@@ -119,7 +127,9 @@ type Cache struct {
 // Targets is the matrix, in the fixed order of every benchmark: the
 // baseline, the in-process native mechanisms (cgo, purego, Go's plugin
 // package), the wasm runtimes (wazero's engines, Wasmtime, the Extism
-// framework on wazero), then the Go interpreter (yaegi).
+// framework on wazero), the Go interpreter (yaegi), then the plugins
+// that are processes of their own (pipes, shared memory, and
+// hashicorp/go-plugin's gRPC and net/rpc).
 var Targets = []Target{
 	{
 		Backend: static.Name, Fixture: FixtureBuiltin, BuiltFor: static.Name, Lang: "go",
@@ -178,6 +188,9 @@ var Targets = []Target{
 			})
 		},
 	},
+	processTarget(subprocess.Name, FixtureC), processTarget(subprocess.Name, FixtureGo),
+	processTarget(shm.Name, FixtureC), processTarget(shm.Name, FixtureGo),
+	hashicorpTarget(hashicorp.NameGRPC), hashicorpTarget(hashicorp.NameNetRPC),
 }
 
 // backendGroups splits ts into runs of targets of one backend, in order:
@@ -363,6 +376,77 @@ func extismTarget(name string) Target {
 		t.Caches = []CacheMode{CacheNone, CacheMemory, CacheDisk}
 	}
 	return t
+}
+
+// processTarget is fixture's serving executable (fixtures/c/serve.c,
+// fixtures/go/serve) started as a process per instance, reached over
+// its stdin and stdout (subprocess) or a shared region (shm): one
+// executable for both.
+func processTarget(name, fixture string) Target {
+	mk := func(limit uint64) backends.Backend {
+		if name == shm.Name {
+			return shm.New(shm.Config{MemoryLimit: limit})
+		}
+		return subprocess.New(subprocess.Config{MemoryLimit: limit})
+	}
+	t := Target{
+		Backend: name, Fixture: fixture, BuiltFor: subprocess.Name, Lang: fixture,
+		New: func(context.Context, Cache) (backends.Backend, error) { return mk(0), nil },
+		NewLimited: func(_ context.Context, limit uint64) (backends.Backend, error) {
+			return mk(limit), nil
+		},
+		Path: func(s *fixtures.Set) (string, error) {
+			if fixture == FixtureGo {
+				return s.ServeGo, s.ServeGoErr
+			}
+			return s.ServeC, s.ServeCErr
+		},
+		// At its deadline the plugin process is killed.
+		Bounded:      true,
+		OutOfProcess: true,
+		// Events cross as bytes: the pipe's frames copy them through
+		// the kernel; shm encodes them in the shared region in place.
+		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+	}
+	if fixture == FixtureC {
+		t.Faults = func(dir, fault string) (string, error) {
+			return faultBuild(filepath.Join(dir, fixtures.FaultServeCName(fault)), func(out string) error {
+				return fixtures.BuildFaultServeC(context.Background(), out, fault)
+			})
+		}
+	}
+	return t
+}
+
+// hashicorpTarget is the Go guest as a hashicorp/go-plugin executable, a
+// process per instance, over gRPC or net/rpc (name).
+func hashicorpTarget(name string) Target {
+	proto := plugin.ProtocolGRPC
+	if name == hashicorp.NameNetRPC {
+		proto = plugin.ProtocolNetRPC
+	}
+	mk := func(limit uint64) backends.Backend {
+		return hashicorp.New(hashicorp.Config{Protocol: proto, MemoryLimit: limit})
+	}
+	return Target{
+		Backend: name, Fixture: FixtureGo, BuiltFor: hashicorp.BuiltFor, Lang: "go",
+		New: func(context.Context, Cache) (backends.Backend, error) { return mk(0), nil },
+		// A Go executable does not start under 16 or 64 MiB of data
+		// (its runtime's heap arena map fails): 128 MiB at least.
+		NewLimited: func(_ context.Context, limit uint64) (backends.Backend, error) {
+			return mk(max(limit, 128<<20)), nil
+		},
+		Path:         func(s *fixtures.Set) (string, error) { return s.Hashicorp, s.HashicorpErr },
+		Bounded:      true,
+		OutOfProcess: true,
+		Transports:   []event.Transport{event.JSON, event.Binary, event.Flat},
+		Modules:      []string{"github.com/hashicorp/go-plugin", "google.golang.org/grpc"},
+		Faults: func(dir, fault string) (string, error) {
+			return faultBuild(filepath.Join(dir, fixtures.HashicorpFaultName(fault)), func(out string) error {
+				return fixtures.BuildHashicorpFault(context.Background(), out, fault)
+			})
+		},
+	}
 }
 
 // faultBuild builds a fault variant at out with build, once per run: the

@@ -24,7 +24,9 @@ for row in backend=static/fixture=builtin backend=cgo/fixture=rust backend=dlope
 	backend=wasm/fixture=c backend=wasm/fixture=go backend=wasm/fixture=rust \
 	backend=wasm-interp/fixture=c backend=wasm-interp/fixture=rust backend=wasm-bounded/fixture=c \
 	backend=wasmtime/fixture=c backend=wasmtime/fixture=go backend=wasmtime/fixture=rust \
-	backend=extism/fixture=c backend=extism-bounded/fixture=c backend=yaegi/fixture=go; do
+	backend=extism/fixture=c backend=extism-bounded/fixture=c backend=yaegi/fixture=go \
+	backend=subprocess/fixture=c backend=subprocess/fixture=go backend=shm/fixture=c backend=shm/fixture=go \
+	backend=hashicorp-grpc/fixture=go backend=hashicorp-netrpc/fixture=go; do
 	grep -q "^BenchmarkCall/op=min/$row-*[0-9]* .* ns/op" "$dir/out.txt" || fail "no result for $row"
 done
 grep -q '^--- FAIL: BenchmarkCall/op=min/backend=dlopen/fixture=c' "$dir/out.txt" || fail "the dlopen row is not marked failed"

@@ -360,6 +360,10 @@ var refBackends = map[string][]string{
 	"wasmtime-unchecked":  {"wasmtime"},
 	"extism":              {"extism"},
 	"yaegi":               {"yaegi"},
+	"pipe":                {"subprocess"},
+	"shm-doorbell":        {"shm"},
+	"go-plugin-grpc":      {"hashicorp-grpc"},
+	"go-plugin-netrpc":    {"hashicorp-netrpc"},
 }
 
 // refFindings relates reference implementations to the baseline call of
@@ -454,6 +458,10 @@ func nativeCallFinding(call, ref *Table) string {
 var runtimePairs = []struct{ a, b, fixture, what string }{
 	{"wasmtime", "wasm", "c", "Wasmtime against wazero, on the same C module"},
 	{"extism", "wasm", "c", "The Extism framework over raw wazero, on the same C code"},
+	{"shm", "subprocess", "c", "Shared memory against pipes, to the same C plugin process"},
+	{"shm", "wasm", "c", "A plugin process over shared memory against wazero in the host, on the same C code"},
+	{"hashicorp-grpc", "subprocess", "go", "hashicorp/go-plugin over gRPC against plain pipes, to the same Go guest"},
+	{"hashicorp-netrpc", "subprocess", "go", "hashicorp/go-plugin over net/rpc against plain pipes, to the same Go guest"},
 }
 
 // pairRows are the rows a pair is compared on, as a chooser reads them:
