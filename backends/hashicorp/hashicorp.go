@@ -79,7 +79,7 @@
 //     plugin that never answers the handshake (an init that never returns)
 //     is killed at the context's end and the error wraps ctx.Err().
 //   - Every process runs under a memory limit: RLIMIT_DATA, [MemoryLimit]
-//     (512 MiB), set with prlimit(2) right after it starts, before the
+//     (512 MiB; Config.MemoryLimit), set with prlimit(2) right after it starts, before the
 //     handshake. A Go plugin past it dies with "fatal error: out of
 //     memory" on its stderr, exit status 2; the host reads the plugin's
 //     stderr (go-plugin hands it over line by line; it is not shown) and
@@ -91,15 +91,14 @@
 //
 // A call is a round trip over a unix socket through gRPC's (HTTP/2,
 // protobuf) or net/rpc's (yamux, gob) framing and encoding, with a
-// goroutine handoff and a netpoller wakeup on each end. BenchmarkMin
-// (bench_test.go, -benchtime=200ms -count=6) on a loaded 2-vCPU VM:
-// medians of 148 µs for gRPC (91 allocations, 5 KiB a call) and 111 µs
-// for net/rpc (10 allocations, 344 B), against 15.5 µs for
-// backends/subprocess's raw pipe frames in the same session (another run:
-// 198 µs and 150 µs): 7 to 10 times the bare pipe, the rest being the two
-// RPC stacks. An instance costs a process start, go-plugin's handshake and
-// a connection: Load, Instantiate and Close took 9.5 ms (gRPC) and
-// 10.5 ms (net/rpc) a cycle in the leak test.
+// goroutine handoff and a netpoller wakeup on each end. In the committed
+// baseline (results/baseline.txt, medians of 10): min in 188 µs over gRPC
+// (91 allocations, 5 KB) and 114 µs over net/rpc (10 allocations, 344 B),
+// against 10.1 µs for the same Go guest over backends/subprocess's pipes:
+// 11 to 19 times the bare pipe, the rest being the two RPC stacks. go-plugin's
+// own client stub, without this backend around it, takes 142 and 102 µs
+// (BenchmarkRef). An instance costs a process start, go-plugin's handshake
+// and a connection: 5.9 ms (gRPC) and 6.5 ms (net/rpc).
 package hashicorp
 
 import (
