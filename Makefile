@@ -50,8 +50,11 @@ BENCH_FULL  := -run '^$$' -bench . -benchtime=150ms -count=10 -timeout=60m
 BENCHREPORT := $(GO) run ./cmd/benchreport
 # The gate's run: enough samples for Mann-Whitney U (6), short enough for CI.
 BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
-# Time is compared as a ratio to the static row of the same run, so that a
-# baseline recorded on one machine gates another, and fails at 2×: two gate
+# Time is compared as a ratio to the static rows of the same run, so that a
+# baseline recorded on one machine gates another: every row is divided by one
+# factor, the geometric mean of the static rows' new/base ratios
+# (-normalize-scope run), because one static row alone is too noisy (static's
+# min is 2.0 or 3.8 ns from one process to the next). It fails at 2×: two gate
 # runs of unchanged code flagged 17 and 8 rows at +41% to +85% against the
 # re-recorded baseline (RATIONALE.md); allocs/op exactly. Finer changes are
 # for `benchreport ab`, which interleaves the two builds.
@@ -59,7 +62,7 @@ BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
 # own few allocations show as 0 → 5 B/op; its allocs/op are gated exactly.
 # Recover rows time process starts and 100 MB memory bombs, Isolation rows
 # repeat BenchmarkCall's: neither has a static row to normalize by.
-GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transport -tolerance 100% \
+GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transport -normalize-scope run -tolerance 100% \
 	-filter "-.name:Ref -.name:Recover -.name:Isolation -(.name:Pipeline .unit:B/op)" -thresholds results/gate-thresholds.txt
 
 .PHONY: all tools fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check gate ab-eval clean

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -91,6 +92,7 @@ type gateFlags struct {
 	tolerance            string
 	thresholds           string
 	normalize, normIgn   string
+	normScope            string
 	correct, allowInconc bool
 	alpha, confidence    float64
 	minSamples           int
@@ -169,6 +171,7 @@ func addGateFlags(fs *flag.FlagSet, f *gateFlags) {
 	fs.StringVar(&f.thresholds, "thresholds", "", "per-benchmark tolerances: `file` of \"NAME-REGEXP TOLERANCE [UNIT]\" lines, first match wins (default: none, -tolerance for all)")
 	fs.StringVar(&f.normalize, "normalize", "", "divide each benchmark's time (noisy units; allocs/op and B/op stay as they are) by the reference `ref` of the same run: name keys (\"backend=static\" or \"/backend:static\") or a benchmark name (default: none, times compared as measured)")
 	fs.StringVar(&f.normIgn, "normalize-ignore", "fixture,transport", "comma-separated name `keys` that may differ between a benchmark and its -normalize reference")
+	fs.StringVar(&f.normScope, "normalize-scope", "row", "`scope` of -normalize: row (each benchmark by its own reference) or run (every benchmark by one factor per unit, the geometric mean of the references' new/base ratios: a noisy reference row then moves no one else)")
 	fs.BoolVar(&f.correct, "correct", false, "apply the Holm–Bonferroni correction across rows")
 	fs.BoolVar(&f.allowInconc, "allow-inconclusive", false, "exit 0 rather than 2 when rows are inconclusive")
 	fs.Float64Var(&f.alpha, "alpha", 0.05, "significance level `α`")
@@ -218,6 +221,7 @@ type gateConfig struct {
 	tolerance  float64
 	thresholds []threshold
 	norm       *normRef
+	runScope   bool           // -normalize-scope run
 	allowMiss  *regexp.Regexp // nil: no row may go missing
 }
 
@@ -264,6 +268,16 @@ func newGateConfig(f *gateFlags) (*gateConfig, error) {
 		if c.norm, err = parseNormRef(f.normalize, f.normIgn); err != nil {
 			return nil, usageError{fmt.Errorf("gate: -normalize: %w", err)}
 		}
+	}
+	switch f.normScope {
+	case "row", "":
+	case "run":
+		c.runScope = true
+	default:
+		return nil, usageError{fmt.Errorf("gate: -normalize-scope %q: want row or run", f.normScope)}
+	}
+	if c.runScope && c.norm == nil {
+		return nil, usageError{errors.New("gate: -normalize-scope run needs -normalize")}
 	}
 	return c, nil
 }
@@ -357,6 +371,24 @@ func gate(ds *dataset, c *gateConfig) (*GateResult, error) {
 			return nil, usageError{fmt.Errorf("gate: -normalize %s: no reference benchmark in either file", f.normalize)}
 		}
 	}
+	var runFactor map[string]float64 // -normalize-scope run: unit → new/base factor
+	if c.runScope {
+		runFactor = runFactors(refs)
+		if len(runFactor) == 0 {
+			return nil, usageError{fmt.Errorf("gate: -normalize %s -normalize-scope run: no reference benchmark in both files", f.normalize)}
+		}
+		units := make([]string, 0, len(runFactor))
+		for u := range runFactor {
+			units = append(units, u)
+		}
+		sort.Strings(units)
+		for _, u := range units {
+			if u == "B/op" || u == "allocs/op" || ds.units.GetAssumption(u) == benchmath.AssumeExact {
+				continue // counts are compared as they are
+			}
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: the new run is %.3f× the base run, the geometric mean of its -normalize references' ratios; every %s is divided by it", u, runFactor[u], u))
+		}
+	}
 
 	var noisy []*GateRow
 	for _, k := range rowKeys {
@@ -384,7 +416,18 @@ func gate(ds *dataset, c *gateConfig) (*GateResult, error) {
 		// are compared as they are.
 		var divisors [2]float64
 		isRef, normFail := false, ""
-		if c.norm != nil && !row.Exact {
+		if c.runScope && !row.Exact {
+			for _, cl := range sideCells {
+				if cl != nil {
+					isRef = isRef || c.norm.isRef(cl.rep)
+				}
+			}
+			if f, ok := runFactor[unit]; ok {
+				divisors = [2]float64{1, f}
+			} else {
+				normFail = "no -normalize reference of unit " + unit + " in both files"
+			}
+		} else if c.norm != nil && !row.Exact {
 			for side, cl := range sideCells {
 				if cl == nil {
 					continue
@@ -802,6 +845,31 @@ func (n *normRef) references(ds *dataset, file string, opts *statOpts) map[strin
 	for _, k := range order {
 		unit := k[strings.IndexByte(k, 0)+1:]
 		out[k] = opts.summarize(unit, vals[k])
+	}
+	return out
+}
+
+// runFactors returns, per unit, the geometric mean of new/base over the
+// references present in both files with positive centers: how much faster
+// or slower the new run's machine was, estimated from every reference at
+// once rather than from each row's own.
+func runFactors(refs [2]map[string]*summary) map[string]float64 {
+	logs := map[string][]float64{}
+	for k, b := range refs[0] {
+		n := refs[1][k]
+		if n == nil || b.Center <= 0 || n.Center <= 0 {
+			continue
+		}
+		unit := k[strings.IndexByte(k, 0)+1:]
+		logs[unit] = append(logs[unit], math.Log(float64(n.Center)/float64(b.Center)))
+	}
+	out := map[string]float64{}
+	for u, l := range logs {
+		var sum float64
+		for _, v := range l {
+			sum += v
+		}
+		out[u] = math.Exp(sum / float64(len(l)))
 	}
 	return out
 }

@@ -424,3 +424,62 @@ func TestParseNormRef(t *testing.T) {
 		}
 	}
 }
+
+// TestGateNormalizeRunScope: a reference row that jumps on its own (static's
+// min, bimodal between processes) moves its row's neighbours under
+// -normalize-scope row, and no one under run, which still catches a real
+// slowdown and still leaves the references ungated.
+func TestGateNormalizeRunScope(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	// ops: each has a static reference and a wasm row; the new run is a
+	// 10% slower machine, except static's min, twice as fast (its other
+	// mode), and wasm's accumulate, slow is 3x: a real regression.
+	write := func(name string, staticMin, machine, acc float64) string {
+		var b strings.Builder
+		b.WriteString("goos: linux\ngoarch: amd64\npkg: example\n")
+		for _, op := range []string{"min", "accumulate", "sum", "upper", "json"} {
+			st, wasm := 2.0*machine, 20.0*machine
+			switch op {
+			case "min":
+				st = staticMin
+			case "accumulate":
+				wasm *= acc
+			}
+			for range 10 {
+				fmt.Fprintf(&b, "BenchmarkCall/op=%s/backend=static/fixture=builtin-2\t1000000\t%.4f ns/op\n", op, st*(1+0.01*r.NormFloat64()))
+				fmt.Fprintf(&b, "BenchmarkCall/op=%s/backend=wasm/fixture=c-2\t1000000\t%.4f ns/op\n", op, wasm*(1+0.01*r.NormFloat64()))
+			}
+		}
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	base := write("base.txt", 3.8, 1, 1)
+	next := write("new.txt", 1.9, 1.1, 3)
+	gate := func(scope string) string {
+		stdout, stderr, _ := runMain("gate", "-normalize", "backend=static", "-normalize-scope", scope, "-tolerance", "100%", base, next)
+		return stdout + stderr
+	}
+	row, run := gate("row"), gate("run")
+	const minRow = "Call/op=min/backend=wasm/fixture=c-2 sec/op"
+	if !strings.Contains(row, "REGRESSION "+minRow) {
+		t.Errorf("row scope: wasm's min, divided by a reference that halved, should look 2.2x slower:\n%s", row)
+	}
+	if strings.Contains(run, "REGRESSION "+minRow) {
+		t.Errorf("run scope: wasm's min flagged for its reference's jump:\n%s", run)
+	}
+	if !strings.Contains(run, "REGRESSION Call/op=accumulate/backend=wasm/fixture=c-2 sec/op") {
+		t.Errorf("run scope: a 3x slowdown not flagged:\n%s", run)
+	}
+	if !strings.Contains(run, "sec/op: the new run is") || strings.Contains(run, "REGRESSION Call/op=min/backend=static") {
+		t.Errorf("run scope: want the factor noted and the references not gated:\n%s", run)
+	}
+	if _, stderr, code := runMain("gate", "-normalize-scope", "run", base, next); code != exitBad || !strings.Contains(stderr, "needs -normalize") {
+		t.Errorf("-normalize-scope run without -normalize: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := runMain("gate", "-normalize", "backend=static", "-normalize-scope", "file", base, next); code != exitBad || !strings.Contains(stderr, "want row or run") {
+		t.Errorf("-normalize-scope file: exit %d, %s", code, stderr)
+	}
+}
