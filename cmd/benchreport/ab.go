@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
 )
 
 // abFlags are the flags of "benchreport ab" besides the gate's.
@@ -30,7 +32,7 @@ type abFlags struct {
 
 func cmdAB(stdout, stderr io.Writer, args []string) error {
 	var f abFlags
-	gf := new(gateFlags)
+	gf := new(engine.GateOptions)
 	fs := flag.NewFlagSet("ab", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -61,13 +63,13 @@ Flags:
 	}
 	if f.base == "" || fs.NArg() != 0 {
 		fs.Usage()
-		return usageError{errors.New("ab: need -base REF and no arguments")}
+		return engine.UsageError{Err: errors.New("ab: need -base REF and no arguments")}
 	}
 	if err := checkABFlags(&f); err != nil {
-		return usageError{fmt.Errorf("ab: %w", err)}
+		return engine.UsageError{Err: fmt.Errorf("ab: %w", err)}
 	}
 	// Validate gate flags before spending minutes on benchmarks.
-	if _, err := newGateConfig(gf); err != nil {
+	if _, err := engine.NewGateConfig(gf); err != nil {
 		return err
 	}
 	basePath, newPath, err := runAB(context.Background(), stderr, &f)
@@ -78,11 +80,11 @@ Flags:
 	if err != nil {
 		return err
 	}
-	if err := writeGate(stdout, res, gf.format); err != nil {
+	if err := engine.WriteGate(stdout, res, gf.Format); err != nil {
 		return err
 	}
-	warnMachineFormats(stderr, res, gf.format)
-	return gateVerdict(res, gf.allowInconc)
+	warnMachineFormats(stderr, res, gf.Format)
+	return gateVerdict(res, gf.AllowInconc)
 }
 
 // checkABFlags validates the flag values of "ab" besides the gate's.

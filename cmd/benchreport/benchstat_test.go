@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
 )
 
 // benchstatTestdata returns the directory of benchstat's example
@@ -30,13 +32,13 @@ func benchstatTestdata(t *testing.T) string {
 	return dir
 }
 
-func gateJSON(t *testing.T, args ...string) *GateResult {
+func gateJSON(t *testing.T, args ...string) *engine.GateResult {
 	t.Helper()
 	stdout, stderr, code := runMain(append([]string{"gate", "-format", "json", "-allow-inconclusive"}, args...)...)
 	if code != 0 && code != 1 {
 		t.Fatalf("gate %v: exit %d\n%s", args, code, stderr)
 	}
-	var res GateResult
+	var res engine.GateResult
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("decoding gate JSON: %v", err)
 	}
@@ -77,7 +79,7 @@ func TestBenchstatGolden(t *testing.T) {
 			continue
 		}
 		checked++
-		for i, side := range []*GateSide{r.Base, r.New} {
+		for i, side := range []*engine.GateSide{r.Base, r.New} {
 			wantCenter, wantCI := rec[1+2*i], rec[2+2*i]
 			if got := fmt.Sprint(float64(side.Center)); got != wantCenter {
 				t.Errorf("%s side %d: median %s, benchstat %s", name, i, got, wantCenter)
@@ -118,7 +120,7 @@ func TestBenchstatMath(t *testing.T) {
 			a := units.GetAssumption(r.Unit)
 			var sums [2]benchmath.Summary
 			var ss [2]*benchmath.Sample
-			for i, side := range []*GateSide{r.Base, r.New} {
+			for i, side := range []*engine.GateSide{r.Base, r.New} {
 				vals := samples[i][key]
 				if side == nil || vals == nil {
 					if (side == nil) != (vals == nil) {

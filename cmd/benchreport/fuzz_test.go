@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"golang.org/x/perf/benchmath"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/plugbench"
 )
 
 func fuzzSeeds(f *testing.F, add func(b []byte)) {
@@ -33,21 +36,24 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		defer watchdog(t)()
 		rf := defaultReportFlags()
-		p, err := parseProjections(rf)
+		p, err := engine.ParseProjections(&rf.ReportOptions)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ds, err := parseInputs([]*input{{label: "fuzz", path: "fuzz"}}, [][]byte{data}, p.filter, parseOpts{cmd: "report", allowFailed: true})
+		ds, err := engine.ParseInputs([]*engine.Input{{Label: "fuzz", Path: "fuzz"}}, [][]byte{data}, p.Filter, engine.ParseOpts{Cmd: "report", AllowFailed: true})
 		if err != nil {
 			return
 		}
-		rep, err := reportFromData(ds, p, rf)
+		rep, err := engine.BuildReport(ds, p, &rf.ReportOptions)
 		if err != nil {
+			return
+		}
+		if err := plugbench.Apply(rep, ds, nil); err != nil {
 			return
 		}
 		for _, format := range []string{"md", "html", "csv", "json"} {
-			rf.format = format
-			if err := writeReport(discard{}, rep, rf); err != nil {
+			rf.out.Format = format
+			if err := engine.WriteReport(discard{}, rep, rf.out); err != nil {
 				t.Fatalf("writing %s: %v", format, err)
 			}
 		}
@@ -105,10 +111,10 @@ func FuzzGate(f *testing.F) {
 		defer watchdog(t)()
 		gf := defaultGateFlags()
 		if normalize {
-			gf.normalize = "backend=static"
+			gf.Normalize = "backend=static"
 		}
-		gf.correct = normalize
-		c, err := newGateConfig(gf)
+		gf.Correct = normalize
+		c, err := engine.NewGateConfig(gf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,27 +127,27 @@ func FuzzGate(f *testing.F) {
 			}
 			return append([]byte(u), data...)
 		}
-		ins := []*input{{label: "base", path: "base"}, {label: "new", path: "new"}}
-		ds, err := parseInputs(ins, [][]byte{withUnits(base, baseUnits), withUnits(new, newUnits)}, c.filter, parseOpts{cmd: "gate"})
+		ins := []*engine.Input{{Label: "base", Path: "base"}, {Label: "new", Path: "new"}}
+		ds, err := engine.ParseInputs(ins, [][]byte{withUnits(base, baseUnits), withUnits(new, newUnits)}, c.Filter, engine.ParseOpts{Cmd: "gate"})
 		if err != nil {
 			checkExitBad(t, err)
 			return
 		}
-		for unit, b := range builtinUnits {
-			if got := betterString(ds.units.GetBetter(unit)); got != b.better {
+		for unit, better := range map[string]string{"sec/op": "lower", "B/op": "lower", "allocs/op": "lower", "B/s": "higher"} {
+			if got := engine.BetterString(ds.Units.GetBetter(unit)); got != better {
 				t.Fatalf("a Unit line made %s better=%s", unit, got)
 			}
-			if ds.units.GetAssumption(unit) != benchmath.AssumeNothing {
+			if ds.Units.GetAssumption(unit) != benchmath.AssumeNothing {
 				t.Fatalf("a Unit line changed the assumption of %s", unit)
 			}
 		}
-		res, err := gate(ds, c)
+		res, err := engine.Gate(ds, c)
 		if err != nil {
 			checkExitBad(t, err)
 			return
 		}
 		for _, format := range []string{"text", "md", "csv", "json"} {
-			if err := writeGate(discard{}, res, format); err != nil {
+			if err := engine.WriteGate(discard{}, res, format); err != nil {
 				t.Fatalf("writing %s: %v", format, err)
 			}
 		}
@@ -158,8 +164,8 @@ func FuzzGate(f *testing.F) {
 // with status 2.
 func checkExitBad(t *testing.T, err error) {
 	t.Helper()
-	var ie inputErrors
-	var ue usageError
+	var ie engine.InputErrors
+	var ue engine.UsageError
 	if !errors.As(err, &ie) && !errors.As(err, &ue) && err.Error() != "no benchmark results match -filter" {
 		t.Fatalf("error %q (%T) is not an input error", err, err)
 	}

@@ -244,6 +244,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
 )
 
 func main() {
@@ -257,12 +259,6 @@ const (
 	exitRegression = 1
 	exitBad        = 2
 )
-
-// usageError is a bad command line.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
 
 // flagError is a flag parsing error; the flag package has already
 // printed it along with the usage.
@@ -286,9 +282,9 @@ func exitCode(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	var ie inputErrors
+	var ie engine.InputErrors
 	var ge *gateError
-	var ue usageError
+	var ue engine.UsageError
 	var fe flagError
 	switch {
 	case errors.As(err, &fe):
@@ -303,7 +299,7 @@ func exitCode(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "benchreport: %s\n", ge.msg)
 		return ge.code
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "benchreport: %s\n", ue.err)
+		fmt.Fprintf(stderr, "benchreport: %s\n", ue.Err)
 		return exitBad
 	}
 	fmt.Fprintf(stderr, "benchreport: %s\n", err)
@@ -342,11 +338,13 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	return flagError{err}
 }
 
+func isFlagHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+
 // run is the whole program: main only maps its error to an exit status.
 func run(stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 {
 		usage(stderr)
-		return usageError{errors.New("no command")}
+		return engine.UsageError{Err: errors.New("no command")}
 	}
 	switch args[0] {
 	case "report":
@@ -362,11 +360,11 @@ func run(stdout, stderr io.Writer, args []string) error {
 				return run(stdout, stderr, []string{args[1], "-h"})
 			}
 			usage(stderr)
-			return usageError{fmt.Errorf("help: unknown command %q", args[1])}
+			return engine.UsageError{Err: fmt.Errorf("help: unknown command %q", args[1])}
 		}
 		usage(stdout)
 		return nil
 	}
 	usage(stderr)
-	return usageError{fmt.Errorf("unknown command %q", args[0])}
+	return engine.UsageError{Err: fmt.Errorf("unknown command %q", args[0])}
 }

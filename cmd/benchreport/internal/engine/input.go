@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
@@ -13,53 +14,58 @@ import (
 )
 
 // An input is one benchmark results file named on the command line.
-type input struct {
-	label string // value of the .file key (label=path, or the path)
-	path  string
+type Input struct {
+	Label string // value of the .file key (label=path, or the path)
+	Path  string
 
-	// config holds the file configuration lines in order of first
+	// Config holds the file configuration lines in order of first
 	// appearance. If a key is set to several values within the file,
-	// the first one is kept in config and the others are noted in
-	// configConflicts.
-	config          []kv
-	configConflicts map[string]bool
+	// the first one is kept in Config and the others are noted in
+	// ConfigConflicts.
+	Config          []KV
+	ConfigConflicts map[string]bool
 
-	nResults int // results read before filtering
+	NResults int // results read before filtering
 
-	// deadBackends are the values of the "backend" name key that
-	// appear only in rows that did not run (see backendsNotRun).
-	deadBackends []string
+	// Ran holds the names of the benchmarks with results in the file
+	// (before filtering), as go test prints them in a "--- SKIP:"
+	// line: with "Benchmark", without the GOMAXPROCS suffix.
+	Ran map[string]bool
 }
 
-type kv struct{ key, val string }
+type KV struct{ Key, Val string }
 
-// A dataset is the parsed content of all inputs: the results that passed
+// A Dataset is the parsed content of all inputs: the results that passed
 // the filter and the unit metadata collected from all files.
-type dataset struct {
-	inputs  []*input
-	results []*benchfmt.Result // cloned, filtered
-	units   benchfmt.UnitMetadataMap
+type Dataset struct {
+	Inputs  []*Input
+	Results []*benchfmt.Result // cloned, filtered
+	Units   benchfmt.UnitMetadataMap
 
-	// failed holds the first line of each file that shows a failed
-	// run; it is only ever non-empty with parseOpts.allowFailed.
-	failed []FailedRun
-	// notRun lists the rows that printed a "--- SKIP:" or "--- FAIL:"
+	// Failed holds the first line of each file that shows a failed
+	// run; it is only ever non-empty with ParseOpts.AllowFailed.
+	Failed []FailedRun
+	// NotRun lists the rows that printed a "--- SKIP:" or "--- FAIL:"
 	// block and no results, file by file (filtered like the results).
-	notRun []NotRun
+	NotRun []NotRun
 }
 
-// parseOpts are the choices of the command that reads the inputs.
-type parseOpts struct {
-	cmd         string // "report", "gate": for messages
-	allowFailed bool   // read a failed run anyway (report -allow-failed)
+// ParseOpts are the choices of the command that reads the inputs.
+type ParseOpts struct {
+	Cmd         string // "report", "gate": for messages
+	AllowFailed bool   // read a failed run anyway (report -allow-failed)
+	// BaseNames labels an input given without "label=" by the base
+	// name of its path rather than the whole path, when the base
+	// names of the inputs differ.
+	BaseNames bool
 }
 
-// inputErrors is a list of problems in the input files. Each error is
+// InputErrors is a list of problems in the input files. Each error is
 // printed on its own line in "file:line: message" form and the
 // program exits with status 2.
-type inputErrors []error
+type InputErrors []error
 
-func (e inputErrors) Error() string {
+func (e InputErrors) Error() string {
 	var b strings.Builder
 	for i, err := range e {
 		if i > 0 {
@@ -70,19 +76,20 @@ func (e inputErrors) Error() string {
 	return b.String()
 }
 
-// maxInputErrors bounds how many input errors are reported.
-const maxInputErrors = 20
+// MaxInputErrors bounds how many input errors are reported.
+const MaxInputErrors = 20
 
-// parseInputArgs splits "label=path" arguments. Like benchfmt.Files,
-// an argument without "=" uses the path as its label; repeated
-// unlabelled paths are disambiguated with "#N".
-func parseInputArgs(args []string) []*input {
+// ParseInputArgs splits "label=path" arguments. Like benchfmt.Files,
+// an argument without "=" uses the path as its label (or, with
+// baseNames, its base name if no other input has the same);
+// repeated unlabelled paths are disambiguated with "#N".
+func ParseInputArgs(args []string, baseNames bool) []*Input {
 	count := map[string]int{}
-	var ins []*input
+	var ins []*Input
 	for _, a := range args {
-		in := &input{label: a, path: a}
+		in := &Input{Label: a, Path: a}
 		if i := strings.Index(a, "="); i >= 0 {
-			in.label, in.path = a[:i], a[i+1:]
+			in.Label, in.Path = a[:i], a[i+1:]
 		} else {
 			count[a]++
 		}
@@ -90,27 +97,41 @@ func parseInputArgs(args []string) []*input {
 	}
 	seen := map[string]int{}
 	for _, in := range ins {
-		if in.label == in.path && count[in.path] > 1 {
-			in.label = fmt.Sprintf("%s#%d", in.path, seen[in.path])
-			seen[in.path]++
+		if in.Label == in.Path && count[in.Path] > 1 {
+			in.Label = fmt.Sprintf("%s#%d", in.Path, seen[in.Path])
+			seen[in.Path]++
+		}
+	}
+	if baseNames {
+		labels := map[string]int{}
+		for _, in := range ins {
+			labels[in.Label]++
+			if in.Label == in.Path {
+				labels[filepath.Base(in.Path)]++
+			}
+		}
+		for _, in := range ins {
+			if b := filepath.Base(in.Path); in.Label == in.Path && labels[b] == 1 {
+				in.Label = b
+			}
 		}
 	}
 	return ins
 }
 
-// readFiles reads the named inputs from disk.
-func readFiles(args []string, filter *benchproc.Filter, opts parseOpts) (*dataset, error) {
-	ins := parseInputArgs(args)
+// ReadFiles reads the named inputs ("[label=]path") from disk.
+func ReadFiles(args []string, filter *benchproc.Filter, opts ParseOpts) (*Dataset, error) {
+	ins := ParseInputArgs(args, opts.BaseNames)
 	data := make([][]byte, len(ins))
-	var errs inputErrors
+	var errs InputErrors
 	for i, in := range ins {
-		b, err := os.ReadFile(in.path)
+		b, err := os.ReadFile(in.Path)
 		if err != nil {
 			var pe *os.PathError
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", in.path, err))
+			errs = append(errs, fmt.Errorf("%s: %w", in.Path, err))
 			continue
 		}
 		data[i] = b
@@ -118,44 +139,45 @@ func readFiles(args []string, filter *benchproc.Filter, opts parseOpts) (*datase
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return parseInputs(ins, data, filter, opts)
+	return ParseInputs(ins, data, filter, opts)
 }
 
-// parseInputs parses data[i] as the content of ins[i]. Every syntax
+// ParseInputs parses data[i] as the content of ins[i]. Every syntax
 // error is fatal: a results file that does not parse cleanly is more
 // likely truncated or corrupted than worth a partial report. So is a
-// file that shows its run failed, unless opts.allowFailed.
-func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter, opts parseOpts) (*dataset, error) {
-	ds := &dataset{inputs: ins, units: benchfmt.UnitMetadataMap{}}
-	var errs inputErrors
+// file that shows its run failed, unless opts.AllowFailed.
+func ParseInputs(ins []*Input, data [][]byte, filter *benchproc.Filter, opts ParseOpts) (*Dataset, error) {
+	ds := &Dataset{Inputs: ins, Units: benchfmt.UnitMetadataMap{}}
+	var errs InputErrors
 	addErr := func(err error) {
-		if len(errs) < maxInputErrors {
+		if len(errs) < MaxInputErrors {
 			errs = append(errs, err)
 		}
 	}
 	badMeta := map[string]bool{}
 	for i, in := range ins {
 		b := data[i]
-		failed, notRun := scanRun(in.label, b)
+		failed, notRun := scanRun(in.Label, b)
 		if failed != nil {
-			if opts.allowFailed {
-				ds.failed = append(ds.failed, *failed)
+			if opts.AllowFailed {
+				ds.Failed = append(ds.Failed, *failed)
 			} else {
 				advice := "rerun, or pass -allow-failed to report what it measured"
-				if opts.cmd != "report" {
+				if opts.Cmd != "report" {
 					advice = "rerun it (the gate never accepts a failed run)"
 				}
-				addErr(fmt.Errorf("%s:%d: a failed run (%s): its results cannot be trusted; %s", in.path, failed.Line, quoteLine(failed.Text), advice))
+				addErr(fmt.Errorf("%s:%d: a failed run (%s): its results cannot be trusted; %s", in.Path, failed.Line, QuoteLine(failed.Text), advice))
 			}
 		}
 		// One reader per file, so that a Unit line of one file that
 		// contradicts another's is reported with both positions
 		// (a shared benchfmt.Reader would report the second only).
 		var r benchfmt.Reader
-		r.Reset(bytes.NewReader(b), in.path, ".file", in.label)
-		in.configConflicts = map[string]bool{}
+		r.Reset(bytes.NewReader(b), in.Path, ".file", in.Label)
+		in.ConfigConflicts = map[string]bool{}
 		seenCfg := map[string]string{}
-		ran, ranBackends := map[string]bool{}, map[string]bool{}
+		ran := map[string]bool{}
+		in.Ran = ran
 		for r.Scan() {
 			switch rec := r.Result().(type) {
 			case *benchfmt.SyntaxError:
@@ -170,15 +192,15 @@ func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter, opts par
 					addErr(err)
 					continue
 				}
-				if first, ok := ds.units[rec.UnitMetadataKey]; ok {
+				if first, ok := ds.Units[rec.UnitMetadataKey]; ok {
 					if first.Value != rec.Value {
 						addErr(unitConflict(first, rec))
 					}
 					continue
 				}
-				ds.units[rec.UnitMetadataKey] = rec
+				ds.Units[rec.UnitMetadataKey] = rec
 			case *benchfmt.Result:
-				in.nResults++
+				in.NResults++
 				for _, c := range rec.Config {
 					if !c.File {
 						continue
@@ -186,15 +208,12 @@ func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter, opts par
 					v := string(c.Value)
 					if old, ok := seenCfg[c.Key]; !ok {
 						seenCfg[c.Key] = v
-						in.config = append(in.config, kv{c.Key, v})
+						in.Config = append(in.Config, KV{c.Key, v})
 					} else if old != v {
-						in.configConflicts[c.Key] = true
+						in.ConfigConflicts[c.Key] = true
 					}
 				}
 				ran[resultName(rec)] = true
-				if _, parts, _ := nameParts(rec.Name); lookup(parts, "backend") != "" {
-					ranBackends[lookup(parts, "backend")] = true
-				}
 				if err := checkValues(rec); err != nil {
 					addErr(err)
 					continue
@@ -204,33 +223,32 @@ func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter, opts par
 					_ = err // the reason a result was filtered out is not an error
 					continue
 				}
-				ds.results = append(ds.results, rec.Clone())
+				ds.Results = append(ds.Results, rec.Clone())
 			}
 		}
 		if err := r.Err(); err != nil {
-			addErr(fmt.Errorf("%s: %w", in.path, err))
+			addErr(fmt.Errorf("%s: %w", in.Path, err))
 			continue
 		}
 		if n, ok := truncatedLine(b); ok {
-			addErr(fmt.Errorf("%s:%d: truncated benchmark line (file does not end in a newline)", in.path, n))
+			addErr(fmt.Errorf("%s:%d: truncated benchmark line (file does not end in a newline)", in.Path, n))
 		}
 		notRun = keepNotRun(notRun, ran, in, filter)
-		ds.notRun = append(ds.notRun, notRun...)
-		in.deadBackends = backendsNotRun(notRun, ranBackends)
-		if in.nResults == 0 {
+		ds.NotRun = append(ds.NotRun, notRun...)
+		if in.NResults == 0 {
 			msg := "no benchmark results"
 			if len(notRun) > 0 {
-				msg += fmt.Sprintf(" (%d rows did not run, e.g. %s: %s)", len(notRun), notRun[0].Name, nonEmpty(firstLine(notRun[0].Reason), notRun[0].Status))
+				msg += fmt.Sprintf(" (%d rows did not run, e.g. %s: %s)", len(notRun), notRun[0].Name, NonEmpty(FirstLine(notRun[0].Reason), notRun[0].Status))
 			}
-			addErr(fmt.Errorf("%s: %s", in.path, msg))
+			addErr(fmt.Errorf("%s: %s", in.Path, msg))
 		}
 	}
 	// Check units only after all files are read: Unit lines may
 	// follow the results they describe.
 	reported := map[string]bool{}
-	for _, res := range ds.results {
+	for _, res := range ds.Results {
 		for _, v := range res.Values {
-			if ds.units.GetBetter(v.Unit) != 0 || reported[v.Unit] || badMeta[v.Unit] {
+			if ds.Units.GetBetter(v.Unit) != 0 || reported[v.Unit] || badMeta[v.Unit] {
 				continue
 			}
 			reported[v.Unit] = true
@@ -245,13 +263,13 @@ func parseInputs(ins []*input, data [][]byte, filter *benchproc.Filter, opts par
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if len(ds.results) == 0 {
+	if len(ds.Results) == 0 {
 		return nil, errors.New("no benchmark results match -filter")
 	}
 	return ds, nil
 }
 
-func firstLine(s string) string {
+func FirstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
 	}
@@ -356,7 +374,7 @@ func truncatedLine(b []byte) (int, bool) {
 // nameParts splits a benchmark name (without the "Benchmark" prefix)
 // into its base name, its key=value parts in order, and GOMAXPROCS.
 // Positional parts get the key "" and their text as value.
-func nameParts(name benchfmt.Name) (base string, parts []kv, procs string) {
+func NameParts(name benchfmt.Name) (base string, parts []KV, procs string) {
 	b, ps := name.Parts()
 	base = string(b)
 	for _, p := range ps {
@@ -367,19 +385,19 @@ func nameParts(name benchfmt.Name) (base string, parts []kv, procs string) {
 		case strings.HasPrefix(s, "/"):
 			s = s[1:]
 			if i := strings.Index(s, "="); i >= 0 {
-				parts = append(parts, kv{s[:i], s[i+1:]})
+				parts = append(parts, KV{s[:i], s[i+1:]})
 			} else {
-				parts = append(parts, kv{"", s})
+				parts = append(parts, KV{"", s})
 			}
 		}
 	}
 	return base, parts, procs
 }
 
-func lookup(parts []kv, key string) string {
+func Lookup(parts []KV, key string) string {
 	for _, p := range parts {
-		if p.key == key {
-			return p.val
+		if p.Key == key {
+			return p.Val
 		}
 	}
 	return ""

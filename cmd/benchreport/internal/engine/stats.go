@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"fmt"
@@ -45,7 +45,7 @@ func (o *statOpts) summarize(unit string, values []float64) *summary {
 	for _, w := range sum.Warnings {
 		out.warnings = append(out.warnings, w.Error())
 	}
-	if isCountUnit(unit) {
+	if IsCountUnit(unit) {
 		// Allocation counts are usually constant; benchmath's
 		// "all samples are equal" would be noise there.
 		out.warnings = nil
@@ -56,13 +56,13 @@ func (o *statOpts) summarize(unit string, values []float64) *summary {
 // n returns the sample size.
 func (s *summary) n() int { return len(s.sample.Values) }
 
-func isCountUnit(unit string) bool { return unit == "B/op" || unit == "allocs/op" }
+func IsCountUnit(unit string) bool { return unit == "B/op" || unit == "allocs/op" }
 
 // compare runs the test benchmath chooses for the unit's assumption
 // (Mann–Whitney U for assume=nothing) between a base and a new sample.
 func compare(base, x *summary) benchmath.Comparison {
 	c := x.assumption.Compare(base.sample, x.sample)
-	if isCountUnit(x.unit) {
+	if IsCountUnit(x.unit) {
 		c.Warnings = nil
 	}
 	return c
@@ -89,13 +89,13 @@ func (o *statOpts) ratio(base, x *summary) ratio {
 	lvl := math.Sqrt(o.confidence)
 	bs := base.assumption.Summary(base.sample, lvl)
 	xs := x.assumption.Summary(x.sample, lvl)
-	if isInf(bs.Lo, bs.Hi) || isInf(xs.Lo, xs.Hi) {
+	if IsInf(bs.Lo, bs.Hi) || IsInf(xs.Lo, xs.Hi) {
 		bs, xs = base.Summary, x.Summary
 	}
 	// Measurements are non-negative, so 0 and +Inf are always valid
 	// (if useless) bounds.
 	r.Lo, r.Hi = 0, math.Inf(1)
-	if !isInf(bs.Lo, bs.Hi, xs.Lo, xs.Hi) {
+	if !IsInf(bs.Lo, bs.Hi, xs.Lo, xs.Hi) {
 		if lo := xs.Lo / bs.Hi; !math.IsNaN(lo) && !math.IsInf(lo, 0) {
 			r.Lo = lo
 		}
@@ -110,7 +110,7 @@ func (o *statOpts) ratio(base, x *summary) ratio {
 	return r
 }
 
-func isInf(xs ...float64) bool {
+func IsInf(xs ...float64) bool {
 	for _, x := range xs {
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return true
@@ -139,7 +139,7 @@ func holm(ps []float64) []float64 {
 	return adj
 }
 
-func betterString(b int) string {
+func BetterString(b int) string {
 	switch {
 	case b > 0:
 		return "higher"

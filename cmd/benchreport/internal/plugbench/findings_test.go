@@ -1,4 +1,4 @@
-package main
+package plugbench
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
 )
 
 // TestPairFindings checks the comparison of two runtimes on the same guest:
@@ -36,10 +38,7 @@ func TestPairFindings(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := buildReport([]string{path}, defaultReportFlags())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := report(t, path)
 	got := pairFindings(rep, rep.Tables[0].File)
 	if len(got) != 1 {
 		t.Fatalf("pairFindings = %q, want one finding (wasmtime against wasm; no extism rows)", got)
@@ -52,4 +51,28 @@ func TestPairFindings(t *testing.T) {
 	if strings.Contains(got[0], "cached load") {
 		t.Errorf("finding %q quotes a row only one backend has", got[0])
 	}
+}
+
+// report builds plugbench's report of the files as "benchreport
+// report" does by default.
+func report(t *testing.T, paths ...string) *engine.Report {
+	t.Helper()
+	o := &engine.ReportOptions{Filter: "*", Group: ".fullname", By: By, Ignore: Ignore, Baseline: Baseline,
+		Title: Title, Alpha: 0.05, Confidence: 0.95, MinSamples: 6}
+	p, err := engine.ParseProjections(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := engine.ReadFiles(paths, p.Filter, engine.ParseOpts{Cmd: "report"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := engine.BuildReport(ds, p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(rep, ds, nil); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

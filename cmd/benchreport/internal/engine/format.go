@@ -1,10 +1,8 @@
-package main
+package engine
 
 import (
 	"bufio"
 	"encoding/csv"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -14,10 +12,8 @@ import (
 	"golang.org/x/perf/benchunit"
 )
 
-func isFlagHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
-
-// fmtVal formats a value of unit with an SI or binary prefix.
-func fmtVal(v float64, unit string) string {
+// FmtVal formats a value of unit with an SI or binary prefix.
+func FmtVal(v float64, unit string) string {
 	if math.IsInf(v, 0) || math.IsNaN(v) {
 		if v < 0 {
 			return "-∞"
@@ -28,9 +24,9 @@ func fmtVal(v float64, unit string) string {
 }
 
 // human formats a value with a readable unit, for prose.
-func human(v float64, unit string) string {
-	s := fmtVal(v, unit)
-	if isCountUnit(unit) && v == math.Trunc(v) && v < 1000 {
+func Human(v float64, unit string) string {
+	s := FmtVal(v, unit)
+	if IsCountUnit(unit) && v == math.Trunc(v) && v < 1000 {
 		s = strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	switch unit {
@@ -49,7 +45,7 @@ func human(v float64, unit string) string {
 	return s + " " + unit
 }
 
-func fmtRatio(x float64) string {
+func FmtRatio(x float64) string {
 	switch {
 	case math.IsInf(x, 1):
 		return "∞"
@@ -67,33 +63,33 @@ func fmtRatio(x float64) string {
 	return fmt.Sprintf("%.3g×", x)
 }
 
-func fmtCI(lo, hi float64, unit string) string {
+func FmtCI(lo, hi float64, unit string) string {
 	if math.IsInf(lo, 0) || math.IsInf(hi, 0) {
 		return "unbounded"
 	}
-	return fmtVal(lo, unit) + " – " + fmtVal(hi, unit)
+	return FmtVal(lo, unit) + " – " + FmtVal(hi, unit)
 }
 
-// fmtVs formats a row's ratio to its baseline; against a zero
+// FmtVs formats a row's ratio to its baseline; against a zero
 // baseline it gives the difference instead.
-func fmtVs(r *Row, unit string) string {
+func FmtVs(r *Row, unit string) string {
 	if r.BaseCenter == 0 && r.Center != 0 {
-		return "+" + fmtVal(float64(r.Center), unit) + " (base 0)"
+		return "+" + FmtVal(float64(r.Center), unit) + " (base 0)"
 	}
-	return fmtRatio(float64(r.Ratio))
+	return FmtRatio(float64(r.Ratio))
 }
 
-func fmtRatioCI(r *Row) string {
+func FmtRatioCI(r *Row) string {
 	if r.BaseCenter == 0 {
 		return ""
 	}
 	if math.IsInf(float64(r.RatioHi), 1) {
 		return "unbounded"
 	}
-	return fmtRatio(float64(r.RatioLo)) + " – " + fmtRatio(float64(r.RatioHi))
+	return FmtRatio(float64(r.RatioLo)) + " – " + FmtRatio(float64(r.RatioHi))
 }
 
-func fmtP(p float64) string {
+func FmtP(p float64) string {
 	if p < 0.001 {
 		return "<0.001"
 	}
@@ -121,7 +117,7 @@ func verdictWord(r *Row, better string) string {
 	return "differs"
 }
 
-func mdEscape(s string) string {
+func MDEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
@@ -130,13 +126,11 @@ func mdEscape(s string) string {
 // "" for no charts.
 func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "# %s\n\n", mdEscape(rep.Title))
-	for _, w := range rep.failedRunWarnings() {
-		fmt.Fprintf(bw, "> **⚠ %s**\n\n", mdEscape(w))
+	fmt.Fprintf(bw, "# %s\n\n", MDEscape(rep.Title))
+	for _, w := range rep.FailedRunWarnings() {
+		fmt.Fprintf(bw, "> **⚠ %s**\n\n", MDEscape(w))
 	}
-	fmt.Fprintf(bw, "Medians with %g%% confidence intervals; ratios are relative to the `%s` backend of the same group; "+
-		"p is the Mann–Whitney U test against it (significant if p < %g; `~` means no significant difference).\n\n",
-		100*rep.Confidence, rep.Baseline, rep.Alpha)
+	fmt.Fprintf(bw, "%s\n\n", rep.intro())
 
 	writeNotRunMarkdown(bw, rep)
 	writeEnvMarkdown(bw, rep)
@@ -149,17 +143,18 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 		fmt.Fprintln(bw)
 	}
 
-	writeEventMarkdown(bw, rep)
-	writeFaultsMarkdown(bw, rep)
+	for _, sec := range rep.Sections {
+		sec.Markdown(bw)
+	}
 
-	if chartLink != "" && len(rep.charts) > 0 {
+	if chartLink != "" && len(rep.Charts) > 0 {
 		fmt.Fprintf(bw, "## Charts\n\n")
-		for _, c := range rep.charts {
+		for _, c := range rep.Charts {
 			fmt.Fprintf(bw, "![%s](%s/%s.%s)\n\n", c.title, chartLink, c.name, chartFormat)
 		}
 	}
 
-	multiFile := len(distinctFiles(rep)) > 1
+	multiFile := len(DistinctFiles(rep)) > 1
 	last := ""
 	for _, t := range rep.Tables {
 		head := t.Benchmark
@@ -167,11 +162,11 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 			head = t.File + ": " + head
 		}
 		if head != last {
-			fmt.Fprintf(bw, "## %s\n\n", mdEscape(head))
+			fmt.Fprintf(bw, "## %s\n\n", MDEscape(head))
 			last = head
 		}
 		fmt.Fprintf(bw, "### %s (%s is better)\n\n", t.Unit, t.Better)
-		fmt.Fprintf(bw, "| benchmark | backend | %s | %g%% CI | vs %s | ratio CI | p | n |\n", t.Summary, 100*rep.Confidence, rep.Baseline)
+		fmt.Fprintf(bw, "| benchmark | %s | %s | %g%% CI | vs %s | ratio CI | p | n |\n", MDEscape(rep.labelHeader()), t.Summary, 100*rep.Confidence, MDEscape(rep.Baseline))
 		fmt.Fprintf(bw, "|---|---|--:|--:|--:|--:|--:|--:|\n")
 		for _, r := range t.Rows {
 			vs, rci, p := "", "", ""
@@ -179,43 +174,43 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 			case r.Baseline:
 				vs = "baseline"
 			case r.HasBase:
-				vs = fmtVs(r, t.Unit)
+				vs = FmtVs(r, t.Unit)
 				if !r.Significant {
 					vs = "~ " + vs
 				} else {
 					vs = "**" + vs + "**"
 				}
-				rci = fmtRatioCI(r)
-				p = fmtP(float64(r.P))
+				rci = FmtRatioCI(r)
+				p = FmtP(float64(r.P))
 			}
 			n := strconv.Itoa(r.N)
 			if len(r.Warnings) > 0 {
 				n += " ⚠"
 			}
 			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
-				mdEscape(r.Group), mdEscape(r.Label()), fmtVal(float64(r.Center), t.Unit),
-				fmtCI(float64(r.Lo), float64(r.Hi), t.Unit), vs, rci, p, n)
+				MDEscape(r.Group), MDEscape(r.Label()), FmtVal(float64(r.Center), t.Unit),
+				FmtCI(float64(r.Lo), float64(r.Hi), t.Unit), vs, rci, p, n)
 		}
 		fmt.Fprintln(bw)
 	}
 	if len(rep.Warnings) > 0 {
 		fmt.Fprintf(bw, "## Warnings\n\n")
 		for _, w := range rep.Warnings {
-			fmt.Fprintf(bw, "- ⚠ %s\n", mdEscape(w))
+			fmt.Fprintf(bw, "- ⚠ %s\n", MDEscape(w))
 		}
 		fmt.Fprintln(bw)
 	}
 	return bw.Flush()
 }
 
-// failedRunWarnings are the warnings at the top of a report made with
+// FailedRunWarnings are the warnings at the top of a report made with
 // -allow-failed, one per file that shows a failed run.
-func (rep *Report) failedRunWarnings() []string {
+func (rep *Report) FailedRunWarnings() []string {
 	var out []string
 	for _, fr := range rep.FailedRuns {
-		s := fmt.Sprintf("%s:%d shows a failed run (%s): its results cannot be trusted. It was read with -allow-failed", fr.File, fr.Line, quoteLine(fr.Text))
+		s := fmt.Sprintf("%s:%d shows a failed run (%s): its results cannot be trusted. It was read with -allow-failed", fr.File, fr.Line, QuoteLine(fr.Text))
 		for _, nr := range rep.NotRun {
-			if nr.File == fr.File && nr.Status == notRunFailed {
+			if nr.File == fr.File && nr.Status == NotRunFailed {
 				s += "; the rows that failed are listed under “Rows that did not run”"
 				break
 			}
@@ -233,7 +228,7 @@ type notRunGroup struct {
 }
 
 // notRunGroups groups rep.NotRun by file, status and reason, in order
-// of first appearance: a backend without its fixture skips every row
+// of first appearance: a missing dependency often skips many rows
 // for the same reason.
 func notRunGroups(rep *Report) []*notRunGroup {
 	var out []*notRunGroup
@@ -263,57 +258,36 @@ func (g *notRunGroup) heading(multiFile bool) string {
 	return head
 }
 
-// deadBackendLines names, per file, the backends none of whose rows
-// ran.
-func deadBackendLines(rep *Report) []string {
-	var out []string
-	for _, ef := range rep.Environment {
-		bs := rep.deadBackends[ef.File]
-		if len(bs) == 0 {
-			continue
-		}
-		s, verb := "No row of backend "+orList(bs)+" ran", "it is"
-		if len(bs) > 1 {
-			s, verb = "No row of the backends "+orList(bs)+" ran", "they are"
-		}
-		if len(rep.Environment) > 1 {
-			s += " in " + ef.File
-		}
-		out = append(out, s+": "+verb+" missing from every table and chart.")
-	}
-	return out
-}
-
 func writeNotRunMarkdown(w io.Writer, rep *Report) {
 	if len(rep.NotRun) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "## Rows that did not run\n\n")
 	fmt.Fprintf(w, "These benchmarks printed a skip or a failure instead of results; they are not in the tables.\n\n")
-	for _, s := range deadBackendLines(rep) {
-		fmt.Fprintf(w, "%s\n\n", mdEscape(s))
+	for _, s := range rep.NotRunNotes {
+		fmt.Fprintf(w, "%s\n\n", MDEscape(s))
 	}
 	multi := len(rep.Environment) > 1
 	for _, g := range notRunGroups(rep) {
 		head := g.heading(multi)
 		// The reason's lines end in a hard line break ("\\").
-		lines := strings.Split(nonEmpty(g.Reason, "(no reason given)"), "\n")
+		lines := strings.Split(NonEmpty(g.Reason, "(no reason given)"), "\n")
 		for i := range lines {
-			lines[i] = mdText(lines[i])
+			lines[i] = MDText(lines[i])
 		}
-		fmt.Fprintf(w, "- **%s**: %s\n", mdEscape(head), strings.Join(lines, "\\\n  "))
+		fmt.Fprintf(w, "- **%s**: %s\n", MDEscape(head), strings.Join(lines, "\\\n  "))
 		for _, name := range g.Names {
-			fmt.Fprintf(w, "  - %s\n", mdCode(name))
+			fmt.Fprintf(w, "  - %s\n", MDCode(name))
 		}
 	}
 	fmt.Fprintln(w)
 }
 
-// mdCode formats s as inline code, or escaped text if it holds a
+// MDCode formats s as inline code, or escaped text if it holds a
 // backtick.
-func mdCode(s string) string {
+func MDCode(s string) string {
 	if strings.Contains(s, "`") {
-		return mdEscape(s)
+		return MDEscape(s)
 	}
 	return "`" + s + "`"
 }
@@ -328,7 +302,7 @@ func envRows(rep *Report) (keys []string, vals map[string][]string, hidden []str
 		for _, e := range ef.Config {
 			if !seen[e.Key] {
 				seen[e.Key] = true
-				if hiddenEnvKey(e.Key) {
+				if HiddenEnvKey(e.Key) {
 					hidden = append(hidden, e.Key)
 				} else {
 					keys = append(keys, e.Key)
@@ -348,7 +322,7 @@ func envRows(rep *Report) (keys []string, vals map[string][]string, hidden []str
 // hiddenEnvKey reports whether a configuration key is left out of the
 // Markdown and HTML environment blocks: the fixture-* keys are
 // content hashes, for machines (they stay in the JSON report).
-func hiddenEnvKey(key string) bool { return strings.HasPrefix(key, "fixture-") }
+func HiddenEnvKey(key string) bool { return strings.HasPrefix(key, "fixture-") }
 
 // hiddenEnvNote says which keys the environment block left out.
 func hiddenEnvNote(hidden []string) string {
@@ -367,7 +341,7 @@ func writeEnvMarkdown(w io.Writer, rep *Report) {
 	if len(keys) > 0 {
 		fmt.Fprintf(w, "| key |")
 		for _, ef := range rep.Environment {
-			fmt.Fprintf(w, " %s |", mdEscape(ef.File))
+			fmt.Fprintf(w, " %s |", MDEscape(ef.File))
 		}
 		fmt.Fprintf(w, "\n|---|")
 		for range rep.Environment {
@@ -375,16 +349,16 @@ func writeEnvMarkdown(w io.Writer, rep *Report) {
 		}
 		fmt.Fprintln(w)
 		for _, k := range keys {
-			fmt.Fprintf(w, "| %s |", mdEscape(k))
+			fmt.Fprintf(w, "| %s |", MDEscape(k))
 			for _, v := range vals[k] {
-				fmt.Fprintf(w, " %s |", mdEscape(v))
+				fmt.Fprintf(w, " %s |", MDEscape(v))
 			}
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w)
 	}
 	if note := hiddenEnvNote(hidden); note != "" {
-		fmt.Fprintf(w, "%s\n\n", mdEscape(note))
+		fmt.Fprintf(w, "%s\n\n", MDEscape(note))
 	}
 }
 
@@ -402,25 +376,66 @@ func writeCSVComments(w io.Writer, warnings []string) error {
 	return nil
 }
 
+// csvColumn is the CSV header of the column of a projection's values.
+func csvColumn(name, role string) string {
+	switch name {
+	case "":
+		return role
+	case "file", "benchmark", "group", "name", "unit", "better", "n", "center", "lo", "hi", "confidence", "baseline",
+		"ratio", "ratio_lo", "ratio_hi", "ratio_confidence", "p", "significant", "warnings":
+		return role + "_" + name
+	}
+	return name
+}
+
+// labelHeader is the table header of the rows' labels.
+func (rep *Report) labelHeader() string {
+	switch {
+	case rep.ByName == "" && rep.IgnoreName == "":
+		return "row"
+	case rep.ByName == "":
+		return rep.IgnoreName
+	}
+	return rep.ByName
+}
+
+// intro is the paragraph under a report's title: what its numbers
+// are.
+func (rep *Report) intro() string {
+	if rep.ByFile {
+		return fmt.Sprintf("Medians with %g%% confidence intervals. Each file is compared with the first, `%s`: "+
+			"a ratio is a benchmark's median in the file over its median in `%s` (below 1× is less), "+
+			"and p is the Mann–Whitney U test between the two samples (significant if p < %g; `~` means no significant difference).",
+			100*rep.Confidence, rep.Baseline, rep.Baseline, rep.Alpha)
+	}
+	return fmt.Sprintf("Medians with %g%% confidence intervals; ratios are relative to the `%s` %s of the same group; "+
+		"p is the Mann–Whitney U test against it (significant if p < %g; `~` means no significant difference).",
+		100*rep.Confidence, rep.Baseline, rep.labelHeader(), rep.Alpha)
+}
+
 // writeCSV writes one line per row with raw (unscaled) numbers.
 // Unbounded interval ends are written as "Inf"/"-Inf"; comparison
 // columns are empty for rows that were not compared.
 func writeCSV(w io.Writer, rep *Report) error {
-	if err := writeCSVComments(w, rep.failedRunWarnings()); err != nil {
+	if err := writeCSVComments(w, rep.FailedRunWarnings()); err != nil {
 		return err
 	}
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"file", "benchmark", "group", "backend", "fixture", "name", "unit", "better", "n",
+	// The -by and -ignore columns are named after their projections;
+	// a name that is already a column's ("file" for -by .file) gets
+	// the prefix "by_" or "ignore_".
+	byCol, ignCol := csvColumn(rep.ByName, "by"), csvColumn(rep.IgnoreName, "ignore")
+	cw.Write([]string{"file", "benchmark", "group", byCol, ignCol, "name", "unit", "better", "n",
 		"center", "lo", "hi", "confidence", "baseline", "ratio", "ratio_lo", "ratio_hi", "ratio_confidence",
 		"p", "significant", "warnings"})
-	g := func(x num) string { return strconv.FormatFloat(float64(x), 'g', -1, 64) }
+	g := func(x Num) string { return strconv.FormatFloat(float64(x), 'g', -1, 64) }
 	for _, t := range rep.Tables {
 		for _, r := range t.Rows {
-			rec := []string{t.File, t.Benchmark, r.Group, r.Backend, r.Fixture, r.Name, t.Unit, t.Better,
-				strconv.Itoa(r.N), g(r.Center), g(r.Lo), g(r.Hi), g(num(r.Confidence)),
+			rec := []string{t.File, t.Benchmark, r.Group, r.By, r.Ignored, r.Name, t.Unit, t.Better,
+				strconv.Itoa(r.N), g(r.Center), g(r.Lo), g(r.Hi), g(Num(r.Confidence)),
 				strconv.FormatBool(r.Baseline), "", "", "", "", "", "", strings.Join(r.Warnings, "; ")}
 			if r.HasBase {
-				rec[14], rec[15], rec[16], rec[17] = g(r.Ratio), g(r.RatioLo), g(r.RatioHi), g(num(r.RatioConfidence))
+				rec[14], rec[15], rec[16], rec[17] = g(r.Ratio), g(r.RatioLo), g(r.RatioHi), g(Num(r.RatioConfidence))
 				rec[18], rec[19] = g(r.P), strconv.FormatBool(r.Significant)
 			}
 			cw.Write(rec)
@@ -428,4 +443,20 @@ func writeCSV(w io.Writer, rep *Report) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// NonEmpty returns s, or def if s is empty.
+func NonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// MDText escapes free text (a reason, a detail) for Markdown, on one
+// line.
+func MDText(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return strings.NewReplacer(`\`, `\\`, "&", "&amp;", "|", `\|`, "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;",
+		"`", "\\`", "[", `\[`, "]", `\]`).Replace(s)
 }

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"bytes"
@@ -38,8 +38,8 @@ type NotRun struct {
 
 // Statuses of a NotRun.
 const (
-	notRunSkipped = "skipped"
-	notRunFailed  = "failed"
+	NotRunSkipped = "skipped"
+	NotRunFailed  = "failed"
 )
 
 var (
@@ -51,7 +51,7 @@ var (
 )
 
 // quoteLine quotes a line of input for a message, shortened if long.
-func quoteLine(s string) string {
+func QuoteLine(s string) string {
 	const max = 120
 	if r := []rune(s); len(r) > max {
 		s = string(r[:max]) + "…"
@@ -101,9 +101,9 @@ func scanRun(file string, b []byte) (*FailedRun, []NotRun) {
 		var status string
 		switch {
 		case strings.HasPrefix(trimmed, "--- SKIP: "):
-			status = notRunSkipped
+			status = NotRunSkipped
 		case strings.HasPrefix(trimmed, "--- FAIL: "):
-			status = notRunFailed
+			status = NotRunFailed
 		default:
 			continue
 		}
@@ -137,8 +137,8 @@ func scanRun(file string, b []byte) (*FailedRun, []NotRun) {
 			continue
 		}
 		have := &out[k]
-		if nr.Status == notRunFailed && have.Status != notRunFailed {
-			have.Status = notRunFailed
+		if nr.Status == NotRunFailed && have.Status != NotRunFailed {
+			have.Status = NotRunFailed
 			if nr.Reason != "" {
 				have.Reason = nr.Reason
 			}
@@ -168,7 +168,7 @@ func resultName(res *benchfmt.Result) string {
 // with no reason of its own). Then it applies the filter: a row is
 // kept if the filter keeps any measurement a row of that name could
 // have.
-func keepNotRun(nrs []NotRun, ran map[string]bool, in *input, filter *benchproc.Filter) []NotRun {
+func keepNotRun(nrs []NotRun, ran map[string]bool, in *Input, filter *benchproc.Filter) []NotRun {
 	var out []NotRun
 	for _, nr := range nrs {
 		if ran[nr.Name] {
@@ -178,10 +178,10 @@ func keepNotRun(nrs []NotRun, ran map[string]bool, in *input, filter *benchproc.
 			continue
 		}
 		res := &benchfmt.Result{Name: benchfmt.Name(strings.TrimPrefix(nr.Name, "Benchmark")), Iters: 1}
-		for _, c := range in.config {
-			res.SetConfig(c.key, c.val)
+		for _, c := range in.Config {
+			res.SetConfig(c.Key, c.Val)
 		}
-		res.SetConfig(".file", in.label)
+		res.SetConfig(".file", in.Label)
 		for _, unit := range []string{"sec/op", "B/op", "allocs/op"} {
 			res.Values = append(res.Values, benchfmt.Value{Unit: unit})
 		}
@@ -206,22 +206,4 @@ func isParent(name string, nrs []NotRun, ran map[string]bool) bool {
 		}
 	}
 	return false
-}
-
-// backendsNotRun returns the values of the name key "backend" that
-// appear only in rows that did not run: the backends of a file that
-// have no results at all.
-func backendsNotRun(nrs []NotRun, ran map[string]bool) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, nr := range nrs {
-		_, parts, _ := nameParts(benchfmt.Name(strings.TrimPrefix(nr.Name, "Benchmark")))
-		b := lookup(parts, "backend")
-		if b == "" || seen[b] || ran[b] {
-			continue
-		}
-		seen[b] = true
-		out = append(out, b)
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"bytes"
@@ -18,8 +18,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// A chart is a rendered SVG chart.
-type chart struct {
+// A Chart is a rendered SVG chart.
+type Chart struct {
 	name  string // file name without extension
 	title string
 	svg   []byte
@@ -27,60 +27,8 @@ type chart struct {
 	w, h  vg.Length
 }
 
-// chartNameKeys are name keys that identify the backend of a row (the
-// default -by and -ignore keys) and are therefore not part of a chart
-// category.
-var chartNameKeys = map[string]bool{"backend": true, "fixture": true, "transport": true}
-
-// makeCharts draws the report's charts: per-call cost relative to the
-// baseline (Call and Parallel), payload cost against size, and setup
-// phases per backend. Charts whose data is absent are skipped.
-func makeCharts(rep *Report) ([]chart, error) {
-	var out []chart
-	files := distinctFiles(rep)
-	for fi, file := range files {
-		suffix, prefix := "", ""
-		if len(files) > 1 {
-			suffix, prefix = "-"+strconv.Itoa(fi+1), file+": "
-		}
-		for _, bench := range []string{"Call", "Parallel"} {
-			t := findTable(rep, file, bench, "sec/op")
-			if t == nil {
-				continue
-			}
-			title := fmt.Sprintf("%s%s cost relative to %s (sec/op, log scale, %g%% CI)", prefix, bench, rep.Baseline, 100*rep.Confidence)
-			if c, err := ratioChart(t, strings.ToLower(bench)+"-ratio"+suffix, title, rep.Baseline); err != nil {
-				return nil, err
-			} else if c != nil {
-				out = append(out, *c)
-			}
-		}
-		if t := findTable(rep, file, "Payload", "sec/op"); t != nil {
-			title := fmt.Sprintf("%sPayload cost by size (sec/op, log–log, %g%% CI)", prefix, 100*rep.Confidence)
-			cs, err := payloadCharts(t, "payload"+suffix, title)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, cs...)
-		}
-		if t := findTable(rep, file, "Setup", "sec/op"); t != nil {
-			title := fmt.Sprintf("%sSetup phases per backend (sec/op, log scale, %g%% CI)", prefix, 100*rep.Confidence)
-			if c, err := keyChart(t, "setup"+suffix, title, "phase"); err != nil {
-				return nil, err
-			} else if c != nil {
-				out = append(out, *c)
-			}
-		}
-		cs, err := eventCharts(rep, file, prefix, suffix)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cs...)
-	}
-	return out, nil
-}
-
-func distinctFiles(rep *Report) []string {
+// DistinctFiles returns the files of rep's tables, in order.
+func DistinctFiles(rep *Report) []string {
 	var fs []string
 	seen := map[string]bool{}
 	for _, t := range rep.Tables {
@@ -92,7 +40,9 @@ func distinctFiles(rep *Report) []string {
 	return fs
 }
 
-func findTable(rep *Report, file, bench, unit string) *Table {
+// FindTable returns rep's table of the benchmark bench in unit from
+// file, or nil.
+func FindTable(rep *Report, file, bench, unit string) *Table {
 	for _, t := range rep.Tables {
 		if t.File == file && t.Benchmark == bench && t.Unit == unit {
 			return t
@@ -101,13 +51,14 @@ func findTable(rep *Report, file, bench, unit string) *Table {
 	return nil
 }
 
-// errPoints is a set of points with asymmetric Y errors.
-type errPoints struct {
+// ErrPoints is a set of points with asymmetric Y errors.
+type ErrPoints struct {
 	plotter.XYs
 	plotter.YErrors
 }
 
-func (e *errPoints) add(x, y, lo, hi float64) {
+// Add adds the point (x, y) with the interval [lo, hi] of y.
+func (e *ErrPoints) Add(x, y, lo, hi float64) {
 	e.XYs = append(e.XYs, plotter.XY{X: x, Y: y})
 	var el, eh float64
 	if lo > 0 && !math.IsInf(lo, 0) && lo <= y {
@@ -119,10 +70,11 @@ func (e *errPoints) add(x, y, lo, hi float64) {
 	e.YErrors = append(e.YErrors, struct{ Low, High float64 }{el, eh})
 }
 
-// yRange tracks the range of positive values for a log axis.
-type yRange struct{ min, max float64 }
+// YRange tracks the range of positive values for a log axis.
+type YRange struct{ min, max float64 }
 
-func (r *yRange) add(vs ...float64) {
+// Add adds values to the range; non-positive ones are left out.
+func (r *YRange) Add(vs ...float64) {
 	for _, v := range vs {
 		if v <= 0 || math.IsInf(v, 0) || math.IsNaN(v) {
 			continue
@@ -136,7 +88,8 @@ func (r *yRange) add(vs ...float64) {
 	}
 }
 
-func newPlot(title string) *plot.Plot {
+// NewPlot returns a plot with the report's title and legend style.
+func NewPlot(title string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = vg.Points(11)
@@ -146,9 +99,9 @@ func newPlot(title string) *plot.Plot {
 	return p
 }
 
-// logY sets a log Y axis over r, with headroom at the top for a legend
+// LogY sets a log Y axis over r, with headroom at the top for a legend
 // of n entries on a chart of height h.
-func logY(p *plot.Plot, r yRange, unit string, n int, h vg.Length) {
+func LogY(p *plot.Plot, r YRange, unit string, n int, h vg.Length) {
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = unitTicks{unit}
 	lo, hi := r.min/1.5, r.max*1.5
@@ -178,23 +131,23 @@ func (t unitTicks) Ticks(min, max float64) []plot.Tick {
 		case "ratio":
 			ticks[i].Label = strconv.FormatFloat(v, 'g', -1, 64) + "×"
 		case "B":
-			ticks[i].Label = fmtVal(v, "B/op") + "B"
+			ticks[i].Label = FmtVal(v, "B/op") + "B"
 		default:
-			ticks[i].Label = human(v, t.unit)
+			ticks[i].Label = Human(v, t.unit)
 		}
 	}
 	return ticks
 }
 
-// render draws p as SVG. gonum/plot panics on some degenerate inputs
+// Render draws p as SVG. gonum/plot panics on some degenerate inputs
 // (e.g. non-positive values on a log axis); that is reported as an
 // error rather than a crash.
-func render(p *plot.Plot, name, title string, w, h vg.Length) (*chart, error) {
+func Render(p *plot.Plot, name, title string, w, h vg.Length) (*Chart, error) {
 	svg, err := encodePlot(p, name, w, h, "svg")
 	if err != nil {
 		return nil, err
 	}
-	return &chart{name: name, title: title, svg: svg, plot: p, w: w, h: h}, nil
+	return &Chart{name: name, title: title, svg: svg, plot: p, w: w, h: h}, nil
 }
 
 func encodePlot(p *plot.Plot, name string, w, h vg.Length, format string) (b []byte, err error) {
@@ -214,7 +167,9 @@ func encodePlot(p *plot.Plot, name string, w, h vg.Length, format string) (b []b
 	return buf.Bytes(), nil
 }
 
-func addSeries(p *plot.Plot, i int, label string, pts *errPoints, line bool) error {
+// AddSeries adds a series of points with error bars to p, as the
+// i-th series (its color and shape), joined by a line if line.
+func AddSeries(p *plot.Plot, i int, label string, pts *ErrPoints, line bool) error {
 	sc, err := plotter.NewScatter(pts.XYs)
 	if err != nil {
 		return fmt.Errorf("chart series %s: %w", label, err)
@@ -240,21 +195,22 @@ func addSeries(p *plot.Plot, i int, label string, pts *errPoints, line bool) err
 	return nil
 }
 
-func rotateX(p *plot.Plot) {
+// RotateX slants the X tick labels.
+func RotateX(p *plot.Plot) {
 	p.X.Tick.Label.Rotation = math.Pi / 6
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.X.Tick.Label.YAlign = draw.YCenter
 }
 
-// ratioChart plots each non-baseline backend's ratio to the baseline,
+// RatioChart plots each non-baseline row's ratio to the baseline,
 // one category per group.
-func ratioChart(t *Table, name, title, baseline string) (*chart, error) {
+func RatioChart(t *Table, name, title, baseline string) (*Chart, error) {
 	var cats []string
 	catIdx := map[string]int{}
 	var series []string
-	pts := map[string]*errPoints{}
-	var yr yRange
-	yr.add(1)
+	pts := map[string]*ErrPoints{}
+	var yr YRange
+	yr.Add(1)
 	for _, r := range t.Rows {
 		if !r.HasBase || !(r.Ratio > 0) || math.IsInf(float64(r.Ratio), 0) {
 			continue
@@ -266,10 +222,10 @@ func ratioChart(t *Table, name, title, baseline string) (*chart, error) {
 		}
 		s := r.Label()
 		if pts[s] == nil {
-			pts[s] = &errPoints{}
+			pts[s] = &ErrPoints{}
 			series = append(series, s)
 		}
-		yr.add(float64(r.Ratio), float64(r.RatioLo), float64(r.RatioHi))
+		yr.Add(float64(r.Ratio), float64(r.RatioLo), float64(r.RatioHi))
 	}
 	if len(series) == 0 {
 		return nil, nil
@@ -282,12 +238,12 @@ func ratioChart(t *Table, name, title, baseline string) (*chart, error) {
 		}
 		si := indexOf(series, s)
 		x := float64(catIdx[categoryLabel(r, nil)]) - 0.3 + width*(float64(si)+0.5)
-		pts[s].add(x, float64(r.Ratio), float64(r.RatioLo), float64(r.RatioHi))
+		pts[s].Add(x, float64(r.Ratio), float64(r.RatioLo), float64(r.RatioHi))
 	}
-	p := newPlot(title)
+	p := NewPlot(title)
 	p.Y.Label.Text = "ratio to " + baseline
 	for i, s := range series {
-		if err := addSeries(p, i, s, pts[s], false); err != nil {
+		if err := AddSeries(p, i, s, pts[s], false); err != nil {
 			return nil, err
 		}
 	}
@@ -296,13 +252,14 @@ func ratioChart(t *Table, name, title, baseline string) (*chart, error) {
 	one.LineStyle.Color = plotutil.Color(-1)
 	p.Add(one)
 	p.Legend.Add(baseline+" = 1", one)
-	logY(p, yr, "ratio", len(series)+1, 4*vg.Inch)
+	LogY(p, yr, "ratio", len(series)+1, 4*vg.Inch)
 	p.NominalX(cats...)
 	p.X.Min, p.X.Max = -0.5, float64(len(cats))-0.5
-	return render(p, name, title, chartWidth(len(cats)), 4*vg.Inch)
+	return Render(p, name, title, ChartWidth(len(cats)), 4*vg.Inch)
 }
 
-func chartWidth(ncat int) vg.Length {
+// ChartWidth is the width of a chart of ncat categories.
+func ChartWidth(ncat int) vg.Length {
 	w := vg.Length(ncat) * 0.9 * vg.Inch
 	if w < 6*vg.Inch {
 		w = 6 * vg.Inch
@@ -314,21 +271,21 @@ func chartWidth(ncat int) vg.Length {
 }
 
 // categoryLabel names a row's group by its name keys other than the
-// backend keys and the keys in skip; it falls back to the group.
+// -by and -ignore keys and the keys in skip; it falls back to the group.
 func categoryLabel(r *Row, skip map[string]bool) string {
 	var ps []string
-	for _, kv := range r.parts {
-		if chartNameKeys[kv.key] || skip[kv.key] {
+	for _, p := range r.gparts {
+		if skip[p.Key] {
 			continue
 		}
-		if kv.key == "op" && len(r.parts) > 0 {
-			ps = append(ps, kv.val)
+		if p.Key == "op" && len(r.parts) > 0 {
+			ps = append(ps, p.Val)
 			continue
 		}
-		if kv.key == "" {
-			ps = append(ps, kv.val)
+		if p.Key == "" {
+			ps = append(ps, p.Val)
 		} else {
-			ps = append(ps, kv.key+"="+kv.val)
+			ps = append(ps, p.Key+"="+p.Val)
 		}
 	}
 	if len(ps) == 0 {
@@ -346,9 +303,9 @@ func indexOf(xs []string, s string) int {
 	return -1
 }
 
-// parseSize parses payload sizes such as "0B", "64B", "4KiB", "1MiB"
+// ParseSize parses payload sizes such as "0B", "64B", "4KiB", "1MiB"
 // or "1kB" into bytes.
-func parseSize(s string) (float64, bool) {
+func ParseSize(s string) (float64, bool) {
 	i := 0
 	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
 		i++
@@ -366,16 +323,16 @@ func parseSize(s string) (float64, bool) {
 	return v * m, ok
 }
 
-// payloadCharts plots sec/op against payload size, one chart per op
-// and one line per backend.
-func payloadCharts(t *Table, name, title string) ([]chart, error) {
+// PayloadCharts plots sec/op against payload size, one chart per op
+// and one line per row label (-by and -ignore values).
+func PayloadCharts(t *Table, name, title string) ([]Chart, error) {
 	var ops []string
 	for _, r := range t.Rows {
-		if op := lookup(r.parts, "op"); indexOf(ops, op) < 0 {
+		if op := Lookup(r.parts, "op"); indexOf(ops, op) < 0 {
 			ops = append(ops, op)
 		}
 	}
-	var out []chart
+	var out []Chart
 	for _, op := range ops {
 		n, ti := name, title
 		if len(ops) > 1 || op != "" {
@@ -393,28 +350,28 @@ func payloadCharts(t *Table, name, title string) ([]chart, error) {
 	return out, nil
 }
 
-func payloadChart(t *Table, op, name, title string) (*chart, error) {
+func payloadChart(t *Table, op, name, title string) (*Chart, error) {
 	var series []string
-	pts := map[string]*errPoints{}
-	var yr, xr yRange
+	pts := map[string]*ErrPoints{}
+	var yr, xr YRange
 	var ticks []plot.Tick
 	for _, r := range t.Rows {
-		if lookup(r.parts, "op") != op {
+		if Lookup(r.parts, "op") != op {
 			continue
 		}
-		label := lookup(r.parts, "size")
-		size, ok := parseSize(label)
+		label := Lookup(r.parts, "size")
+		size, ok := ParseSize(label)
 		if !ok || size <= 0 || !(r.Center > 0) {
 			continue
 		}
 		s := r.Label()
 		if pts[s] == nil {
-			pts[s] = &errPoints{}
+			pts[s] = &ErrPoints{}
 			series = append(series, s)
 		}
-		pts[s].add(size, float64(r.Center), float64(r.Lo), float64(r.Hi))
-		yr.add(float64(r.Center), float64(r.Lo), float64(r.Hi))
-		xr.add(size)
+		pts[s].Add(size, float64(r.Center), float64(r.Lo), float64(r.Hi))
+		yr.Add(float64(r.Center), float64(r.Lo), float64(r.Hi))
+		xr.Add(size)
 		dup := false
 		for _, tk := range ticks {
 			dup = dup || tk.Value == size
@@ -426,30 +383,30 @@ func payloadChart(t *Table, op, name, title string) (*chart, error) {
 	if len(series) == 0 {
 		return nil, nil
 	}
-	p := newPlot(title)
+	p := NewPlot(title)
 	p.X.Label.Text = "payload size (0B not shown)"
 	p.Y.Label.Text = "sec/op"
 	for i, s := range series {
-		if err := addSeries(p, i, s, pts[s], true); err != nil {
+		if err := AddSeries(p, i, s, pts[s], true); err != nil {
 			return nil, err
 		}
 	}
-	logY(p, yr, "sec/op", len(series), 4.5*vg.Inch)
+	LogY(p, yr, "sec/op", len(series), 4.5*vg.Inch)
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = xr.min/2, xr.max*2
-	return render(p, name, title, 7*vg.Inch, 4.5*vg.Inch)
+	return Render(p, name, title, 7*vg.Inch, 4.5*vg.Inch)
 }
 
-// keyChart plots every row's center on a log scale, one category per
-// backend (and the name keys other than key), one series per value of the
+// KeyChart plots every row's center on a log scale, one category per
+// row label (and the name keys other than key), one series per value of the
 // name key key (the setup phase, the event shape).
-func keyChart(t *Table, name, title, key string) (*chart, error) {
+func KeyChart(t *Table, name, title, key string) (*Chart, error) {
 	skip := map[string]bool{key: true}
 	var cats, series []string
 	catIdx := map[string]int{}
-	pts := map[string]*errPoints{}
-	var yr yRange
+	pts := map[string]*ErrPoints{}
+	var yr YRange
 	type pt struct {
 		r      *Row
 		cat, s string
@@ -467,33 +424,33 @@ func keyChart(t *Table, name, title, key string) (*chart, error) {
 			catIdx[cat] = len(cats)
 			cats = append(cats, cat)
 		}
-		s := lookup(r.parts, key)
+		s := Lookup(r.parts, key)
 		if s == "" {
 			s = r.Group
 		}
 		if pts[s] == nil {
-			pts[s] = &errPoints{}
+			pts[s] = &ErrPoints{}
 			series = append(series, s)
 		}
-		yr.add(float64(r.Center), float64(r.Lo), float64(r.Hi))
+		yr.Add(float64(r.Center), float64(r.Lo), float64(r.Hi))
 		all = append(all, pt{r, cat, s})
 	}
 	if len(series) == 0 {
 		return nil, nil
 	}
-	// Keep each backend's categories together, in row order.
-	backendRank := map[string]int{}
+	// Keep each label's categories together, in row order.
+	labelRank := map[string]int{}
 	for _, a := range all {
-		if _, ok := backendRank[a.r.Label()]; !ok {
-			backendRank[a.r.Label()] = len(backendRank)
+		if _, ok := labelRank[a.r.Label()]; !ok {
+			labelRank[a.r.Label()] = len(labelRank)
 		}
 	}
-	catBackend := map[string]string{}
+	catLabel := map[string]string{}
 	for _, a := range all {
-		catBackend[a.cat] = a.r.Label()
+		catLabel[a.cat] = a.r.Label()
 	}
 	sort.SliceStable(cats, func(i, j int) bool {
-		return backendRank[catBackend[cats[i]]] < backendRank[catBackend[cats[j]]]
+		return labelRank[catLabel[cats[i]]] < labelRank[catLabel[cats[j]]]
 	})
 	for i, c := range cats {
 		catIdx[c] = i
@@ -501,31 +458,31 @@ func keyChart(t *Table, name, title, key string) (*chart, error) {
 	width := 0.6 / float64(len(series))
 	for _, a := range all {
 		x := float64(catIdx[a.cat]) - 0.3 + width*(float64(indexOf(series, a.s))+0.5)
-		pts[a.s].add(x, float64(a.r.Center), float64(a.r.Lo), float64(a.r.Hi))
+		pts[a.s].Add(x, float64(a.r.Center), float64(a.r.Lo), float64(a.r.Hi))
 	}
-	p := newPlot(title)
+	p := NewPlot(title)
 	p.Y.Label.Text = t.Unit
 	for i, s := range series {
-		if err := addSeries(p, i, s, pts[s], false); err != nil {
+		if err := AddSeries(p, i, s, pts[s], false); err != nil {
 			return nil, err
 		}
 	}
-	logY(p, yr, t.Unit, len(series), 4.5*vg.Inch)
+	LogY(p, yr, t.Unit, len(series), 4.5*vg.Inch)
 	p.NominalX(cats...)
-	rotateX(p)
+	RotateX(p)
 	p.X.Min, p.X.Max = -0.5, float64(len(cats))-0.5
-	return render(p, name, title, chartWidth(len(cats)), 4.5*vg.Inch)
+	return Render(p, name, title, ChartWidth(len(cats)), 4.5*vg.Inch)
 }
 
 // writeChartFiles writes rep's charts as dir/NAME.svg (or .png).
 func writeChartFiles(rep *Report, dir, format string) error {
-	if len(rep.charts) == 0 {
+	if len(rep.Charts) == 0 {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return fmt.Errorf("creating chart directory: %w", err)
 	}
-	for _, c := range rep.charts {
+	for _, c := range rep.Charts {
 		data := c.svg
 		if format != "svg" {
 			var err error

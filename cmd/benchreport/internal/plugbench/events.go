@@ -1,4 +1,4 @@
-package main
+package plugbench
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot/vg"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
 )
 
 // The event suite's findings and charts: plugbench's BenchmarkEvent (a
@@ -22,21 +24,21 @@ import (
 var noEncoding = map[string]bool{"value": true, "view": true}
 
 // evLabel is a row's backend, fixture and transport: "dlopen (c) view".
-func evLabel(r *Row) string {
-	s := r.Backend
-	if f := lookup(r.parts, "fixture"); f != "" {
+func evLabel(r *engine.Row) string {
+	s := r.By
+	if f := r.Key("fixture"); f != "" {
 		s += " (" + f + ")"
 	}
-	if tr := lookup(r.parts, "transport"); tr != "" {
+	if tr := r.Key("transport"); tr != "" {
 		s += " " + tr
 	}
 	return s
 }
 
 // backendOf is a row's backend and fixture: "wasm (c)".
-func backendOf(r *Row) string {
-	s := r.Backend
-	if f := lookup(r.parts, "fixture"); f != "" {
+func backendOf(r *engine.Row) string {
+	s := r.By
+	if f := r.Key("fixture"); f != "" {
 		s += " (" + f + ")"
 	}
 	return s
@@ -52,9 +54,9 @@ func (p phases) ok() bool { return p.encode+p.call+p.decode > 0 }
 // encoding the event and decoding the plugin's output.
 func (p phases) codecShare() float64 { return (p.encode + p.decode) / (p.encode + p.call + p.decode) }
 
-func phasesOf(rep *Report, file string, r *Row) phases {
+func phasesOf(rep *engine.Report, file string, r *engine.Row) phases {
 	get := func(unit string) float64 {
-		if x := matchRow(findTable(rep, file, "Event", unit), r); x != nil {
+		if x := matchRow(engine.FindTable(rep, file, "Event", unit), r); x != nil {
 			return float64(x.Center)
 		}
 		return 0
@@ -64,29 +66,29 @@ func phasesOf(rep *Report, file string, r *Row) phases {
 
 // eventFindings describes each shape's round trips, and answers the
 // serialization question per backend from the typical (or middle) shape.
-func eventFindings(rep *Report, file string, t *Table) []string {
+func eventFindings(rep *engine.Report, file string, t *engine.Table) []string {
 	var out []string
-	var groups [][]*Row
-	forEachGroup(t, func(rows []*Row) { groups = append(groups, rows) })
+	var groups [][]*engine.Row
+	forEachGroup(t, func(rows []*engine.Row) { groups = append(groups, rows) })
 	for _, rows := range groups {
 		base := baselineOf(rows)
 		if base == nil {
 			continue
 		}
-		shape := nonEmpty(lookup(base.parts, "shape"), base.Group)
-		moved := findTable(rep, file, "Event", "moved-B/op")
+		shape := engine.NonEmpty(base.Key("shape"), base.Group)
+		moved := engine.FindTable(rep, file, "Event", "moved-B/op")
 		var per []string
 		for _, b := range byBackend(rows) {
 			var parts []string
 			for _, r := range fastestFirst(b) {
-				s := fmt.Sprintf("%s %s", lookup(r.parts, "transport"), human(float64(r.Center), t.Unit))
+				s := fmt.Sprintf("%s %s", r.Key("transport"), engine.Human(float64(r.Center), t.Unit))
 				var notes []string
 				if r.HasBase {
-					notes = append(notes, fmtRatio(float64(r.Ratio)))
+					notes = append(notes, engine.FmtRatio(float64(r.Ratio)))
 				}
 				if ph := phasesOf(rep, file, r); ph.ok() && !r.Baseline {
 					what := "encoding and decoding"
-					if tr := lookup(r.parts, "transport"); noEncoding[tr] {
+					if tr := r.Key("transport"); noEncoding[tr] {
 						what = "building and reading back the " + tr
 					}
 					notes = append(notes, pct(ph.codecShare())+" "+what)
@@ -110,7 +112,7 @@ func eventFindings(rep *Report, file string, t *Table) []string {
 	}
 	rows := groups[len(groups)/2]
 	for _, g := range groups {
-		if lookup(g[0].parts, "shape") == "typical" {
+		if g[0].Key("shape") == "typical" {
 			rows = g
 		}
 	}
@@ -125,44 +127,44 @@ func eventFindings(rep *Report, file string, t *Table) []string {
 		}
 		fast := fastestFirst(b)
 		best := fast[0]
-		var enc *Row // the cheapest transport that encodes
+		var enc *engine.Row // the cheapest transport that encodes
 		for _, r := range fast {
-			if !noEncoding[lookup(r.parts, "transport")] {
+			if !noEncoding[r.Key("transport")] {
 				enc = r
 				break
 			}
 		}
 		name := backendOf(best)
-		tr := lookup(best.parts, "transport")
+		tr := best.Key("transport")
 		if noEncoding[tr] {
 			s := fmt.Sprintf("%s: yes — the %s, read in place with no encoding, costs %s (%s %s)",
-				name, tr, human(float64(best.Center), t.Unit), fmtRatio(float64(best.Ratio)), rep.Baseline)
+				name, tr, engine.Human(float64(best.Center), t.Unit), engine.FmtRatio(float64(best.Ratio)), rep.Baseline)
 			if enc != nil {
-				s += fmt.Sprintf("; the cheapest encoding, %s, costs %s it", lookup(enc.parts, "transport"), fmtRatio(float64(enc.Center/best.Center)))
+				s += fmt.Sprintf("; the cheapest encoding, %s, costs %s it", enc.Key("transport"), engine.FmtRatio(float64(enc.Center/best.Center)))
 			}
 			answers = append(answers, s)
 			continue
 		}
 		s := fmt.Sprintf("%s: no — every event is copied across; the cheapest encoding, %s, costs %s (%s %s)",
-			name, tr, human(float64(best.Center), t.Unit), fmtRatio(float64(best.Ratio)), rep.Baseline)
+			name, tr, engine.Human(float64(best.Center), t.Unit), engine.FmtRatio(float64(best.Ratio)), rep.Baseline)
 		if ph := phasesOf(rep, file, best); ph.ok() {
 			s += fmt.Sprintf(", %s of it encoding and decoding on the host", pct(ph.codecShare()))
 		}
 		for _, r := range fast {
-			if lookup(r.parts, "transport") == "json" && r != best {
-				s += fmt.Sprintf("; json costs %s it", fmtRatio(float64(r.Center/best.Center)))
+			if r.Key("transport") == "json" && r != best {
+				s += fmt.Sprintf("; json costs %s it", engine.FmtRatio(float64(r.Center/best.Center)))
 			}
 		}
 		answers = append(answers, s)
 	}
 	if len(answers) > 0 {
 		out = append(out, fmt.Sprintf("Can serialization be avoided (a `%s` event)? %s.",
-			nonEmpty(lookup(base.parts, "shape"), base.Group), strings.Join(answers, "; ")))
+			engine.NonEmpty(base.Key("shape"), base.Group), strings.Join(answers, "; ")))
 	}
 	return out
 }
 
-func baselineOf(rows []*Row) *Row {
+func baselineOf(rows []*engine.Row) *engine.Row {
 	for _, r := range rows {
 		if r.Baseline {
 			return r
@@ -172,8 +174,8 @@ func baselineOf(rows []*Row) *Row {
 }
 
 // byBackend splits rows by backend and fixture, in order of appearance.
-func byBackend(rows []*Row) [][]*Row {
-	var out [][]*Row
+func byBackend(rows []*engine.Row) [][]*engine.Row {
+	var out [][]*engine.Row
 	idx := map[string]int{}
 	for _, r := range rows {
 		k := backendOf(r)
@@ -189,8 +191,8 @@ func byBackend(rows []*Row) [][]*Row {
 }
 
 // fastestFirst sorts rows by center, lowest first.
-func fastestFirst(rows []*Row) []*Row {
-	out := append([]*Row(nil), rows...)
+func fastestFirst(rows []*engine.Row) []*engine.Row {
+	out := append([]*engine.Row(nil), rows...)
 	for i := 1; i < len(out); i++ {
 		for j := i; j > 0 && out[j].Center < out[j-1].Center; j-- {
 			out[j], out[j-1] = out[j-1], out[j]
@@ -201,7 +203,7 @@ func fastestFirst(rows []*Row) []*Row {
 
 // pipelineFindings gives each row's throughput as a share of the
 // baseline's.
-func pipelineFindings(t *Table, baseline string) []string {
+func pipelineFindings(t *engine.Table, baseline string) []string {
 	base := baselineOf(t.Rows)
 	if base == nil || !(base.Center > 0) {
 		return nil
@@ -211,27 +213,27 @@ func pipelineFindings(t *Table, baseline string) []string {
 		if r.Baseline {
 			continue
 		}
-		s := fmt.Sprintf("%s %s (%s", evLabel(r), human(float64(r.Center), t.Unit), pct(float64(r.Center/base.Center)))
+		s := fmt.Sprintf("%s %s (%s", evLabel(r), engine.Human(float64(r.Center), t.Unit), pct(float64(r.Center/base.Center)))
 		if r.HasBase && !r.Significant {
 			s += ", not distinguishable"
 		}
 		parts = append(parts, s+")")
 	}
 	return []string{fmt.Sprintf("Streaming a batch of events through one instance (Pipeline): %s does %s; as a share of it: %s.",
-		evLabel(base), human(float64(base.Center), t.Unit), strings.Join(parts, ", "))}
+		evLabel(base), engine.Human(float64(base.Center), t.Unit), strings.Join(parts, ", "))}
 }
 
 // callbackFindings gives the cost of one host callback per backend.
-func callbackFindings(t, allocs *Table, baseline string) []string {
+func callbackFindings(t, allocs *engine.Table, baseline string) []string {
 	var parts []string
 	for _, r := range t.Rows {
-		s := fmt.Sprintf("%s %s", r.Label(), human(float64(r.Center), t.Unit))
+		s := fmt.Sprintf("%s %s", r.Label(), engine.Human(float64(r.Center), t.Unit))
 		var notes []string
 		if r.HasBase && r.Significant {
 			notes = append(notes, ratioPhrase(r))
 		}
 		if a := matchRow(allocs, r); a != nil && a.Center > 0 {
-			notes = append(notes, human(float64(a.Center), allocs.Unit))
+			notes = append(notes, engine.Human(float64(a.Center), allocs.Unit))
 		}
 		if len(notes) > 0 {
 			s += " (" + strings.Join(notes, ", ") + ")"
@@ -247,17 +249,17 @@ func callbackFindings(t, allocs *Table, baseline string) []string {
 // eventCharts draws the event suite's charts: each round trip by shape, the
 // phases of the middle shape's round trips, pipeline throughput by
 // transport and the cost of a callback.
-func eventCharts(rep *Report, file, prefix, suffix string) ([]chart, error) {
-	var out []chart
-	add := func(c *chart, err error) error {
+func eventCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Chart, error) {
+	var out []engine.Chart
+	add := func(c *engine.Chart, err error) error {
 		if err == nil && c != nil {
 			out = append(out, *c)
 		}
 		return err
 	}
-	if t := findTable(rep, file, "Event", "sec/op"); t != nil {
+	if t := engine.FindTable(rep, file, "Event", "sec/op"); t != nil {
 		title := fmt.Sprintf("%sEvent round trip per backend and transport, by shape (sec/op, log scale, %g%% CI)", prefix, 100*rep.Confidence)
-		if err := add(keyChart(t, "event"+suffix, title, "shape")); err != nil {
+		if err := add(engine.KeyChart(t, "event"+suffix, title, "shape")); err != nil {
 			return nil, err
 		}
 		title = fmt.Sprintf("%sWhere an event's round trip goes: encode, call, decode (log scale)", prefix)
@@ -265,15 +267,15 @@ func eventCharts(rep *Report, file, prefix, suffix string) ([]chart, error) {
 			return nil, err
 		}
 	}
-	if t := findTable(rep, file, "Pipeline", "events/s"); t != nil {
+	if t := engine.FindTable(rep, file, "Pipeline", "events/s"); t != nil {
 		title := fmt.Sprintf("%sPipeline throughput per backend, by transport (events/s, log scale, %g%% CI)", prefix, 100*rep.Confidence)
-		if err := add(keyChart(t, "pipeline"+suffix, title, "transport")); err != nil {
+		if err := add(engine.KeyChart(t, "pipeline"+suffix, title, "transport")); err != nil {
 			return nil, err
 		}
 	}
-	if t := findTable(rep, file, "Callback", "sec/callback"); t != nil {
+	if t := engine.FindTable(rep, file, "Callback", "sec/callback"); t != nil {
 		title := fmt.Sprintf("%sOne host callback per backend (sec/callback, log scale, %g%% CI)", prefix, 100*rep.Confidence)
-		if err := add(keyChart(t, "callback"+suffix, title, "")); err != nil {
+		if err := add(engine.KeyChart(t, "callback"+suffix, title, "")); err != nil {
 			return nil, err
 		}
 	}
@@ -299,25 +301,25 @@ func bytesPhrase(v float64) string {
 
 // phaseChart plots, for the typical (or middle) shape, each row's encode,
 // call and decode time beside its whole round trip.
-func phaseChart(rep *Report, file string, t *Table, name, title string) (*chart, error) {
-	var groups [][]*Row
-	forEachGroup(t, func(rows []*Row) { groups = append(groups, rows) })
+func phaseChart(rep *engine.Report, file string, t *engine.Table, name, title string) (*engine.Chart, error) {
+	var groups [][]*engine.Row
+	forEachGroup(t, func(rows []*engine.Row) { groups = append(groups, rows) })
 	if len(groups) == 0 {
 		return nil, nil
 	}
 	rows := groups[len(groups)/2]
 	for _, g := range groups {
-		if lookup(g[0].parts, "shape") == "typical" {
+		if g[0].Key("shape") == "typical" {
 			rows = g
 		}
 	}
 	series := []string{"round trip", "encode", "call", "decode"}
-	pts := map[string]*errPoints{}
+	pts := map[string]*engine.ErrPoints{}
 	for _, s := range series {
-		pts[s] = &errPoints{}
+		pts[s] = &engine.ErrPoints{}
 	}
 	var cats []string
-	var yr yRange
+	var yr engine.YRange
 	width := 0.6 / float64(len(series))
 	for _, r := range rows {
 		ph := phasesOf(rep, file, r)
@@ -335,31 +337,31 @@ func phaseChart(rep *Report, file string, t *Table, name, title string) (*chart,
 			if i == 0 {
 				lo, hi = float64(r.Lo), float64(r.Hi)
 			}
-			pts[series[i]].add(x-0.3+width*(float64(i)+0.5), v, lo, hi)
-			yr.add(v, lo, hi)
+			pts[series[i]].Add(x-0.3+width*(float64(i)+0.5), v, lo, hi)
+			yr.Add(v, lo, hi)
 		}
 	}
 	if len(cats) == 0 {
 		return nil, nil
 	}
-	if s := lookup(rows[0].parts, "shape"); s != "" {
+	if s := rows[0].Key("shape"); s != "" {
 		title += ", shape " + s
 	}
-	p := newPlot(title)
+	p := engine.NewPlot(title)
 	p.Y.Label.Text = "sec/op"
 	for i, s := range series {
 		if len(pts[s].XYs) == 0 {
 			continue
 		}
-		if err := addSeries(p, i, s, pts[s], false); err != nil {
+		if err := engine.AddSeries(p, i, s, pts[s], false); err != nil {
 			return nil, err
 		}
 	}
-	logY(p, yr, "sec/op", len(series), 4.5*vg.Inch)
+	engine.LogY(p, yr, "sec/op", len(series), 4.5*vg.Inch)
 	p.NominalX(cats...)
-	rotateX(p)
+	engine.RotateX(p)
 	p.X.Min, p.X.Max = -0.5, float64(len(cats))-0.5
-	return render(p, name, title, chartWidth(len(cats)), 4.5*vg.Inch)
+	return engine.Render(p, name, title, engine.ChartWidth(len(cats)), 4.5*vg.Inch)
 }
 
 // EventRow is one line of the event summary: a BenchmarkEvent row with its
@@ -381,23 +383,23 @@ type EventRow struct {
 
 // eventSummary gathers every BenchmarkEvent row of the first file into
 // EventRows, shape by shape.
-func eventSummary(rep *Report) []EventRow {
-	files := distinctFiles(rep)
+func eventSummary(rep *engine.Report) []EventRow {
+	files := engine.DistinctFiles(rep)
 	if len(files) != 1 {
 		return nil // one table per file would need a file column; see the tables
 	}
 	file := files[0]
-	t := findTable(rep, file, "Event", "sec/op")
+	t := engine.FindTable(rep, file, "Event", "sec/op")
 	if t == nil {
 		return nil
 	}
-	moved := findTable(rep, file, "Event", "moved-B/op")
-	allocs := findTable(rep, file, "Event", "allocs/op")
+	moved := engine.FindTable(rep, file, "Event", "moved-B/op")
+	allocs := engine.FindTable(rep, file, "Event", "allocs/op")
 	var out []EventRow
 	for _, r := range t.Rows {
 		e := EventRow{
-			Shape: lookup(r.parts, "shape"), Backend: r.Backend, Fixture: lookup(r.parts, "fixture"),
-			Transport: lookup(r.parts, "transport"), RoundTrip: float64(r.Center),
+			Shape: r.Key("shape"), Backend: r.By, Fixture: r.Key("fixture"),
+			Transport: r.Key("transport"), RoundTrip: float64(r.Center),
 		}
 		if r.HasBase {
 			e.Ratio = float64(r.Ratio)
@@ -417,23 +419,23 @@ func eventSummary(rep *Report) []EventRow {
 }
 
 // writeEventMarkdown writes the event summary: one table per shape.
-func writeEventMarkdown(w io.Writer, rep *Report) {
-	if len(rep.Events) == 0 {
+func writeEventMarkdown(w io.Writer, events []EventRow, baseline string) {
+	if len(events) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "## Event round trips\n\n")
 	fmt.Fprintf(w, "Per backend and transport: the round trip (median), its ratio to %s, the bytes that crossed, "+
 		"allocations, the three phases timed apart, and the share of encode and decode: the host's encoding and "+
-		"decoding (for view: building the view and reading it back; for value: checking the limits and copying the result).\n", rep.Baseline)
+		"decoding (for view: building the view and reading it back; for value: checking the limits and copying the result).\n", baseline)
 	shape := "\x00"
-	for _, e := range rep.Events {
+	for _, e := range events {
 		if e.Shape != shape {
 			shape = e.Shape
-			fmt.Fprintf(w, "\n### shape %s\n\n", nonEmpty(shape, "—"))
-			fmt.Fprintf(w, "| backend | transport | round trip | vs %s | moved | allocs/op | encode | call | decode | encode+decode |\n", rep.Baseline)
+			fmt.Fprintf(w, "\n### shape %s\n\n", engine.NonEmpty(shape, "—"))
+			fmt.Fprintf(w, "| backend | transport | round trip | vs %s | moved | allocs/op | encode | call | decode | encode+decode |\n", baseline)
 			fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		}
-		fmt.Fprintf(w, "| %s |\n", strings.Join(eventCells(e, mdEscape), " | "))
+		fmt.Fprintf(w, "| %s |\n", strings.Join(eventCells(e, engine.MDEscape), " | "))
 	}
 	fmt.Fprintln(w)
 }
@@ -446,13 +448,13 @@ func eventCells(e EventRow, esc func(string) string) []string {
 	}
 	ratio := "baseline"
 	if e.Ratio > 0 {
-		ratio = fmtRatio(e.Ratio)
+		ratio = engine.FmtRatio(e.Ratio)
 	}
 	share := ""
 	if e.Encode+e.Call+e.Decode > 0 {
 		share = pct(e.CodecShare)
 	}
-	sec := func(v float64) string { return human(v, "sec/op") }
+	sec := func(v float64) string { return engine.Human(v, "sec/op") }
 	return []string{esc(name), esc(e.Transport), sec(e.RoundTrip), ratio, bytesPhrase(e.Moved),
 		strconv.FormatFloat(e.Allocs, 'f', -1, 64), sec(e.Encode), sec(e.Call), sec(e.Decode), share}
 }

@@ -1,4 +1,4 @@
-package main
+package plugbench
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
 )
 
 // A FaultReport is the fault table: what a misbehaving plugin (a
@@ -19,11 +21,11 @@ import (
 // writes it as JSON ("make faults"); -faults reads it. The JSON report carries it as read, in file order, with the
 // matching BenchmarkRecover row added to each cell.
 type FaultReport struct {
-	File       string       `json:"file"`
-	Config     []EnvEntry   `json:"config"` // in file order
-	DeadlineNs int64        `json:"deadline_ns"`
-	Faults     []string     `json:"faults"`
-	Cells      []*FaultCell `json:"cells"`
+	File       string            `json:"file"`
+	Config     []engine.EnvEntry `json:"config"` // in file order
+	DeadlineNs int64             `json:"deadline_ns"`
+	Faults     []string          `json:"faults"`
+	Cells      []*FaultCell      `json:"cells"`
 }
 
 // A FaultCell is one fault injected into one backend and fixture.
@@ -51,13 +53,13 @@ type FaultCell struct {
 
 // A RecoverTime is a BenchmarkRecover row's sec/op summary.
 type RecoverTime struct {
-	File       string  `json:"file"`
-	Name       string  `json:"name"`
-	N          int     `json:"n"`
-	Center     num     `json:"center"`
-	Lo         num     `json:"lo"`
-	Hi         num     `json:"hi"`
-	Confidence float64 `json:"confidence"`
+	File       string     `json:"file"`
+	Name       string     `json:"name"`
+	N          int        `json:"n"`
+	Center     engine.Num `json:"center"`
+	Lo         engine.Num `json:"lo"`
+	Hi         engine.Num `json:"hi"`
+	Confidence float64    `json:"confidence"`
 }
 
 // The values a fault cell's fields may take.
@@ -83,16 +85,16 @@ type rawFaultCell struct {
 	PeakRSSBytes *int64  `json:"peak_rss_bytes"`
 }
 
-// readFaults reads and validates a fault table. Every problem is an
+// ReadFaults reads and validates a fault table. Every problem is an
 // input error: "file:line: message", exit status 2.
-func readFaults(path string) (*FaultReport, error) {
+func ReadFaults(path string) (*FaultReport, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, inputErrors{fmt.Errorf("-faults %s: %w", path, err)}
+		return nil, engine.InputErrors{fmt.Errorf("-faults %s: %w", path, err)}
 	}
 	return parseFaults(path, b)
 }
@@ -100,7 +102,7 @@ func readFaults(path string) (*FaultReport, error) {
 // parseFaults decodes b, the content of path, element by element so
 // that every error can name its line.
 func parseFaults(path string, b []byte) (*FaultReport, error) {
-	fr := &FaultReport{File: path, Config: []EnvEntry{}, Faults: []string{}, Cells: []*FaultCell{}}
+	fr := &FaultReport{File: path, Config: []engine.EnvEntry{}, Faults: []string{}, Cells: []*FaultCell{}}
 	type lineErr struct {
 		line int
 		err  error
@@ -128,9 +130,9 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, inputErrors{fmt.Errorf("%s:%d: %w", path, lineAt(se.Offset-1), err)}
+			return nil, engine.InputErrors{fmt.Errorf("%s:%d: %w", path, lineAt(se.Offset-1), err)}
 		}
-		return nil, inputErrors{fmt.Errorf("%s: %w", path, err)}
+		return nil, engine.InputErrors{fmt.Errorf("%s: %w", path, err)}
 	}
 	// jsonErr turns a decoding error of the value at offset at into an
 	// input error at its line.
@@ -139,7 +141,7 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 		if errors.As(err, &te) {
 			at = skip(at) + te.Offset - 1
 		}
-		return inputErrors{fmt.Errorf("%s:%d: %w", path, lineAt(at), err)}
+		return engine.InputErrors{fmt.Errorf("%s:%d: %w", path, lineAt(at), err)}
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -152,7 +154,7 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 			return jsonErr(err, at)
 		}
 		if d, ok := tok.(json.Delim); !ok || d != want {
-			return inputErrors{fmt.Errorf("%s:%d: want %q, have %v", path, lineAt(at), string(want), tok)}
+			return engine.InputErrors{fmt.Errorf("%s:%d: want %q, have %v", path, lineAt(at), string(want), tok)}
 		}
 		return nil
 	}
@@ -169,7 +171,7 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 		}
 		key, _ := tok.(string)
 		if seen[key] {
-			return nil, inputErrors{fmt.Errorf("%s:%d: %q is set twice", path, lineAt(at), key)}
+			return nil, engine.InputErrors{fmt.Errorf("%s:%d: %q is set twice", path, lineAt(at), key)}
 		}
 		seen[key] = true
 		at = dec.InputOffset()
@@ -188,7 +190,7 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 				if err := dec.Decode(&v); err != nil {
 					return nil, jsonErr(err, at)
 				}
-				fr.Config = append(fr.Config, EnvEntry{Key: k.(string), Value: v})
+				fr.Config = append(fr.Config, engine.EnvEntry{Key: k.(string), Value: v})
 			}
 			if err := expect('}'); err != nil {
 				return nil, err
@@ -233,7 +235,7 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 				return nil, err
 			}
 		default:
-			return nil, inputErrors{fmt.Errorf("%s:%d: unknown field %q (want config, deadline_ns, faults and cells)", path, lineAt(at), key)}
+			return nil, engine.InputErrors{fmt.Errorf("%s:%d: unknown field %q (want config, deadline_ns, faults and cells)", path, lineAt(at), key)}
 		}
 	}
 	if err := expect('}'); err != nil {
@@ -241,7 +243,7 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 	}
 	end := dec.InputOffset()
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, inputErrors{fmt.Errorf("%s:%d: data after the JSON object", path, lineAt(end))}
+		return nil, engine.InputErrors{fmt.Errorf("%s:%d: data after the JSON object", path, lineAt(end))}
 	}
 	for _, k := range []string{"config", "deadline_ns", "faults", "cells"} {
 		if !seen[k] {
@@ -270,8 +272,8 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 	}
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].line < errs[j].line })
-		var ie inputErrors
-		for _, e := range errs[:min(len(errs), maxInputErrors)] {
+		var ie engine.InputErrors
+		for _, e := range errs[:min(len(errs), engine.MaxInputErrors)] {
 			ie = append(ie, e.err)
 		}
 		return nil, ie
@@ -326,7 +328,7 @@ func checkFaultCell(raw *rawFaultCell) (*FaultCell, []string) {
 				return
 			}
 		}
-		msgs = append(msgs, fmt.Sprintf("%s %q: want %s", name, val, orList(allowed)))
+		msgs = append(msgs, fmt.Sprintf("%s %q: want %s", name, val, engine.OrList(allowed)))
 	}
 	if raw.Outcome != nil {
 		oneOf("outcome", c.Outcome, faultOutcomes, false)
@@ -349,14 +351,14 @@ func checkFaultCell(raw *rawFaultCell) (*FaultCell, []string) {
 // joinRecover adds to each fault cell the BenchmarkRecover row of its
 // fault, backend and fixture (sec/op), from the first table that has
 // one.
-func joinRecover(rep *Report) {
-	for _, c := range rep.Faults.Cells {
+func joinRecover(rep *engine.Report, fr *FaultReport) {
+	for _, c := range fr.Cells {
 		for _, t := range rep.Tables {
 			if t.Benchmark != "Recover" || t.Unit != "sec/op" || c.Recover != nil {
 				continue
 			}
 			for _, r := range t.Rows {
-				if lookup(r.parts, "fault") == c.Fault && lookup(r.parts, "backend") == c.Backend && lookup(r.parts, "fixture") == c.Fixture {
+				if r.Key("fault") == c.Fault && r.Key("backend") == c.Backend && r.Key("fixture") == c.Fixture {
 					c.Recover = &RecoverTime{File: t.File, Name: "Benchmark" + r.Name, N: r.N,
 						Center: r.Center, Lo: r.Lo, Hi: r.Hi, Confidence: r.Confidence}
 					break
@@ -368,21 +370,21 @@ func joinRecover(rep *Report) {
 
 // faultMachineWarnings compares the fault table's machine with each
 // results file's.
-func faultMachineWarnings(rep *Report) []string {
+func faultMachineWarnings(rep *engine.Report, fr *FaultReport) []string {
 	var out []string
-	fc := envKV(rep.Faults.Config)
+	fc := envKV(fr.Config)
 	for _, ef := range rep.Environment {
-		for _, d := range machineDiffs(rep.Faults.File, fc, ef.File, envKV(ef.Config)) {
+		for _, d := range engine.MachineDiffs(fr.File, fc, ef.File, envKV(ef.Config)) {
 			out = append(out, "the fault table and the results come from different machines: "+d)
 		}
 	}
 	return out
 }
 
-func envKV(es []EnvEntry) []kv {
-	out := make([]kv, len(es))
+func envKV(es []engine.EnvEntry) []engine.KV {
+	out := make([]engine.KV, len(es))
 	for i, e := range es {
-		out[i] = kv{e.Key, e.Value}
+		out[i] = engine.KV{e.Key, e.Value}
 	}
 	return out
 }
@@ -499,7 +501,7 @@ func (c *FaultCell) recoveryText() string {
 	}
 	if r := c.Recover; r != nil {
 		s += ": " + fmtDuration(1e9*float64(r.Center))
-		if r.N >= 6 && !isInf(float64(r.Lo), float64(r.Hi)) {
+		if r.N >= 6 && !engine.IsInf(float64(r.Lo), float64(r.Hi)) {
 			s += fmt.Sprintf(" (%s CI %s)", ciPct(r.Confidence), fmtDurationRange(1e9*float64(r.Lo), 1e9*float64(r.Hi)))
 		} else {
 			s += fmt.Sprintf(" (n=%d)", r.N)
@@ -564,7 +566,7 @@ func (fr *FaultReport) intro() string {
 		"from the BenchmarkRecover rows when the results have them, what the recovery costs.", fr.File, fmtDuration(float64(fr.DeadlineNs)))
 	var cfg []string
 	for _, e := range fr.Config {
-		if !hiddenEnvKey(e.Key) {
+		if !engine.HiddenEnvKey(e.Key) {
 			cfg = append(cfg, e.Key+": "+e.Value)
 		}
 	}
@@ -580,29 +582,20 @@ const faultsNotMeasured = "The fault table (what a misbehaving plugin does to th
 
 const faultsHeading = "Faults: what a misbehaving plugin does to the host"
 
-// mdText escapes free text (a fault's detail) for Markdown, on one
-// line.
-func mdText(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	return strings.NewReplacer(`\`, `\\`, "&", "&amp;", "|", `\|`, "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;",
-		"`", "\\`", "[", `\[`, "]", `\]`).Replace(s)
-}
-
-func writeFaultsMarkdown(w io.Writer, rep *Report) {
-	fr := rep.Faults
+func writeFaultsMarkdown(w io.Writer, fr *FaultReport) {
 	if fr == nil {
 		fmt.Fprintf(w, "%s\n\n", faultsNotMeasured)
 		return
 	}
 	t := fr.table()
-	fmt.Fprintf(w, "## %s\n\n%s\n\n", faultsHeading, mdText(fr.intro()))
+	fmt.Fprintf(w, "## %s\n\n%s\n\n", faultsHeading, engine.MDText(fr.intro()))
 	fmt.Fprintf(w, "| backend |")
 	for _, f := range t.Faults {
-		fmt.Fprintf(w, " %s |", mdEscape(f))
+		fmt.Fprintf(w, " %s |", engine.MDEscape(f))
 	}
 	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(t.Faults)))
 	for _, r := range t.Rows {
-		fmt.Fprintf(w, "| %s |", mdEscape(r.Label))
+		fmt.Fprintf(w, "| %s |", engine.MDEscape(r.Label))
 		for _, c := range r.Cells {
 			if c == nil {
 				fmt.Fprintf(w, " — |")
@@ -610,7 +603,7 @@ func writeFaultsMarkdown(w io.Writer, rep *Report) {
 			}
 			parts := c.cellParts()
 			for i := range parts {
-				parts[i] = mdText(parts[i])
+				parts[i] = engine.MDText(parts[i])
 			}
 			fmt.Fprintf(w, " %s |", strings.Join(parts, "; "))
 		}
@@ -618,15 +611,15 @@ func writeFaultsMarkdown(w io.Writer, rep *Report) {
 	}
 	fmt.Fprintf(w, "\nDetails:\n\n")
 	for _, c := range t.Cells {
-		fmt.Fprintf(w, "- **%s, %s**: %s", mdEscape(c.Fault), mdEscape(c.label()), mdText(c.outcomeText()))
+		fmt.Fprintf(w, "- **%s, %s**: %s", engine.MDEscape(c.Fault), engine.MDEscape(c.label()), engine.MDText(c.outcomeText()))
 		if c.Detail != "" {
-			fmt.Fprintf(w, ": %s", mdText(c.Detail))
+			fmt.Fprintf(w, ": %s", engine.MDText(c.Detail))
 		}
 		if c.RecoveryNote != "" {
-			fmt.Fprintf(w, ". Recovery: %s", mdText(c.RecoveryNote))
+			fmt.Fprintf(w, ". Recovery: %s", engine.MDText(c.RecoveryNote))
 		}
 		if c.Recover != nil {
-			fmt.Fprintf(w, " (%s)", mdCode(c.Recover.Name))
+			fmt.Fprintf(w, " (%s)", engine.MDCode(c.Recover.Name))
 		}
 		fmt.Fprintln(w)
 	}

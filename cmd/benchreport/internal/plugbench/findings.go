@@ -1,4 +1,4 @@
-package main
+package plugbench
 
 import (
 	"fmt"
@@ -7,14 +7,16 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
 )
 
 // findings derives short statements from the report tables. Every
 // number quoted comes from a Row; a difference is only called one if
 // it is significant.
-func findings(rep *Report) []string {
+func findings(rep *engine.Report) []string {
 	out := []string{}
-	files := distinctFiles(rep)
+	files := engine.DistinctFiles(rep)
 	for _, file := range files {
 		prefix := ""
 		if len(files) > 1 {
@@ -22,51 +24,51 @@ func findings(rep *Report) []string {
 		}
 		add := func(s string) { out = append(out, prefix+s) }
 		for _, bench := range []string{"Call", "Parallel"} {
-			if t := findTable(rep, file, bench, "sec/op"); t != nil {
+			if t := engine.FindTable(rep, file, bench, "sec/op"); t != nil {
 				for _, s := range callFindings(t, rep, bench) {
 					add(s)
 				}
 			}
 		}
-		if t := findTable(rep, file, "Payload", "sec/op"); t != nil {
-			for _, s := range payloadFindings(t, findTable(rep, file, "Payload", "B/s"), rep) {
+		if t := engine.FindTable(rep, file, "Payload", "sec/op"); t != nil {
+			for _, s := range payloadFindings(t, engine.FindTable(rep, file, "Payload", "B/s"), rep) {
 				add(s)
 			}
 		}
-		if t := findTable(rep, file, "Setup", "sec/op"); t != nil {
+		if t := engine.FindTable(rep, file, "Setup", "sec/op"); t != nil {
 			for _, s := range setupFindings(t) {
 				add(s)
 			}
 		}
 		for _, bench := range []string{"Call", "Payload", "Parallel", "Event", "Pipeline"} {
-			if t := findTable(rep, file, bench, "allocs/op"); t != nil {
+			if t := engine.FindTable(rep, file, bench, "allocs/op"); t != nil {
 				if s := allocFinding(t, rep.Baseline); s != "" {
 					add(s)
 				}
 			}
 		}
-		if t := findTable(rep, file, "Event", "sec/op"); t != nil {
+		if t := engine.FindTable(rep, file, "Event", "sec/op"); t != nil {
 			for _, s := range eventFindings(rep, file, t) {
 				add(s)
 			}
 		}
-		if t := findTable(rep, file, "Pipeline", "events/s"); t != nil {
+		if t := engine.FindTable(rep, file, "Pipeline", "events/s"); t != nil {
 			for _, s := range pipelineFindings(t, rep.Baseline) {
 				add(s)
 			}
 		}
-		if t := findTable(rep, file, "Callback", "sec/callback"); t != nil {
-			for _, s := range callbackFindings(t, findTable(rep, file, "Callback", "allocs/op"), rep.Baseline) {
+		if t := engine.FindTable(rep, file, "Callback", "sec/callback"); t != nil {
+			for _, s := range callbackFindings(t, engine.FindTable(rep, file, "Callback", "allocs/op"), rep.Baseline) {
 				add(s)
 			}
 		}
-		if t := findTable(rep, file, "Ref", "sec/op"); t != nil {
-			for _, s := range refFindings(t, findTable(rep, file, "Call", "sec/op"), rep.Baseline) {
+		if t := engine.FindTable(rep, file, "Ref", "sec/op"); t != nil {
+			for _, s := range refFindings(t, engine.FindTable(rep, file, "Call", "sec/op"), rep.Baseline) {
 				add(s)
 			}
 		}
-		if t := findTable(rep, file, "Call", "sec/op"); t != nil {
-			if s := nativeCallFinding(t, findTable(rep, file, "Ref", "sec/op")); s != "" {
+		if t := engine.FindTable(rep, file, "Call", "sec/op"); t != nil {
+			if s := nativeCallFinding(t, engine.FindTable(rep, file, "Ref", "sec/op")); s != "" {
 				add(s)
 			}
 		}
@@ -80,20 +82,20 @@ func findings(rep *Report) []string {
 // notRunFindings names every backend that has no results in a file
 // because all its rows did not run: the tables and the other findings
 // cannot mention it, and must not drop it silently.
-func notRunFindings(rep *Report) []string {
+func notRunFindings(rep *engine.Report, dead map[string][]string) []string {
 	out := []string{}
 	for _, ef := range rep.Environment {
-		for _, b := range rep.deadBackends[ef.File] {
-			var rows []NotRun
+		for _, b := range dead[ef.File] {
+			var rows []engine.NotRun
 			for _, nr := range rep.NotRun {
-				_, parts, _ := nameParts(benchfmt.Name(strings.TrimPrefix(nr.Name, "Benchmark")))
-				if nr.File == ef.File && lookup(parts, "backend") == b {
+				_, parts, _ := engine.NameParts(benchfmt.Name(strings.TrimPrefix(nr.Name, "Benchmark")))
+				if nr.File == ef.File && engine.Lookup(parts, "backend") == b {
 					rows = append(rows, nr)
 				}
 			}
 			skipped := 0
 			for _, nr := range rows {
-				if nr.Status == notRunSkipped {
+				if nr.Status == engine.NotRunSkipped {
 					skipped++
 				}
 			}
@@ -112,7 +114,7 @@ func notRunFindings(rep *Report) []string {
 			if len(rows) == 1 {
 				s = fmt.Sprintf("Backend %s did not run%s: its one row was %s", b, in, how)
 			}
-			if r := firstLine(rows[0].Reason); r != "" {
+			if r := engine.FirstLine(rows[0].Reason); r != "" {
 				s += fmt.Sprintf(" (`%s`)", strings.ReplaceAll(r, "`", "'"))
 			}
 			out = append(out, s+"; they are listed under “Rows that did not run”.")
@@ -131,24 +133,24 @@ func ciPct(conf float64) string {
 }
 
 // ratioPhrase describes a compared row: "10.2× (95% CI 9.8×–10.6×)".
-func ratioPhrase(r *Row) string {
-	s := fmtRatio(float64(r.Ratio))
+func ratioPhrase(r *engine.Row) string {
+	s := engine.FmtRatio(float64(r.Ratio))
 	if !math.IsInf(float64(r.RatioHi), 1) {
-		s += fmt.Sprintf(" (%s CI %s–%s)", ciPct(r.RatioConfidence), fmtRatio(float64(r.RatioLo)), fmtRatio(float64(r.RatioHi)))
+		s += fmt.Sprintf(" (%s CI %s–%s)", ciPct(r.RatioConfidence), engine.FmtRatio(float64(r.RatioLo)), engine.FmtRatio(float64(r.RatioHi)))
 	} else if r.BaseCenter == 0 {
 		s = "more than zero"
 	}
 	return s
 }
 
-func callFindings(t *Table, rep *Report, bench string) []string {
+func callFindings(t *engine.Table, rep *engine.Report, bench string) []string {
 	var out []string
 	noun := "call"
 	if bench == "Parallel" {
 		noun = "parallel call"
 	}
-	forEachGroup(t, func(rows []*Row) {
-		var base *Row
+	forEachGroup(t, func(rows []*engine.Row) {
+		var base *engine.Row
 		for _, r := range rows {
 			if r.Baseline {
 				base = r
@@ -157,7 +159,7 @@ func callFindings(t *Table, rep *Report, bench string) []string {
 		if base == nil {
 			return
 		}
-		op := lookup(base.parts, "op")
+		op := base.Key("op")
 		if op == "" {
 			op = base.Group
 		}
@@ -169,10 +171,10 @@ func callFindings(t *Table, rep *Report, bench string) []string {
 			if r.Significant {
 				sig = append(sig, fmt.Sprintf("%s %s", r.Label(), ratioPhrase(r)))
 			} else {
-				same = append(same, fmt.Sprintf("%s (p=%s)", r.Label(), fmtP(float64(r.P))))
+				same = append(same, fmt.Sprintf("%s (p=%s)", r.Label(), engine.FmtP(float64(r.P))))
 			}
 		}
-		s := fmt.Sprintf("One `%s` %s through %s costs %s", op, noun, rep.Baseline, human(float64(base.Center), t.Unit))
+		s := fmt.Sprintf("One `%s` %s through %s costs %s", op, noun, rep.Baseline, engine.Human(float64(base.Center), t.Unit))
 		if len(sig) > 0 {
 			s += "; relative to it: " + strings.Join(sig, ", ")
 		}
@@ -185,7 +187,7 @@ func callFindings(t *Table, rep *Report, bench string) []string {
 }
 
 // forEachGroup calls f with each run of rows of the same group.
-func forEachGroup(t *Table, f func([]*Row)) {
+func forEachGroup(t *engine.Table, f func([]*engine.Row)) {
 	for i := 0; i < len(t.Rows); {
 		j := i
 		for j < len(t.Rows) && t.Rows[j].Group == t.Rows[i].Group {
@@ -196,34 +198,34 @@ func forEachGroup(t *Table, f func([]*Row)) {
 	}
 }
 
-func payloadFindings(t, rate *Table, rep *Report) []string {
+func payloadFindings(t, rate *engine.Table, rep *engine.Report) []string {
 	// Find the largest size.
 	var maxSize float64
 	var maxLabel string
 	for _, r := range t.Rows {
-		if s, ok := parseSize(lookup(r.parts, "size")); ok && s > maxSize {
-			maxSize, maxLabel = s, lookup(r.parts, "size")
+		if s, ok := engine.ParseSize(r.Key("size")); ok && s > maxSize {
+			maxSize, maxLabel = s, r.Key("size")
 		}
 	}
 	if maxLabel == "" {
 		return nil
 	}
 	var out []string
-	forEachGroup(t, func(rows []*Row) {
-		if lookup(rows[0].parts, "size") != maxLabel {
+	forEachGroup(t, func(rows []*engine.Row) {
+		if rows[0].Key("size") != maxLabel {
 			return
 		}
-		op := lookup(rows[0].parts, "op")
+		op := rows[0].Key("op")
 		var parts []string
 		for _, r := range rows {
-			s := fmt.Sprintf("%s %s", r.Label(), human(float64(r.Center), t.Unit))
+			s := fmt.Sprintf("%s %s", r.Label(), engine.Human(float64(r.Center), t.Unit))
 			if rr := matchRow(rate, r); rr != nil {
-				s += fmt.Sprintf(" (%s)", human(float64(rr.Center), rate.Unit))
+				s += fmt.Sprintf(" (%s)", engine.Human(float64(rr.Center), rate.Unit))
 			}
 			if r.HasBase && r.Significant {
 				s += fmt.Sprintf(", %s %s", ratioPhrase(r), rep.Baseline)
 			} else if r.HasBase {
-				s += fmt.Sprintf(", not distinguishable from %s (p=%s)", rep.Baseline, fmtP(float64(r.P)))
+				s += fmt.Sprintf(", not distinguishable from %s (p=%s)", rep.Baseline, engine.FmtP(float64(r.P)))
 			}
 			parts = append(parts, s)
 		}
@@ -233,7 +235,7 @@ func payloadFindings(t, rate *Table, rep *Report) []string {
 }
 
 // matchRow finds the row of t with r's group and backend.
-func matchRow(t *Table, r *Row) *Row {
+func matchRow(t *engine.Table, r *engine.Row) *engine.Row {
 	if t == nil {
 		return nil
 	}
@@ -245,14 +247,14 @@ func matchRow(t *Table, r *Row) *Row {
 	return nil
 }
 
-func setupFindings(t *Table) []string {
+func setupFindings(t *engine.Table) []string {
 	var out []string
 	// Per phase: the cheapest and the most expensive backend.
-	type ext struct{ lo, hi *Row }
+	type ext struct{ lo, hi *engine.Row }
 	phases := map[string]*ext{}
 	var order []string
 	for _, r := range t.Rows {
-		ph := lookup(r.parts, "phase")
+		ph := r.Key("phase")
 		if ph == "" {
 			continue
 		}
@@ -275,18 +277,18 @@ func setupFindings(t *Table) []string {
 			continue
 		}
 		out = append(out, fmt.Sprintf("Setup phase `%s` ranges from %s (%s) to %s (%s).",
-			ph, human(float64(e.lo.Center), t.Unit), setupLabel(e.lo), human(float64(e.hi.Center), t.Unit), setupLabel(e.hi)))
+			ph, engine.Human(float64(e.lo.Center), t.Unit), setupLabel(e.lo), engine.Human(float64(e.hi.Center), t.Unit), setupLabel(e.hi)))
 	}
 	// Cache effect: compare each cache mode with cache=none for the
 	// same backend and fixture, by the centers and their intervals.
 	for _, r := range t.Rows {
-		c := lookup(r.parts, "cache")
+		c := r.Key("cache")
 		if c == "" || c == "none" {
 			continue
 		}
 		for _, n := range t.Rows {
-			if lookup(n.parts, "cache") != "none" || n.Backend != r.Backend || n.Fixture != r.Fixture ||
-				lookup(n.parts, "phase") != lookup(r.parts, "phase") {
+			if n.Key("cache") != "none" || n.By != r.By || n.Ignored != r.Ignored ||
+				n.Key("phase") != r.Key("phase") {
 				continue
 			}
 			disjoint := float64(r.Hi) < float64(n.Lo) || float64(r.Lo) > float64(n.Hi)
@@ -295,26 +297,26 @@ func setupFindings(t *Table) []string {
 				how = "the confidence intervals do not overlap"
 			}
 			rt := float64(n.Center / r.Center)
-			change := fmtRatio(rt) + " faster"
+			change := engine.FmtRatio(rt) + " faster"
 			if rt < 1 {
-				change = fmtRatio(1/rt) + " slower"
+				change = engine.FmtRatio(1/rt) + " slower"
 			}
 			out = append(out, fmt.Sprintf("cache=%s makes `%s` of %s %s than cache=none: %s vs %s (%s).",
-				c, lookup(r.parts, "phase"), r.Label(), change, human(float64(r.Center), t.Unit), human(float64(n.Center), t.Unit), how))
+				c, r.Key("phase"), r.Label(), change, engine.Human(float64(r.Center), t.Unit), engine.Human(float64(n.Center), t.Unit), how))
 		}
 	}
 	return out
 }
 
-func setupLabel(r *Row) string {
+func setupLabel(r *engine.Row) string {
 	s := r.Label()
-	if c := lookup(r.parts, "cache"); c != "" {
+	if c := r.Key("cache"); c != "" {
 		s += " cache=" + c
 	}
 	return s
 }
 
-func allocFinding(t *Table, baseline string) string {
+func allocFinding(t *engine.Table, baseline string) string {
 	var parts []string
 	var baseAllocs float64 = -1
 	for _, r := range t.Rows {
@@ -324,7 +326,7 @@ func allocFinding(t *Table, baseline string) string {
 	}
 	for _, r := range t.Rows {
 		if r.HasBase && r.Center > 0 && r.Significant {
-			parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Group, r.Label(), human(float64(r.Center), t.Unit)))
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Group, r.Label(), engine.Human(float64(r.Center), t.Unit)))
 		}
 	}
 	if len(parts) == 0 {
@@ -336,7 +338,7 @@ func allocFinding(t *Table, baseline string) string {
 		more = fmt.Sprintf(" and %d more", len(parts)-maxList)
 		parts = parts[:maxList]
 	}
-	s := fmt.Sprintf("%s: %s makes %s; these make significantly more: %s%s.", t.Benchmark, baseline, human(baseAllocs, t.Unit), strings.Join(parts, ", "), more)
+	s := fmt.Sprintf("%s: %s makes %s; these make significantly more: %s%s.", t.Benchmark, baseline, engine.Human(baseAllocs, t.Unit), strings.Join(parts, ", "), more)
 	if baseAllocs < 0 {
 		s = fmt.Sprintf("%s: allocating rows: %s%s.", t.Benchmark, strings.Join(parts, ", "), more)
 	}
@@ -369,38 +371,31 @@ var refBackends = map[string][]string{
 // refFindings relates reference implementations to the baseline call of
 // the same op and to the backend built on the same mechanism, for the same
 // fixture (medians only: they are different benchmarks of one run).
-func refFindings(ref, call *Table, baseline string) []string {
+func refFindings(ref, call *engine.Table, baseline string) []string {
 	var out []string
 	for _, r := range ref.Rows {
-		op, impl, fixture := lookup(r.parts, "op"), lookup(r.parts, "impl"), lookup(r.parts, "fixture")
-		name := nonEmpty(impl, r.Label())
+		op, impl, fixture := r.Key("op"), r.Key("impl"), r.Key("fixture")
+		name := engine.NonEmpty(impl, r.Label())
 		if fixture != "" {
 			name += " (" + fixture + ")"
 		}
-		s := fmt.Sprintf("Reference `%s` via %s costs %s", op, name, human(float64(r.Center), ref.Unit))
+		s := fmt.Sprintf("Reference `%s` via %s costs %s", op, name, engine.Human(float64(r.Center), ref.Unit))
 		if call != nil {
 			for _, c := range call.Rows {
-				if lookup(c.parts, "op") != op || c.Center <= 0 || r.Center <= 0 {
+				if c.Key("op") != op || c.Center <= 0 || r.Center <= 0 {
 					continue
 				}
 				if c.Baseline {
-					s += fmt.Sprintf(" (%s the %s call's median)", fmtRatio(float64(r.Center/c.Center)), baseline)
+					s += fmt.Sprintf(" (%s the %s call's median)", engine.FmtRatio(float64(r.Center/c.Center)), baseline)
 				}
-				if slices.Contains(refBackends[impl], c.Backend) && c.Backend != baseline && (fixture == "" || c.Fixture == fixture) {
-					s += fmt.Sprintf("; the %s call costs %s this", c.Label(), fmtRatio(float64(c.Center/r.Center)))
+				if slices.Contains(refBackends[impl], c.By) && c.By != baseline && (fixture == "" || c.Ignored == fixture) {
+					s += fmt.Sprintf("; the %s call costs %s this", c.Label(), engine.FmtRatio(float64(c.Center/r.Center)))
 				}
 			}
 		}
 		out = append(out, s+".")
 	}
 	return out
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // nativeBackends are plugbench's in-process native mechanisms, in the
@@ -410,16 +405,16 @@ var nativeBackends = []string{"static", "goplugin", "cgo", "dlopen"}
 // nativeCallFinding answers "what does a native call cost from Go through
 // each mechanism?": the `min` call of every native backend and guest, and
 // the bare mechanisms (BenchmarkRef) beneath them, medians of one file.
-func nativeCallFinding(call, ref *Table) string {
+func nativeCallFinding(call, ref *engine.Table) string {
 	var rows []string
 	seen := 0
 	for _, b := range nativeBackends {
 		var these []string
 		for _, r := range call.Rows {
-			if r.Backend != b || lookup(r.parts, "op") != "min" || !(r.Center > 0) {
+			if r.By != b || r.Key("op") != "min" || !(r.Center > 0) {
 				continue
 			}
-			these = append(these, fmt.Sprintf("%s %s", r.Label(), human(float64(r.Center), call.Unit)))
+			these = append(these, fmt.Sprintf("%s %s", r.Label(), engine.Human(float64(r.Center), call.Unit)))
 		}
 		if len(these) > 0 {
 			seen++
@@ -440,8 +435,8 @@ func nativeCallFinding(call, ref *Table) string {
 			{"purego-syscalln", "a bare purego.SyscallN"},
 		} {
 			for _, r := range ref.Rows {
-				if lookup(r.parts, "op") == "min" && lookup(r.parts, "impl") == impl.name && r.Center > 0 {
-					floors = append(floors, fmt.Sprintf("%s %s", impl.what, human(float64(r.Center), ref.Unit)))
+				if r.Key("op") == "min" && r.Key("impl") == impl.name && r.Center > 0 {
+					floors = append(floors, fmt.Sprintf("%s %s", impl.what, engine.Human(float64(r.Center), ref.Unit)))
 					break
 				}
 			}
@@ -484,12 +479,12 @@ var pairRows = []struct {
 
 // pairFindings compares each pair of runtimePairs present in file, row by
 // row: "compile 1.2ms against 800µs (1.50×)". Medians of one file.
-func pairFindings(rep *Report, file string) []string {
+func pairFindings(rep *engine.Report, file string) []string {
 	var out []string
 	for _, p := range runtimePairs {
 		var cells []string
 		for _, pr := range pairRows {
-			t := findTable(rep, file, pr.bench, pr.unit)
+			t := engine.FindTable(rep, file, pr.bench, pr.unit)
 			if t == nil {
 				continue
 			}
@@ -499,10 +494,10 @@ func pairFindings(rep *Report, file string) []string {
 			}
 			label := pr.label
 			if pr.unit == "allocs/op" {
-				cells = append(cells, fmt.Sprintf("%s allocates %s against %s", label, human(float64(a.Center), t.Unit), human(float64(b.Center), t.Unit)))
+				cells = append(cells, fmt.Sprintf("%s allocates %s against %s", label, engine.Human(float64(a.Center), t.Unit), engine.Human(float64(b.Center), t.Unit)))
 				continue
 			}
-			c := fmt.Sprintf("%s %s against %s", label, human(float64(a.Center), t.Unit), human(float64(b.Center), t.Unit))
+			c := fmt.Sprintf("%s %s against %s", label, engine.Human(float64(a.Center), t.Unit), engine.Human(float64(b.Center), t.Unit))
 			if a.Center > 0 && b.Center > 0 {
 				c += fmt.Sprintf(" (%.2f×)", float64(a.Center)/float64(b.Center))
 			}
@@ -517,16 +512,16 @@ func pairFindings(rep *Report, file string) []string {
 
 // pairRow is t's row of backend and fixture whose name has every key=value
 // of keys, or nil.
-func pairRow(t *Table, backend, fixture string, keys [][2]string) *Row {
+func pairRow(t *engine.Table, backend, fixture string, keys [][2]string) *engine.Row {
 	for _, r := range t.Rows {
 		// The name's fixture key: a table's Fixture column may hold more
 		// (an event table's is "c json").
-		if r.Backend != backend || lookup(r.parts, "fixture") != fixture {
+		if r.By != backend || r.Key("fixture") != fixture {
 			continue
 		}
 		ok := true
 		for _, kv := range keys {
-			if lookup(r.parts, kv[0]) != kv[1] {
+			if r.Key(kv[0]) != kv[1] {
 				ok = false
 				break
 			}
