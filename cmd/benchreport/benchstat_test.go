@@ -61,7 +61,7 @@ func TestBenchstatGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := gateJSON(t, "-min-samples", "2", filepath.Join(dir, "old.txt"), filepath.Join(dir, "new.txt"))
-	rows := map[string]*GateRow{}
+	rows := map[string]*engine.GateRow{}
 	for _, r := range res.Rows {
 		if r.Unit == "sec/op" {
 			rows[r.Name] = r

@@ -111,7 +111,8 @@ func gateVerdict(res *engine.GateResult, allowInconclusive bool) error {
 
 // gateFiles wires the gate: the engine reads BASE and NEW and gates
 // them; for plugbench's results, the gate's advice names plugbench's
-// -normalize reference.
+// -normalize reference, and other results are labelled by their
+// files' base names.
 func gateFiles(basePath, newPath string, f *engine.GateOptions) (*engine.GateResult, error) {
 	c, err := engine.NewGateConfig(f)
 	if err != nil {
@@ -123,6 +124,12 @@ func gateFiles(basePath, newPath string, f *engine.GateOptions) (*engine.GateRes
 	}
 	if plugbench.Detect(ds) {
 		c.NormalizeExample = plugbench.NormalizeExample
+	} else {
+		// Label other results by their files' base names.
+		ds, err = engine.ReadFiles([]string{basePath, newPath}, c.Filter, engine.ParseOpts{Cmd: "gate", BaseNames: true})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return engine.Gate(ds, c)
 }

@@ -1,5 +1,5 @@
-// Benchreport turns plugbench results into reports and regression
-// verdicts.
+// Benchreport turns Go benchmark results, plugbench's and anyone
+// else's, into reports and regression verdicts.
 //
 // Usage:
 //
@@ -59,6 +59,33 @@
 // When a group has no baseline row (e.g. "Setup/phase=load/cache=none",
 // since static has no cache key), the baseline is the static row whose
 // name keys are a subset of the row's ("Setup/phase=load").
+//
+// # Other suites' results
+//
+// Results without plugbench's backend= name key (say, two runs of
+// "go test -run '^$' -bench . -count 6 bytes") are compared file
+// against file, like benchstat's columns, unless -by or -ignore is
+// given: the first file is the baseline (-by .file, -ignore "",
+// -baseline the first file's label), each benchmark's median and
+// interval is given per file with its ratio to the first (new/old),
+// the ratio's interval and the p-value, the title names the files, and
+// the HTML page (or -o for Markdown) charts every benchmark's ratio
+// with its interval, one chart per unit. An argument without "label="
+// is labelled by its base name (by its path if two base names are
+// the same): "report old.txt tuned=new.txt". None of plugbench's
+// findings, tables or words appear. The gate labels such files by
+// their base names too.
+//
+// # Layers
+//
+// The program is built in layers, each a package, importing one way:
+// main (flags, commands, exit statuses) imports internal/plugbench
+// (plugbench's defaults, findings, event and fault tables, charts),
+// and both import internal/engine (reading with its checks,
+// statistics, report tables, the gate, charts and output formats),
+// which imports neither and names no plugbench concept. main applies
+// the plugbench layer when the data has a backend= key or -faults is
+// given.
 //
 // # Failed runs and rows that did not run
 //

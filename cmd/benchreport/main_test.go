@@ -98,6 +98,15 @@ func TestGolden(t *testing.T) {
 		// (-ignore /fixture,/transport), with the event findings.
 		{"report-events", 0, []string{"report", td("events.txt")}},
 
+		// Results without plugbench's keys (two runs of Go's own bytes
+		// benchmarks): the files are compared, the first is the
+		// baseline, labelled by base name or label=.
+		{"report-foreign", 0, []string{"report", td("bytes-old.txt"), td("bytes-new.txt")}},
+		{"report-foreign-html", 0, []string{"report", "-format", "html", td("bytes-old.txt"), td("bytes-new.txt")}},
+		{"report-foreign-csv", 0, []string{"report", "-format", "csv", "before=" + td("bytes-old.txt"), "after=" + td("bytes-new.txt")}},
+		{"report-foreign-one", 0, []string{"report", td("bytes-old.txt")}},
+		{"gate-foreign", 1, []string{"gate", td("bytes-old.txt"), td("bytes-new.txt")}},
+
 		// Gate outcomes.
 		{"gate-same", 0, []string{"gate", base, same}},
 		{"gate-identical", 0, []string{"gate", base, base}},
@@ -436,5 +445,33 @@ func TestGateNormalizeRunScope(t *testing.T) {
 	}
 	if _, stderr, code := runMain("gate", "-normalize", "backend=static", "-normalize-scope", "file", base, next); code != exitBad || !strings.Contains(stderr, "want row or run") {
 		t.Errorf("-normalize-scope file: exit %d, %s", code, stderr)
+	}
+}
+
+// TestForeignSpeaksNoSuite checks that results without plugbench's keys
+// are reported and gated in the engine's words: nothing in any format
+// names backends, static or plugbench.
+func TestForeignSpeaksNoSuite(t *testing.T) {
+	old, new := filepath.Join("testdata", "bytes-old.txt"), filepath.Join("testdata", "bytes-new.txt")
+	suite := regexp.MustCompile(`(?i)backend|static|plugbench`)
+	for _, args := range [][]string{
+		{"report", old, new},
+		{"report", "-format", "html", old, new},
+		{"report", "-format", "csv", old, new},
+		{"report", "-format", "json", old, new},
+		{"gate", old, new},
+		{"gate", "-format", "json", old, new},
+	} {
+		stdout, stderr, code := runMain(args...)
+		if code != 0 && code != exitRegression {
+			t.Errorf("%v: exit %d\n%s", args, code, stderr)
+		}
+		if m := suite.FindString(stdout + stderr); m != "" {
+			t.Errorf("%v: output mentions %q", args, m)
+		}
+	}
+	stdout, _, _ := runMain("report", "-format", "html", old, new)
+	if n := strings.Count(stdout, "<svg "); n == 0 {
+		t.Error("HTML report of foreign results has no chart")
 	}
 }

@@ -36,7 +36,9 @@ func cmdReport(stdout, stderr io.Writer, args []string) error {
 	if err := checkReportFlags(f); err != nil {
 		return engine.UsageError{Err: fmt.Errorf("report: %w", err)}
 	}
-	rep, err := buildReport(fs.Args(), f)
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	rep, err := buildReport(fs.Args(), f, set)
 	if err != nil {
 		return err
 	}
@@ -59,9 +61,16 @@ func reportFlagSet(stderr io.Writer) (*reportFlags, *flag.FlagSet) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: benchreport report [flags] [label=]file...
 
-Report summarizes each benchmark group: every backend's median with
-its confidence interval, its ratio to the baseline backend and whether
+Report summarizes each benchmark group: every row's median with its
+confidence interval, its ratio to the group's baseline row and whether
 the difference is significant (Mann–Whitney U test).
+
+For plugbench's results (benchmark names with a backend= key), rows are
+backends compared with static, with plugbench's findings, tables and
+charts. For any other results, unless -by or -ignore is given, each
+file is compared with the first, like benchstat's columns: a ratio is
+new/old. Files are labelled by their base name, or by the label
+given as label=path ("report old.txt tuned=new.txt").
 
 Flags:
 `)
@@ -69,14 +78,14 @@ Flags:
 	}
 	fs.StringVar(&f.Filter, "filter", "*", "use only benchmarks matching benchproc filter `query`")
 	fs.StringVar(&f.Group, "group", ".fullname", "compare rows that agree on `projection` (the -by and -ignore keys are removed from it)")
-	fs.StringVar(&f.By, "by", plugbench.By, "compare rows that differ in `projection`")
-	fs.StringVar(&f.Ignore, "ignore", plugbench.Ignore, "`projection` of keys that may differ between a row and its baseline")
-	fs.StringVar(&f.Baseline, "baseline", plugbench.Baseline, "`value` of -by that the other rows are compared with")
+	fs.StringVar(&f.By, "by", plugbench.By, "compare rows that differ in `projection` (results without a backend= key: .file, each file against the first)")
+	fs.StringVar(&f.Ignore, "ignore", plugbench.Ignore, "`projection` of keys that may differ between a row and its baseline (results without a backend= key: none)")
+	fs.StringVar(&f.Baseline, "baseline", plugbench.Baseline, "`value` of -by that the other rows are compared with (results without a backend= key: the first file)")
 	fs.StringVar(&f.out.Format, "format", "md", "output `format`: md, html, csv or json")
 	fs.StringVar(&f.out.Out, "o", "", "write the report to `file` (default stdout)")
 	fs.StringVar(&f.out.ChartDir, "charts", "", "write Markdown charts to `dir` (default: charts/ beside -o; none when writing to stdout)")
 	fs.StringVar(&f.out.ChartFormat, "chart-format", "svg", "Markdown chart file `format`: svg or png")
-	fs.StringVar(&f.Title, "title", plugbench.Title, "report `title`")
+	fs.StringVar(&f.Title, "title", plugbench.Title, "report `title` (results without a backend= key: the files' labels)")
 	fs.Float64Var(&f.Alpha, "alpha", 0.05, "significance level `α` of the Mann–Whitney U test")
 	fs.Float64Var(&f.Confidence, "confidence", 0.95, "confidence `level` of the intervals")
 	fs.IntVar(&f.MinSamples, "min-samples", 6, "warn about samples smaller than `n` (≥ 2)")
@@ -106,9 +115,11 @@ func checkReportFlags(f *reportFlags) error {
 }
 
 // buildReport wires the layers: the engine reads the files and builds
-// the report, and plugbench's layer adds its findings, tables and
-// charts.
-func buildReport(paths []string, f *reportFlags) (*engine.Report, error) {
+// the report; for plugbench's results (or with -faults), plugbench's
+// layer adds its findings, tables and charts, and for any other
+// results the engine compares the files (unless -by or -ignore was
+// set) and draws its ratio charts. set holds the flags given.
+func buildReport(paths []string, f *reportFlags, set map[string]bool) (*engine.Report, error) {
 	p, err := engine.ParseProjections(&f.ReportOptions)
 	if err != nil {
 		return nil, engine.UsageError{Err: err}
@@ -121,16 +132,45 @@ func buildReport(paths []string, f *reportFlags) (*engine.Report, error) {
 			return nil, err
 		}
 	}
-	ds, err := engine.ReadFiles(paths, p.Filter, engine.ParseOpts{Cmd: "report", AllowFailed: f.allowFailed})
+	opts := engine.ParseOpts{Cmd: "report", AllowFailed: f.allowFailed}
+	ds, err := engine.ReadFiles(paths, p.Filter, opts)
 	if err != nil {
 		return nil, err
+	}
+	suite := faults != nil || plugbench.Detect(ds)
+	if !suite {
+		if !set["by"] && !set["ignore"] {
+			// Compare the files, labelled by their base names.
+			opts.BaseNames = true
+			if ds, err = engine.ReadFiles(paths, p.Filter, opts); err != nil {
+				return nil, err
+			}
+			f.By, f.Ignore = ".file", ""
+			if !set["baseline"] {
+				f.Baseline = ds.Inputs[0].Label
+			}
+			if p, err = engine.ParseProjections(&f.ReportOptions); err != nil {
+				return nil, engine.UsageError{Err: err}
+			}
+		}
+		if !set["title"] {
+			f.Title = engine.FilesTitle(ds)
+		}
 	}
 	rep, err := engine.BuildReport(ds, p, &f.ReportOptions)
 	if err != nil {
 		return nil, err
 	}
-	if err := plugbench.Apply(rep, ds, faults); err != nil {
+	if suite {
+		if err := plugbench.Apply(rep, ds, faults); err != nil {
+			return nil, err
+		}
+		return rep, nil
+	}
+	charts, err := engine.RatioCharts(rep)
+	if err != nil {
 		return nil, err
 	}
+	rep.Charts = append(rep.Charts, charts...)
 	return rep, nil
 }

@@ -20,11 +20,11 @@ import (
 
 // A Chart is a rendered SVG chart.
 type Chart struct {
-	name  string // file name without extension
-	title string
-	svg   []byte
-	plot  *plot.Plot
-	w, h  vg.Length
+	name   string // file name without extension
+	title  string
+	svg    []byte
+	drawFn func(draw.Canvas) // draws the chart, for other formats
+	w, h   vg.Length
 }
 
 // DistinctFiles returns the files of rep's tables, in order.
@@ -143,25 +143,32 @@ func (t unitTicks) Ticks(min, max float64) []plot.Tick {
 // (e.g. non-positive values on a log axis); that is reported as an
 // error rather than a crash.
 func Render(p *plot.Plot, name, title string, w, h vg.Length) (*Chart, error) {
-	svg, err := encodePlot(p, name, w, h, "svg")
+	return renderDraw(p.Draw, name, title, w, h)
+}
+
+// renderDraw draws a chart with drawFn as SVG.
+func renderDraw(drawFn func(draw.Canvas), name, title string, w, h vg.Length) (*Chart, error) {
+	svg, err := encodeDraw(drawFn, name, w, h, "svg")
 	if err != nil {
 		return nil, err
 	}
-	return &Chart{name: name, title: title, svg: svg, plot: p, w: w, h: h}, nil
+	return &Chart{name: name, title: title, svg: svg, drawFn: drawFn, w: w, h: h}, nil
 }
 
-func encodePlot(p *plot.Plot, name string, w, h vg.Length, format string) (b []byte, err error) {
+// encodeDraw draws a chart of size w×h with drawFn in format.
+func encodeDraw(drawFn func(draw.Canvas), name string, w, h vg.Length, format string) (b []byte, err error) {
 	defer func() {
 		if e := recover(); e != nil {
 			b, err = nil, fmt.Errorf("drawing chart %s: %v", name, e)
 		}
 	}()
-	wt, err := p.WriterTo(w, h, format)
+	c, err := draw.NewFormattedCanvas(w, h, format)
 	if err != nil {
 		return nil, fmt.Errorf("drawing chart %s: %w", name, err)
 	}
+	drawFn(draw.New(c))
 	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
+	if _, err := c.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("drawing chart %s: %w", name, err)
 	}
 	return buf.Bytes(), nil
@@ -487,7 +494,7 @@ func writeChartFiles(rep *Report, dir, format string) error {
 		if format != "svg" {
 			var err error
 			// PNG at 2× for high-density screens.
-			if data, err = encodePlot(c.plot, c.name, c.w, c.h, format); err != nil {
+			if data, err = encodeDraw(c.drawFn, c.name, c.w, c.h, format); err != nil {
 				return err
 			}
 		}
