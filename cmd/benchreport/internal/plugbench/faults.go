@@ -384,7 +384,7 @@ func faultMachineWarnings(rep *engine.Report, fr *FaultReport) []string {
 func envKV(es []engine.EnvEntry) []engine.KV {
 	out := make([]engine.KV, len(es))
 	for i, e := range es {
-		out[i] = engine.KV{e.Key, e.Value}
+		out[i] = engine.KV{Key: e.Key, Val: e.Value}
 	}
 	return out
 }
