@@ -102,9 +102,11 @@ func TestMain(m *testing.M) {
 	// go-plugin's socket folders, of instances still open when the
 	// process ends (the shared modules' spare processes), left in /tmp
 	// by hundreds otherwise. A child's TMPDIR is already a folder its
-	// parent removes; nesting another would take a unix socket's path
-	// past its 108 bytes.
-	if !inChild() && os.Getenv(envFaultCell) == "" {
+	// parent removes (an isolated row's, a fault cell's, a fuzzing
+	// worker's: its coordinator's): nesting another would take a unix
+	// socket's path past its 108 bytes, and go-plugin's plugins would
+	// fail to start.
+	if fw := flag.Lookup("test.fuzzworker"); !inChild() && os.Getenv(envFaultCell) == "" && (fw == nil || fw.Value.String() != "true") {
 		if tmp := filepath.Join(dir, "tmp"); os.Mkdir(tmp, 0o700) == nil {
 			os.Setenv("TMPDIR", tmp)
 		}
