@@ -44,12 +44,14 @@ RUST_SRC := fixtures/rust/plugbench.rs
 # of 150 ms. RATIONALE.md ("Why 3 ms and 150 ms samples?") has the budget.
 # make report builds the fault variants once for both of its runs
 # (PLUGBENCH_FAULT_BUILD, a fresh folder).
-BENCH_QUICK := -run '^$$' -bench . -benchtime=1ms -count=6
+# The quick run measures memory at 10 instances of every target; the full
+# run at 1, 10, 100, 1000 and 10 000, each where it fits (BenchmarkMemory).
+BENCH_QUICK := -run '^$$' -bench . -benchtime=1ms -count=6 -instances=10
 BENCH_FULL  := -run '^$$' -bench . -benchtime=150ms -count=10 -timeout=60m
 
 BENCHREPORT := $(GO) run ./cmd/benchreport
 # The gate's run: enough samples for Mann-Whitney U (6), short enough for CI.
-BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
+BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m -instances=100
 # Time is compared as a ratio to the static rows of the same run, so that a
 # baseline recorded on one machine gates another: every row is divided by one
 # factor, the geometric mean of the static rows' new/base ratios
@@ -63,7 +65,14 @@ BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
 # Recover rows time process starts and 100 MB memory bombs, Isolation rows
 # repeat BenchmarkCall's: neither has a static row to normalize by.
 GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transport -normalize-scope run -tolerance 100% \
-	-filter "-.name:Ref -.name:Recover -.name:Isolation -(.name:Pipeline .unit:B/op)" -thresholds results/gate-thresholds.txt
+	-filter "-.name:Ref -.name:Recover -.name:Isolation -.name:Memory -(.name:Pipeline .unit:B/op) -.unit:peak-B" -thresholds results/gate-thresholds.txt
+# Memory is gated apart, not divided by anything: a resident byte is one on
+# any machine. The gate measures 100 instances (the baseline has every count
+# that fits); its tolerances are the thresholds file's first lines. A load's
+# peak (peak-B) is not gated: one reading per sample, and for a load of
+# microseconds it is whatever the collector did then (4 KiB to 250 KiB).
+GATE_MEM_FLAGS := -tolerance 50% -allow-missing '^Memory/.*/instances=(1|10|1000|10000)$$' \
+	-filter ".name:Memory" -thresholds results/gate-thresholds.txt
 
 .PHONY: all tools fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check gate ab-eval clean
 
@@ -296,6 +305,7 @@ gate: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_GATE) > $(RESULTS)/gate.txt
 	$(BENCHREPORT) gate $(GATE_FLAGS) $(RESULTS)/baseline.txt $(RESULTS)/gate.txt
+	$(BENCHREPORT) gate $(GATE_MEM_FLAGS) $(RESULTS)/baseline.txt $(RESULTS)/gate.txt
 
 ## ab-eval: how often benchreport ab flags an unchanged tree, and catches a 10% slowdown
 ab-eval:

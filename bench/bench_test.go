@@ -67,7 +67,9 @@ func forTargets[T interface {
 // BenchmarkSetup measures each phase of a plugin's life:
 //
 //   - phase=load: Load, from a file to a verified module (the close that
-//     follows is not timed). For wasm, with each compilation-cache mode
+//     follows is not timed). Its first load in a sample also reports the
+//     resident memory it took at its peak (peak-B: a Go guest's compile),
+//     and the row the artifact's size on disk (artifact-B). For wasm, with each compilation-cache mode
 //     (cache=none|memory|disk). A dlopen load is cold every time: the
 //     library is unmapped between iterations, and checked to be.
 //   - phase=instantiate: a new instance from a loaded module.
@@ -258,15 +260,59 @@ func benchLoad(b *testing.B, t Target, mode CacheMode) {
 	u := newUntimed[backends.Module](b, batch)
 	u.before = func(mod backends.Module) { checkIdentity(b, t, mod) }
 	u.after = func() { checkUnmapped(b, t, path) }
+	var peak *peakMeter // the first load of a sample also has its peak read
+	var peakB uint64
 	b.ReportAllocs()
 	for b.Loop() {
+		if peak == nil {
+			b.StopTimer()
+			var err error
+			if peak, err = startPeak(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
 		mod, err := be.Load(ctx, path)
 		if err != nil {
 			b.Fatal(err)
 		}
+		if peakB == 0 {
+			b.StopTimer()
+			if peakB, err = peak.peak(); err != nil {
+				b.Fatal(err)
+			}
+			peakB = max(peakB, 1) // read once: a load that grew nothing shows 1 B
+			b.StartTimer()
+		}
 		u.add(mod)
 	}
 	u.closeAll()
+	if path != static.Path { // the static plugin is the host's own code: nothing to load
+		b.ReportMetric(float64(peakB), "peak-B")
+	}
+	reportArtifact(b, path)
+}
+
+// reportArtifact reports the size on disk of the artifact a load reads
+// (artifact-B): a file, or a folder's files (a Go guest's source for
+// yaegi). The static backend's plugin is in the host's own binary: none.
+func reportArtifact(b *testing.B, path string) {
+	if path == static.Path {
+		return
+	}
+	var size int64
+	err := filepath.WalkDir(path, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		size += info.Size()
+		return err
+	})
+	if err != nil {
+		b.Fatalf("the size of %s: %v", path, err)
+	}
+	b.ReportMetric(float64(size), "artifact-B")
 }
 
 // benchFreshLoad measures the cold load of a target that can open a plugin
@@ -281,12 +327,15 @@ func benchFreshLoad(b *testing.B, t Target) {
 		skip(b, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
 	}
 	var took time.Duration
-	var allocs, bytes uint64
+	var allocs, bytes, peak uint64
 	b.ReportAllocs() // prints the child's figures, reported below
 	for b.Loop() {
 		c, err := freshLoad(t, path)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if peak == 0 {
+			peak = max(c.peak, 1) // the first load's, as benchLoad reads it
 		}
 		took += c.took
 		allocs += c.allocs
@@ -296,6 +345,8 @@ func benchFreshLoad(b *testing.B, t Target) {
 	b.ReportMetric(float64(took.Nanoseconds())/n, "ns/op")
 	b.ReportMetric(float64(bytes)/n, "B/op")
 	b.ReportMetric(float64(allocs)/n, "allocs/op")
+	b.ReportMetric(float64(peak), "peak-B")
+	reportArtifact(b, path)
 }
 
 func benchInstantiate(b *testing.B, t Target) {

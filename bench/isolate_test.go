@@ -63,7 +63,7 @@ func runIsolated(tb testing.TB, name string) {
 	if bench {
 		args = []string{"-test.run=^$", "-test.bench=" + pattern}
 	}
-	for _, f := range []string{"test.benchtime", "test.count", "test.cpu", "test.benchmem", "test.short", "test.timeout", "test.v"} {
+	for _, f := range []string{"test.benchtime", "test.count", "test.cpu", "test.benchmem", "test.short", "test.timeout", "test.v", "instances"} {
 		if !bench && (f == "test.benchtime" || f == "test.cpu" || f == "test.benchmem" || f == "test.count") {
 			continue // a test runs once per call here; -count is this process's loop
 		}

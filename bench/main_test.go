@@ -162,6 +162,7 @@ func printConfig(w io.Writer) error {
 		cgo = "1"
 	}
 	kv("cgo", cgo)
+	kv("needs-cgo", strings.Join(needsCgo(), " "))
 	kv("commit", commit())
 	if cc, err := fixtures.CC(context.Background()); err == nil {
 		if out, err := exec.Command(cc[0], "--version").Output(); err == nil {
@@ -181,6 +182,18 @@ func printConfig(w io.Writer) error {
 		kv(h[0], h[1])
 	}
 	return bw.Flush()
+}
+
+// needsCgo returns the backends that need a host built with cgo
+// (Target.NeedsCgo), each once, in Targets' order.
+func needsCgo() []string {
+	var out []string
+	for _, t := range Targets {
+		if t.NeedsCgo && !slices.Contains(out, t.Backend) {
+			out = append(out, t.Backend)
+		}
+	}
+	return out
 }
 
 // moduleVersions returns a config line for each Go module a target loads
@@ -247,6 +260,12 @@ var units = []string{
 	"ns/callback better=lower",
 	"events/s better=higher",
 	"mapped-B better=lower assume=exact",
+	"ns/instance better=lower",
+	"heap-B/instance better=lower",
+	"host-B/instance better=lower",
+	"child-B/instance better=lower",
+	"artifact-B better=lower assume=exact",
+	"peak-B better=lower",
 }
 
 // commit names the source measured: git's HEAD, "-dirty" when the tree has

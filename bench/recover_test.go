@@ -230,11 +230,19 @@ func restartChild(spec string) {
 		fail(err)
 	}
 	var before, after runtime.MemStats
+	pm, err := startPeak()
+	if err != nil {
+		fail(err)
+	}
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	mod, err := be.Load(ctx, f[2])
 	took := time.Since(start)
 	runtime.ReadMemStats(&after)
+	if err != nil {
+		fail(err)
+	}
+	peak, err := pm.peak()
 	if err != nil {
 		fail(err)
 	}
@@ -248,15 +256,15 @@ func restartChild(spec string) {
 	if v, err := p.Accumulate(accX); err != nil || v != accX {
 		fail(fmt.Errorf("accumulate = %d, %v", v, err))
 	}
-	fmt.Printf("plugbench-restart: answered load=%d allocs=%d bytes=%d\n",
-		took.Nanoseconds(), after.Mallocs-before.Mallocs, after.TotalAlloc-before.TotalAlloc)
+	fmt.Printf("plugbench-restart: answered load=%d allocs=%d bytes=%d peak=%d\n",
+		took.Nanoseconds(), after.Mallocs-before.Mallocs, after.TotalAlloc-before.TotalAlloc, peak)
 	os.Exit(0)
 }
 
 // A coldLoad is what a fresh host process measured of its one Load.
 type coldLoad struct {
-	took          time.Duration
-	allocs, bytes uint64
+	took                time.Duration
+	allocs, bytes, peak uint64 // peak: the load's resident growth at its peak (peakMeter)
 }
 
 // freshLoad starts a new host process (restart's) that loads the plugin
@@ -273,7 +281,7 @@ func freshLoad(tg Target, path string) (coldLoad, error) {
 	if i < 0 {
 		return coldLoad{}, fmt.Errorf("a new host process for %s printed no load figures:\n%s", path, out)
 	}
-	if _, err := fmt.Sscanf(out[i:], "plugbench-restart: answered load=%d allocs=%d bytes=%d", &ns, &c.allocs, &c.bytes); err != nil {
+	if _, err := fmt.Sscanf(out[i:], "plugbench-restart: answered load=%d allocs=%d bytes=%d peak=%d", &ns, &c.allocs, &c.bytes, &c.peak); err != nil {
 		return coldLoad{}, fmt.Errorf("a new host process for %s: reading its load figures: %w\n%s", path, err, out)
 	}
 	c.took = time.Duration(ns)

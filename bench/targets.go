@@ -92,6 +92,10 @@ type Target struct {
 	// many bytes of its file stay mapped after Close:
 	// BenchmarkSetup/phase=close reports it (mapped-B).
 	StaysMapped func(path string) (int64, error)
+	// NeedsCgo is set for targets whose backend works only in a host built
+	// with cgo: the needs-cgo config line of every result file lists
+	// them, and TestNeedsCgo checks the claim in both kinds of build.
+	NeedsCgo bool
 	// Modules are the Go modules the backend loads plugins with: each
 	// one's version is a config line of every result file.
 	Modules []string
@@ -154,6 +158,7 @@ var Targets = []Target{
 		Transports:     []event.Transport{event.Value, event.JSON, event.Binary, event.Flat},
 		Isolate:        true,
 		OncePerProcess: true,
+		NeedsCgo:       true,
 		StaysMapped:    goplugin.Mapped,
 		Faults: func(dir, fault string) (string, error) {
 			return faultBuild(filepath.Join(dir, fixtures.GoPluginFaultName(fault)), func(out string) error {
@@ -213,6 +218,7 @@ func backendGroups(ts []Target) [][]Target {
 func nativeTarget(name, fixture string) Target {
 	t := Target{
 		Backend: name, Fixture: fixture, BuiltFor: dlopen.Name, Lang: fixture,
+		NeedsCgo: name == cgo.Name,
 		New: func(context.Context, Cache) (backends.Backend, error) {
 			if name == cgo.Name {
 				return cgo.Backend(), nil
@@ -311,6 +317,7 @@ func wasmTarget(name, fixture string) Target {
 func wasmtimeTarget(fixture string) Target {
 	return Target{
 		Backend: wasmtime.Name, Fixture: fixture, BuiltFor: wasmtime.BuiltFor, Lang: fixture,
+		NeedsCgo: true, // wasmtime-go links Wasmtime's C library
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
 			return wasmtime.New(ctx, wasmtime.Config{CacheDir: cache.Dir})
 		},
