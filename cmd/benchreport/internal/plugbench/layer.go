@@ -81,6 +81,13 @@ func Apply(rep *engine.Report, ds *engine.Dataset, fr *FaultReport) error {
 	}
 	rep.Ext = append(rep.Ext, engine.ExtField{Key: "faults", Value: fr})
 	baseline := rep.Baseline
+	if ct := chooseTable(rep, fr); ct != nil {
+		rep.Ext = append(rep.Ext, engine.ExtField{Key: "choosing", Value: ct})
+		rep.Lead = append(rep.Lead, engine.Section{
+			Markdown: func(w io.Writer) { WriteChoiceMarkdown(w, ct, baseline, "##") },
+			HTML:     func() (template.HTML, error) { return chooseHTML(ct, baseline) },
+		})
+	}
 	rep.Sections = append(rep.Sections,
 		engine.Section{
 			Markdown: func(w io.Writer) { writeEventMarkdown(w, events, baseline) },
