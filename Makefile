@@ -65,7 +65,7 @@ BENCH_GATE  := -run '^$$' -bench . -benchtime=100ms -count=6 -timeout=30m
 GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transport -normalize-scope run -tolerance 100% \
 	-filter "-.name:Ref -.name:Recover -.name:Isolation -(.name:Pipeline .unit:B/op)" -thresholds results/gate-thresholds.txt
 
-.PHONY: all tools fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check gate ab-eval clean
+.PHONY: all tools fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check readme gate ab-eval clean
 
 all: test
 
@@ -285,6 +285,11 @@ report: tools
 report-full:
 	$(BENCHREPORT) report -faults $(RESULTS)/faults.json -o $(RESULTS)/REPORT.md $(RESULTS)/baseline.txt
 	$(BENCHREPORT) report -faults $(RESULTS)/faults.json -format html -o $(RESULTS)/report.html $(RESULTS)/baseline.txt
+
+## readme: README's "Choosing a mechanism" table, from the committed results/baseline.txt and
+## results/faults.json (TestREADMEChoosing fails when README differs from what they give)
+readme:
+	$(BENCHREPORT) choose -faults $(RESULTS)/faults.json -readme README.md $(RESULTS)/baseline.txt
 
 ## report-check: open report.html in headless Chromium (installed with apt-get where
 ## missing), fail on any console error, save results/report.png

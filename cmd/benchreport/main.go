@@ -6,6 +6,7 @@
 //	benchreport report [flags] [label=]file...
 //	benchreport gate [flags] BASE NEW
 //	benchreport ab [flags] -base REF
+//	benchreport choose [-faults FILE] [-readme FILE] file
 //
 // # Model
 //
@@ -340,6 +341,7 @@ Commands:
   report [flags] [label=]file...   summarize results as md, html, csv or json
   gate [flags] BASE NEW            fail (exit 1) on a significant regression
   ab [flags] -base REF             run ./bench at REF and in the working tree, then gate
+  choose [flags] file              plugbench's "Choosing a mechanism" table as Markdown (-readme: into README)
 
 Run "benchreport <command> -h" (or "benchreport help <command>") for the
 flags of a command, with their defaults.
@@ -380,10 +382,12 @@ func run(stdout, stderr io.Writer, args []string) error {
 		return cmdGate(stdout, stderr, args[1:])
 	case "ab":
 		return cmdAB(stdout, stderr, args[1:])
+	case "choose":
+		return cmdChoose(stdout, stderr, args[1:])
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 && args[0] == "help" {
 			switch args[1] {
-			case "report", "gate", "ab":
+			case "report", "gate", "ab", "choose":
 				return run(stdout, stderr, []string{args[1], "-h"})
 			}
 			usage(stderr)

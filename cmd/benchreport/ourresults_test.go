@@ -146,3 +146,33 @@ func parseBenchstatCSV(t *testing.T, text, unit string) map[string]benchstatCell
 	}
 	return out
 }
+
+// TestREADMEChoosing fails when README.md's "Choosing a mechanism" table
+// differs from the one the committed results/baseline.txt and
+// results/faults.json give, so that no cell of it is typed by hand:
+// make readme regenerates it.
+func TestREADMEChoosing(t *testing.T) {
+	const readme, faults = "../../README.md", "../../results/faults.json"
+	if _, err := os.Stat(baselinePath); err != nil {
+		t.Skipf("no committed full run: %v", err)
+	}
+	doc, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, inside, _, err := generated(doc)
+	if err != nil {
+		t.Fatalf("%s: %v", readme, err)
+	}
+	stdout, stderr, code := runMain("choose", "-faults", faults, baselinePath)
+	if code != 0 {
+		t.Fatalf("choose: exit %d\n%s", code, stderr)
+	}
+	if want := "\n" + stdout; string(inside) != want {
+		t.Errorf("README.md's generated table differs from what %s and %s give (run make readme):\n%s",
+			baselinePath, faults, diffLines(want, string(inside)))
+	}
+	if !strings.Contains(stdout, "| wasm (c) |") {
+		t.Errorf("the generated table has no wasm (c) row:\n%s", stdout)
+	}
+}
