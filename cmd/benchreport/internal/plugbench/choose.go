@@ -516,8 +516,10 @@ func shortRatio(x float64) string {
 		return fmt.Sprintf("%.0f×", x)
 	case x >= 1:
 		return fmt.Sprintf("%.1f×", x)
+	case x >= 0.1:
+		return fmt.Sprintf("%.2f×", x)
 	}
-	return fmt.Sprintf("%.2f×", x)
+	return fmt.Sprintf("%.2g×", x)
 }
 
 // sig3 formats v in the largest unit of units it reaches, to three
