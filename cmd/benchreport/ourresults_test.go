@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -174,5 +175,33 @@ func TestREADMEChoosing(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "| wasm (c) |") {
 		t.Errorf("the generated table has no wasm (c) row:\n%s", stdout)
+	}
+}
+
+// TestChooseReadme checks that choose -readme replaces what lies between
+// the markers, and only that, and refuses a file without them.
+func TestChooseReadme(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "README.md")
+	doc := "# x\n\nbefore\n" + chooseBegin + "\nhand-typed | cells\n" + chooseEnd + "\nafter\n"
+	if err := os.WriteFile(path, []byte(doc), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	sample := filepath.Join("testdata", "sample.txt")
+	if _, stderr, code := runMain("choose", "-readme", path, sample); code != 0 {
+		t.Fatalf("choose -readme: exit %d\n%s", code, stderr)
+	}
+	table, _, _ := runMain("choose", sample)
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "# x\n\nbefore\n" + chooseBegin + "\n\n" + table + chooseEnd + "\nafter\n"; string(got) != want {
+		t.Errorf("README after choose -readme:\n%s\nwant:\n%s", got, want)
+	}
+	if err := os.WriteFile(path, []byte("# no markers\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runMain("choose", "-readme", path, sample); code != exitBad || !strings.Contains(stderr, "no \"<!-- choosing") {
+		t.Errorf("choose -readme on a file without markers: exit %d, stderr %q; want 2 and the markers named", code, stderr)
 	}
 }
