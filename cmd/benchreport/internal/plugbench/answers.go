@@ -493,7 +493,7 @@ func (a *answerer) start() []string {
 		if n := len(ranked); n > 0 {
 			var fs []string
 			for i := n - 1; i >= max(0, n-topN); i-- {
-				fs = append(fs, figure(ranked[i], ft.Unit))
+				fs = append(fs, backendOf(ranked[i])+" "+fmtValue(float64(ranked[i].Center), ft.Unit))
 			}
 			out = append(out, "A load's peak memory (BenchmarkFootprint), the largest: "+strings.Join(fs, ", ")+".")
 		}
@@ -549,14 +549,27 @@ func (a *answerer) instances() []string {
 		return s
 	}
 	var out []string
-	if len(ms) > 0 {
+	var base []mem
+	var others []mem
+	for _, m := range ms {
+		if m.row.Baseline {
+			base = append(base, m)
+		} else {
+			others = append(others, m)
+		}
+	}
+	if len(others) > 0 {
+		s := "Memory per instance, the host's and its plugin processes' (PSS), at the most instances measured: "
+		if len(base) > 0 {
+			s += f(base[0]) + "; "
+		}
 		var least []string
-		for _, m := range ms[:min(topN, len(ms))] {
+		for _, m := range others[:min(topN, len(others))] {
 			least = append(least, f(m))
 		}
-		s := "Memory per instance, the host's and its plugin processes' (PSS), at the most instances measured: the least " + strings.Join(least, ", ")
-		if len(ms) > topN {
-			s += "; the most " + f(ms[len(ms)-1])
+		s += "the least across a boundary: " + strings.Join(least, ", ")
+		if len(others) > topN {
+			s += "; the most: " + f(others[len(others)-1])
 		}
 		out = append(out, s+".")
 	}
