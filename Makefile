@@ -77,7 +77,7 @@ GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transpo
 GATE_MEM_FLAGS := -tolerance 50% -allow-missing '^Memory/.*/instances=(1|10|1000|10000)$$' \
 	-filter ".name:Memory" -thresholds results/gate-thresholds.txt
 
-.PHONY: all tools fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check gate ab-eval clean
+.PHONY: all tools fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check readme gate ab-eval clean
 
 all: test
 
@@ -298,6 +298,11 @@ report: tools
 report-full:
 	$(BENCHREPORT) report -faults $(RESULTS)/faults.json -o $(RESULTS)/REPORT.md $(RESULTS)/baseline.txt
 	$(BENCHREPORT) report -faults $(RESULTS)/faults.json -format html -o $(RESULTS)/report.html $(RESULTS)/baseline.txt
+
+## readme: README's "Choosing a mechanism" table, from the committed results/baseline.txt and
+## results/faults.json (TestREADMEChoosing fails when README differs from what they give)
+readme:
+	$(BENCHREPORT) choose -faults $(RESULTS)/faults.json -readme README.md $(RESULTS)/baseline.txt
 
 ## report-check: open report.html in headless Chromium (installed with apt-get where
 ## missing), fail on any console error, save results/report.png

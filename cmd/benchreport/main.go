@@ -6,6 +6,7 @@
 //	benchreport report [flags] [label=]file...
 //	benchreport gate [flags] BASE NEW
 //	benchreport ab [flags] -base REF
+//	benchreport choose [-faults FILE] [-readme FILE] file
 //
 // # Model
 //
@@ -136,8 +137,10 @@
 // interval, its ratio to the baseline with an interval, the p-value of
 // the comparison and the sample size; samples smaller than -min-samples
 // are flagged. It adds an environment block built from the file
-// configuration, findings generated from the data (every difference
-// quoted is significant), and charts drawn with gonum.org/v1/plot:
+// configuration, findings generated from the data (for plugbench's
+// results, a short section per question: the cheapest call, way to
+// move data, events, to call back, to start, holding many instances,
+// surviving a bad plugin), and charts drawn with gonum.org/v1/plot:
 // per-call cost as a ratio to the baseline (log scale, whiskers),
 // payload cost against size (log–log) and setup phases per backend.
 // Markdown charts are written as SVG (or PNG) files in charts/ beside
@@ -186,6 +189,31 @@
 // ("faults"; config as an ordered list), each cell with its "recover"
 // row. Without -faults, Markdown and HTML say in one line that the
 // fault table was not measured.
+//
+// For plugbench's results, the report opens with "Choosing a
+// mechanism": one row per backend and fixture, with a min call, a
+// callback, 1 MiB into the plugin, the typical event at its fastest
+// transport, instantiate (each with its ratio to static), cold and
+// cached load, memory per instance (BenchmarkMemory's host-B/instance
+// plus child-B/instance at the largest instances=N), the artifact's
+// size (BenchmarkFootprint's artifact-B), the fault table in a few
+// words (-faults), whether it needs cgo (the results' "needs-cgo:"
+// config line, the backends that do), whether it unloads (a close row
+// reporting mapped-B cannot) and the guest languages. "–" is a row the
+// backend lacks, "n/a (skipped)" a row that did not run, "?" what the
+// data does not say. In the HTML page the table (id "choosing") sorts
+// by any column: its header cells are buttons, and each figure's cell
+// carries its value (seconds, bytes) in data-value. JSON carries it as
+// "choosing".
+//
+// # Choose
+//
+//	benchreport choose [-faults FILE] [-readme FILE] [-level ###] file
+//
+// writes that table as Markdown, or with -readme rewrites the part of
+// FILE between the marker comments chooseBegin and chooseEnd: make
+// readme puts the committed results' table in README.md, and a test
+// fails when README's differs from what they give.
 //
 // # Gate
 //
@@ -340,6 +368,7 @@ Commands:
   report [flags] [label=]file...   summarize results as md, html, csv or json
   gate [flags] BASE NEW            fail (exit 1) on a significant regression
   ab [flags] -base REF             run ./bench at REF and in the working tree, then gate
+  choose [flags] file              plugbench's "Choosing a mechanism" table as Markdown (-readme: into README)
 
 Run "benchreport <command> -h" (or "benchreport help <command>") for the
 flags of a command, with their defaults.
@@ -380,10 +409,12 @@ func run(stdout, stderr io.Writer, args []string) error {
 		return cmdGate(stdout, stderr, args[1:])
 	case "ab":
 		return cmdAB(stdout, stderr, args[1:])
+	case "choose":
+		return cmdChoose(stdout, stderr, args[1:])
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 && args[0] == "help" {
 			switch args[1] {
-			case "report", "gate", "ab":
+			case "report", "gate", "ab", "choose":
 				return run(stdout, stderr, []string{args[1], "-h"})
 			}
 			usage(stderr)

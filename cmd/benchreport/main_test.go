@@ -256,7 +256,8 @@ func TestMarkdownCharts(t *testing.T) {
 }
 
 // TestHTMLSelfContained checks that the HTML report loads nothing from
-// the network and inlines its charts.
+// the network and inlines its charts; its one script (the choosing
+// table's sort) is inline.
 func TestHTMLSelfContained(t *testing.T) {
 	stdout, _, code := runMain("report", "-format", "html", filepath.Join("testdata", "sample.txt"))
 	if code != 0 {
@@ -265,10 +266,13 @@ func TestHTMLSelfContained(t *testing.T) {
 	if n := strings.Count(stdout, "<svg "); n != 5 {
 		t.Errorf("found %d inline charts, want 5", n)
 	}
-	for _, bad := range []string{"<script", "<link", "src=\"http", "href=\"http", "@import", "url("} {
+	for _, bad := range []string{"<script ", "<link", "src=\"http", "href=\"http", "@import", "url("} {
 		if strings.Contains(stdout, bad) {
 			t.Errorf("HTML report contains %q", bad)
 		}
+	}
+	if n := strings.Count(stdout, "<script"); n != 1 {
+		t.Errorf("found %d scripts, want 1 (the choosing table's sort)", n)
 	}
 }
 
@@ -379,10 +383,14 @@ func TestHTMLEscapes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, bad := range []string{"<script>", "<b>evil"} {
+	for _, bad := range []string{"<script>x", "<b>evil"} {
 		if strings.Contains(stdout, bad) {
 			t.Errorf("HTML report contains unescaped %q", bad)
 		}
+	}
+	// The page's own script, the choosing table's sort, and no other.
+	if n := strings.Count(stdout, "<script"); n != 1 {
+		t.Errorf("HTML report has %d scripts, want 1", n)
 	}
 	if !strings.Contains(stdout, "<svg ") {
 		t.Error("no chart")

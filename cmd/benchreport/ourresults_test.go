@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -145,4 +146,62 @@ func parseBenchstatCSV(t *testing.T, text, unit string) map[string]benchstatCell
 		t.Fatalf("no %s table in benchstat's output:\n%s", unit, text)
 	}
 	return out
+}
+
+// TestREADMEChoosing fails when README.md's "Choosing a mechanism" table
+// differs from the one the committed results/baseline.txt and
+// results/faults.json give, so that no cell of it is typed by hand:
+// make readme regenerates it.
+func TestREADMEChoosing(t *testing.T) {
+	const readme, faults = "../../README.md", "../../results/faults.json"
+	if _, err := os.Stat(baselinePath); err != nil {
+		t.Skipf("no committed full run: %v", err)
+	}
+	doc, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, inside, _, err := generated(doc)
+	if err != nil {
+		t.Fatalf("%s: %v", readme, err)
+	}
+	stdout, stderr, code := runMain("choose", "-faults", faults, baselinePath)
+	if code != 0 {
+		t.Fatalf("choose: exit %d\n%s", code, stderr)
+	}
+	if want := "\n" + stdout; string(inside) != want {
+		t.Errorf("README.md's generated table differs from what %s and %s give (run make readme):\n%s",
+			baselinePath, faults, diffLines(want, string(inside)))
+	}
+	if !strings.Contains(stdout, "| wasm (c) |") {
+		t.Errorf("the generated table has no wasm (c) row:\n%s", stdout)
+	}
+}
+
+// TestChooseReadme checks that choose -readme replaces what lies between
+// the markers, and only that, and refuses a file without them.
+func TestChooseReadme(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "README.md")
+	doc := "# x\n\nbefore\n" + chooseBegin + "\nhand-typed | cells\n" + chooseEnd + "\nafter\n"
+	if err := os.WriteFile(path, []byte(doc), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	sample := filepath.Join("testdata", "sample.txt")
+	if _, stderr, code := runMain("choose", "-readme", path, sample); code != 0 {
+		t.Fatalf("choose -readme: exit %d\n%s", code, stderr)
+	}
+	table, _, _ := runMain("choose", sample)
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "# x\n\nbefore\n" + chooseBegin + "\n\n" + table + chooseEnd + "\nafter\n"; string(got) != want {
+		t.Errorf("README after choose -readme:\n%s\nwant:\n%s", got, want)
+	}
+	if err := os.WriteFile(path, []byte("# no markers\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runMain("choose", "-readme", path, sample); code != exitBad || !strings.Contains(stderr, "no \"<!-- choosing") {
+		t.Errorf("choose -readme on a file without markers: exit %d, stderr %q; want 2 and the markers named", code, stderr)
+	}
 }

@@ -130,17 +130,29 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 	for _, w := range rep.FailedRunWarnings() {
 		fmt.Fprintf(bw, "> **⚠ %s**\n\n", MDEscape(w))
 	}
+	for _, sec := range rep.Lead {
+		sec.Markdown(bw)
+	}
 	fmt.Fprintf(bw, "%s\n\n", rep.intro())
 
 	writeNotRunMarkdown(bw, rep)
 	writeEnvMarkdown(bw, rep)
 
-	if len(rep.Findings) > 0 {
+	if len(rep.Findings) > 0 || len(rep.FindingSections) > 0 {
 		fmt.Fprintf(bw, "## Findings\n\n")
 		for _, f := range rep.Findings {
 			fmt.Fprintf(bw, "- %s\n", f)
 		}
-		fmt.Fprintln(bw)
+		if len(rep.Findings) > 0 {
+			fmt.Fprintln(bw)
+		}
+		for _, fs := range rep.FindingSections {
+			fmt.Fprintf(bw, "### %s\n\n", MDEscape(fs.Heading))
+			for _, f := range fs.Findings {
+				fmt.Fprintf(bw, "- %s\n", f)
+			}
+			fmt.Fprintln(bw)
+		}
 	}
 
 	for _, sec := range rep.Sections {

@@ -9,7 +9,8 @@ import (
 )
 
 // The HTML report is a single self-contained page: inline CSS, charts
-// as inline SVG, no scripts and no external resources.
+// as inline SVG, no external resources; the engine writes no script
+// (a layer's section may carry an inline one).
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"val":     func(v Num, unit string) string { return FmtVal(float64(v), unit) },
 	"ci":      func(r *Row, unit string) string { return FmtCI(float64(r.Lo), float64(r.Hi), unit) },
@@ -41,12 +42,19 @@ code { background: #f3f3f3; padding: 0 0.2em; }
 td.fault { vertical-align: top; }
 .detail { white-space: pre-wrap; word-break: break-word; }
 .reason { white-space: pre-line; }
+.scroll { overflow-x: auto; }
+table.compact { font-size: 0.88em; }
+table.compact td.n, table.compact td:first-child { white-space: nowrap; }
+table.compact td.words { min-width: 16em; }
+th button { font: inherit; font-weight: bold; background: none; border: 0; padding: 0; cursor: pointer; text-align: left; }
+th[aria-sort="ascending"] button::after { content: " ▲"; }
+th[aria-sort="descending"] button::after { content: " ▼"; }
 </style>
 </head>
 <body>
 <h1>{{.R.Title}}</h1>
 {{range .FailedRuns}}<p class="alert">⚠ {{.}}</p>
-{{end}}{{if .R.ByFile}}<p>Medians with {{pct .R.Confidence}}% confidence intervals. Each file is compared with the first, <code>{{.R.Baseline}}</code>:
+{{end}}{{range .Lead}}{{.}}{{end}}{{if .R.ByFile}}<p>Medians with {{pct .R.Confidence}}% confidence intervals. Each file is compared with the first, <code>{{.R.Baseline}}</code>:
 a ratio is a benchmark's median in the file over its median in <code>{{.R.Baseline}}</code> (below 1× is less),
 and p is the Mann–Whitney U test between the two samples (significant if p &lt; {{.R.Alpha}}; ~ means no significant difference).</p>{{else}}<p>Medians with {{pct .R.Confidence}}% confidence intervals; ratios are relative to the <code>{{.R.Baseline}}</code> {{.LabelHeader}} of the same group;
 p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~ means no significant difference).</p>{{end}}
@@ -60,8 +68,11 @@ p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~
 {{range .EnvKeys}}<tr><td>{{.}}</td>{{range index $.EnvVals .}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>{{end}}{{if .EnvNote}}
 <p>{{.EnvNote}}</p>{{end}}{{end}}
-{{if .R.Findings}}<h2>Findings</h2>
-<ul>{{range .R.Findings}}<li>{{md .}}</li>{{end}}</ul>{{end}}
+{{if or .R.Findings .R.FindingSections}}<h2>Findings</h2>
+{{if .R.Findings}}<ul>{{range .R.Findings}}<li>{{md .}}</li>{{end}}</ul>
+{{end}}{{range .R.FindingSections}}<h3>{{.Heading}}</h3>
+<ul>{{range .Findings}}<li>{{md .}}</li>{{end}}</ul>
+{{end}}{{end}}
 {{range .Sections}}{{.}}{{end}}{{if .Charts}}<h2>Charts</h2>
 {{range .Charts}}<figure>{{.SVG}}<figcaption>{{.Title}}</figcaption></figure>
 {{end}}{{end}}
@@ -92,6 +103,7 @@ type htmlData struct {
 	EnvVals     map[string][]string
 	EnvNote     string
 	NotRun      []htmlNotRun
+	Lead        []template.HTML
 	Sections    []template.HTML
 	Charts      []htmlChart
 }
@@ -111,6 +123,13 @@ func writeHTML(w io.Writer, rep *Report) error {
 	d.EnvNote = hiddenEnvNote(hidden)
 	for _, g := range notRunGroups(rep) {
 		d.NotRun = append(d.NotRun, htmlNotRun{g.heading(len(rep.Environment) > 1), NonEmpty(g.Reason, "(no reason given)"), g.Names})
+	}
+	for _, sec := range rep.Lead {
+		h, err := sec.HTML()
+		if err != nil {
+			return fmt.Errorf("writing html: %w", err)
+		}
+		d.Lead = append(d.Lead, h)
 	}
 	for _, sec := range rep.Sections {
 		h, err := sec.HTML()

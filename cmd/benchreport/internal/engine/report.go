@@ -44,12 +44,23 @@ type Report struct {
 	ByFile bool `json:"-"`
 
 	// A layer on top of the engine adds to a report: notes printed
-	// with the rows that did not run, JSON fields, sections after the
-	// findings and charts.
-	NotRunNotes []string   `json:"-"`
-	Ext         []ExtField `json:"-"`
-	Sections    []Section  `json:"-"`
-	Charts      []Chart    `json:"-"`
+	// with the rows that did not run, JSON fields, sections at the
+	// top of the page (Lead: before everything but the title and the
+	// failed-run warnings), findings grouped under headings (after
+	// the ungrouped Findings), sections after the findings and charts.
+	NotRunNotes     []string         `json:"-"`
+	Ext             []ExtField       `json:"-"`
+	Lead            []Section        `json:"-"`
+	FindingSections []FindingSection `json:"-"`
+	Sections        []Section        `json:"-"`
+	Charts          []Chart          `json:"-"`
+}
+
+// A FindingSection is a group of findings under a heading of its own
+// (a question they answer), written after the ungrouped findings.
+type FindingSection struct {
+	Heading  string   `json:"heading"`
+	Findings []string `json:"findings"`
 }
 
 // An ExtField is a JSON field a layer adds to a report, written after

@@ -65,7 +65,7 @@ func Detect(ds *engine.Dataset) bool {
 func Apply(rep *engine.Report, ds *engine.Dataset, fr *FaultReport) error {
 	dead := deadBackends(ds)
 	rep.NotRunNotes = append(rep.NotRunNotes, deadBackendLines(rep, dead)...)
-	rep.Findings = append(append(rep.Findings, notRunFindings(rep, dead)...), findings(rep)...)
+	rep.Findings = append(rep.Findings, notRunFindings(rep, dead)...)
 	events := eventSummary(rep)
 	if len(events) > 0 {
 		rep.Ext = append(rep.Ext, engine.ExtField{Key: "events", Value: events})
@@ -79,8 +79,17 @@ func Apply(rep *engine.Report, ds *engine.Dataset, fr *FaultReport) error {
 		joinRecover(rep, fr)
 		rep.Warnings = append(rep.Warnings, faultMachineWarnings(rep, fr)...)
 	}
+	rep.FindingSections = append(rep.FindingSections, answers(rep, fr)...)
+	rep.Ext = append(rep.Ext, engine.ExtField{Key: "finding_sections", Value: nonNil(rep.FindingSections)})
 	rep.Ext = append(rep.Ext, engine.ExtField{Key: "faults", Value: fr})
 	baseline := rep.Baseline
+	if ct := chooseTable(rep, fr); ct != nil {
+		rep.Ext = append(rep.Ext, engine.ExtField{Key: "choosing", Value: ct})
+		rep.Lead = append(rep.Lead, engine.Section{
+			Markdown: func(w io.Writer) { WriteChoiceMarkdown(w, ct, baseline, "##") },
+			HTML:     func() (template.HTML, error) { return chooseHTML(ct, baseline) },
+		})
+	}
 	rep.Sections = append(rep.Sections,
 		engine.Section{
 			Markdown: func(w io.Writer) { writeEventMarkdown(w, events, baseline) },
@@ -152,4 +161,12 @@ func backendsNotRun(nrs []engine.NotRun, ran map[string]bool) []string {
 		out = append(out, b)
 	}
 	return out
+}
+
+// nonNil makes a nil slice an empty one, for JSON ("[]", not null).
+func nonNil(s []engine.FindingSection) []engine.FindingSection {
+	if s == nil {
+		return []engine.FindingSection{}
+	}
+	return s
 }

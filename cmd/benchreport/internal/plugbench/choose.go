@@ -1,0 +1,657 @@
+package plugbench
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
+)
+
+// The "Choosing a mechanism" table: one row per backend and fixture of
+// the results, with what a chooser compares, each cell taken from a
+// row of the data (or the fault table, or a config line), never typed.
+// It heads REPORT.md and report.html, and README's "What it found"
+// (benchreport choose).
+
+// A ChoiceTable is the table of one results file.
+type ChoiceTable struct {
+	File    string         `json:"file"`
+	Columns []ChoiceColumn `json:"columns"`
+	Rows    []ChoiceRow    `json:"rows"`
+	// Notes say what the whole table lacks: a column with no data.
+	Notes []string `json:"notes"`
+}
+
+// A ChoiceColumn is a column of the table. Numeric columns sort by
+// their cells' values, the others by their text.
+type ChoiceColumn struct {
+	Key     string `json:"key"`
+	Head    string `json:"head"`
+	Numeric bool   `json:"numeric"`
+}
+
+// A ChoiceRow is one backend and fixture; Cells follow Columns.
+type ChoiceRow struct {
+	Backend string       `json:"backend"`
+	Fixture string       `json:"fixture"`
+	Cells   []ChoiceCell `json:"cells"`
+}
+
+// A ChoiceCell is one figure or word. Value is the figure a numeric
+// column sorts by (seconds, bytes; for the fault column a severity),
+// absent when the cell has none; Note says why a cell is empty (a
+// skip's reason).
+type ChoiceCell struct {
+	Text  string   `json:"text"`
+	Value *float64 `json:"value,omitempty"`
+	Note  string   `json:"note,omitempty"`
+}
+
+// The words of the cells without a figure.
+const (
+	cellNone    = "–" // the backend has no such row
+	cellUnknown = "?" // the data cannot say
+)
+
+// needsCgoKey is the config line that lists the backends that need cgo
+// ("needs-cgo: cgo goplugin wasmtime").
+const needsCgoKey = "needs-cgo"
+
+var choiceColumns = []ChoiceColumn{
+	{"mechanism", "mechanism", false},
+	{"call", "a call", true},
+	{"callback", "a callback", true},
+	{"payload", "1 MiB in", true},
+	{"event", "typical event", true},
+	{"instantiate", "instantiate", true},
+	{"load", "cold load", true},
+	{"cached", "cached load", true},
+	{"memory", "memory/instance", true},
+	{"artifact", "artifact", true},
+	{"faults", "bad plugin", true},
+	{"cgo", "needs cgo", false},
+	{"unload", "unloads", false},
+	{"languages", "languages", false},
+}
+
+// chooseIntro is the paragraph above the table.
+func chooseIntro(baseline string) string {
+	return "One row per backend and guest, every cell from the data: medians, with the ratio to " + baseline +
+		"'s median of the same benchmark where one means something (the crossings and instantiate). " +
+		"A call: `min`; a callback: one call back into the host; 1 MiB in: `sum` of 1 MiB; typical event: " +
+		"the typical event's round trip through the backend's fastest transport (named); cold load: from the file; " +
+		"cached load: the fastest cache mode (named); memory/instance: the host's and its plugin processes' resident " +
+		"growth per instance (PSS) at the most instances measured (@N); artifact: the plugin's size on disk; " +
+		"bad plugin: the fault table, in a few words; needs cgo: the results' `needs-cgo` line; unloads: whether " +
+		"closing frees the plugin's code; languages: the guests the backend runs in this data."
+}
+
+// chooseLegend is the line under the table.
+const chooseLegend = "Bad plugin: error: an error of the call, the host lives; stopped: stopped at the deadline; " +
+	"hangs: cannot be stopped; host dies: the host process is killed. " +
+	"– : the backend has no such row; n/a (skipped), n/a (failed): its row did not run " +
+	"(see “Rows that did not run”); ? : the data does not say."
+
+// chooseTable builds the table of rep's first file from its results,
+// the fault table fr (nil if not measured) and the config line
+// needs-cgo. It returns nil when no row has a backend, or when the
+// rows are not compared by backend (-by): the ratios would not be to
+// the baseline backend. Of several files, it reads the first.
+func chooseTable(rep *engine.Report, fr *FaultReport) *ChoiceTable {
+	files := engine.DistinctFiles(rep)
+	if len(files) == 0 || rep.ByName != "backend" {
+		return nil
+	}
+	file := files[0]
+	ct := &ChoiceTable{File: file, Columns: choiceColumns, Notes: []string{}}
+	if len(files) > 1 {
+		ct.Notes = append(ct.Notes, "The table is "+file+"'s; the other files are in the tables below.")
+	}
+	c := &chooser{rep: rep, file: file, fr: fr, baseline: rep.Baseline, fixtures: map[string][]string{}}
+	type bf struct{ b, f string }
+	var order []bf
+	seen := map[bf]bool{}
+	add := func(b, f string) {
+		if b == "" {
+			return
+		}
+		k := bf{b, f}
+		if !seen[k] {
+			seen[k] = true
+			order = append(order, k)
+		}
+		if f != "" && !slices.Contains(c.fixtures[b], f) {
+			c.fixtures[b] = append(c.fixtures[b], f)
+		}
+	}
+	// Rows in the order of the call table (the suite's order of
+	// targets), then any backend only other benchmarks have.
+	for _, first := range []bool{true, false} {
+		for _, t := range rep.Tables {
+			if t.File != file || t.Benchmark == "Ref" || (t.Benchmark == "Call") != first {
+				continue
+			}
+			for _, r := range t.Rows {
+				add(r.By, r.Key("fixture"))
+			}
+		}
+	}
+	for _, nr := range rep.NotRun {
+		if nr.File != file {
+			continue
+		}
+		_, parts, _ := engine.NameParts(benchfmt.Name(strings.TrimPrefix(nr.Name, "Benchmark")))
+		add(engine.Lookup(parts, "backend"), engine.Lookup(parts, "fixture"))
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	c.needsCgo, c.haveCgo = c.configList(needsCgoKey)
+	for _, k := range order {
+		ct.Rows = append(ct.Rows, c.row(k.b, k.f))
+	}
+	if engine.FindTable(rep, file, "Memory", "host-B/instance") == nil {
+		ct.Notes = append(ct.Notes, "memory/instance: no BenchmarkMemory rows in this run.")
+	}
+	if engine.FindTable(rep, file, "Footprint", "artifact-B") == nil {
+		ct.Notes = append(ct.Notes, "artifact: no BenchmarkFootprint rows in this run.")
+	}
+	if fr == nil {
+		ct.Notes = append(ct.Notes, "bad plugin: the fault table was not given (-faults).")
+	}
+	if !c.haveCgo {
+		ct.Notes = append(ct.Notes, "needs cgo: the results have no `"+needsCgoKey+"` line.")
+	}
+	return ct
+}
+
+// A chooser fills the cells of one file's table.
+type chooser struct {
+	rep      *engine.Report
+	file     string
+	fr       *FaultReport
+	baseline string
+	fixtures map[string][]string // per backend, in order of appearance
+	needsCgo []string
+	haveCgo  bool
+}
+
+// configList returns the words of config line key of the chooser's
+// file, and whether the file has the line.
+func (c *chooser) configList(key string) ([]string, bool) {
+	for _, ef := range c.rep.Environment {
+		if ef.File != c.file {
+			continue
+		}
+		for _, e := range ef.Config {
+			if e.Key == key {
+				return strings.Fields(e.Value), true
+			}
+		}
+	}
+	return nil, false
+}
+
+func (c *chooser) row(b, f string) ChoiceRow {
+	label := b
+	if f != "" {
+		label += " (" + f + ")"
+	}
+	cells := []ChoiceCell{
+		{Text: label},
+		c.timeCell("Call", "sec/op", b, f, true, kv{"op", "min"}),
+		c.timeCell("Callback", "sec/callback", b, f, true),
+		c.timeCell("Payload", "sec/op", b, f, true, kv{"op", "sum"}, kv{"size", "1MiB"}),
+		c.eventCell(b, f),
+		c.timeCell("Setup", "sec/op", b, f, true, kv{"phase", "instantiate"}),
+		c.coldLoadCell(b, f),
+		c.cachedLoadCell(b, f),
+		c.memoryCell(b, f),
+		c.artifactCell(b, f),
+		c.faultCell(b, f),
+		c.cgoCell(b),
+		c.unloadCell(b, f),
+		c.languagesCell(b),
+	}
+	return ChoiceRow{Backend: b, Fixture: f, Cells: cells}
+}
+
+type kv struct{ k, v string }
+
+// find returns the rows of bench in unit of backend b and fixture f
+// whose names have every key=value of keys.
+func (c *chooser) find(bench, unit, b, f string, keys ...kv) []*engine.Row {
+	t := engine.FindTable(c.rep, c.file, bench, unit)
+	if t == nil {
+		return nil
+	}
+	var out []*engine.Row
+	for _, r := range t.Rows {
+		if r.By != b || r.Key("fixture") != f || !hasKeys(r.Key, keys) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func hasKeys(get func(string) string, keys []kv) bool {
+	for _, x := range keys {
+		if get(x.k) != x.v {
+			return false
+		}
+	}
+	return true
+}
+
+// missing is the cell of a row the data lacks: "n/a (skipped)" with
+// its reason if the row did not run, "–" if the backend has none.
+func (c *chooser) missing(bench, b, f string, keys ...kv) ChoiceCell {
+	for _, nr := range c.rep.NotRun {
+		if nr.File != c.file {
+			continue
+		}
+		base, parts, _ := engine.NameParts(benchfmt.Name(strings.TrimPrefix(nr.Name, "Benchmark")))
+		get := func(k string) string { return engine.Lookup(parts, k) }
+		if base == bench && get("backend") == b && get("fixture") == f && hasKeys(get, keys) {
+			return ChoiceCell{Text: "n/a (" + nr.Status + ")", Note: engine.FirstLine(nr.Reason)}
+		}
+	}
+	return ChoiceCell{Text: cellNone}
+}
+
+// withRatio appends the ratio to the baseline, "303 ns (80×)", when it
+// means something: a compared row, not the baseline itself.
+func withRatio(s string, r *engine.Row, extra ...string) string {
+	if r.HasBase && !r.Baseline && r.BaseCenter > 0 && r.Center > 0 {
+		extra = append(extra, shortRatio(float64(r.Ratio)))
+	}
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return s
+}
+
+func value(v float64) *float64 { return &v }
+
+func (c *chooser) timeCell(bench, unit, b, f string, ratio bool, keys ...kv) ChoiceCell {
+	rows := c.find(bench, unit, b, f, keys...)
+	if len(rows) == 0 {
+		return c.missing(bench, b, f, keys...)
+	}
+	r := rows[0]
+	s := fmtSeconds(float64(r.Center))
+	if ratio {
+		s = withRatio(s, r)
+	}
+	return ChoiceCell{Text: s, Value: value(float64(r.Center))}
+}
+
+// typicalShape is the event shape the table quotes: "typical", or the
+// middle shape of the data.
+func typicalShape(t *engine.Table) string {
+	var shapes []string
+	for _, r := range t.Rows {
+		if s := r.Key("shape"); !slices.Contains(shapes, s) {
+			shapes = append(shapes, s)
+		}
+	}
+	if slices.Contains(shapes, "typical") || len(shapes) == 0 {
+		return "typical"
+	}
+	return shapes[len(shapes)/2]
+}
+
+// eventCell is the typical event's round trip at the backend's fastest
+// transport: "2.28 µs (flat, 22×)".
+func (c *chooser) eventCell(b, f string) ChoiceCell {
+	t := engine.FindTable(c.rep, c.file, "Event", "sec/op")
+	if t == nil {
+		return c.missing("Event", b, f)
+	}
+	shape := typicalShape(t)
+	var best *engine.Row
+	for _, r := range c.find("Event", "sec/op", b, f, kv{"shape", shape}) {
+		if best == nil || r.Center < best.Center {
+			best = r
+		}
+	}
+	if best == nil {
+		return c.missing("Event", b, f, kv{"shape", shape})
+	}
+	return ChoiceCell{Text: withRatio(fmtSeconds(float64(best.Center)), best, best.Key("transport")), Value: value(float64(best.Center))}
+}
+
+// loadRows splits a backend's load rows into the cold one (no cache
+// key, or cache=none) and the cached ones.
+func (c *chooser) loadRows(b, f string) (cold *engine.Row, cached []*engine.Row) {
+	for _, r := range c.find("Setup", "sec/op", b, f, kv{"phase", "load"}) {
+		switch r.Key("cache") {
+		case "", "none":
+			if cold == nil {
+				cold = r
+			}
+		default:
+			cached = append(cached, r)
+		}
+	}
+	return cold, cached
+}
+
+func (c *chooser) coldLoadCell(b, f string) ChoiceCell {
+	cold, _ := c.loadRows(b, f)
+	if cold == nil {
+		return c.missing("Setup", b, f, kv{"phase", "load"})
+	}
+	return ChoiceCell{Text: fmtSeconds(float64(cold.Center)), Value: value(float64(cold.Center))}
+}
+
+// cachedLoadCell is the fastest cache mode's load: "379 µs (memory)".
+func (c *chooser) cachedLoadCell(b, f string) ChoiceCell {
+	_, cached := c.loadRows(b, f)
+	var best *engine.Row
+	for _, r := range cached {
+		if best == nil || r.Center < best.Center {
+			best = r
+		}
+	}
+	if best == nil {
+		return ChoiceCell{Text: cellNone}
+	}
+	return ChoiceCell{Text: fmtSeconds(float64(best.Center)) + " (" + best.Key("cache") + ")", Value: value(float64(best.Center))}
+}
+
+// memoryCell is the host's and the child processes' growth per
+// instance at the largest instance count the backend has: "1.2 MiB
+// @1000".
+func (c *chooser) memoryCell(b, f string) ChoiceCell {
+	host := c.find("Memory", "host-B/instance", b, f)
+	if len(host) == 0 {
+		return c.missing("Memory", b, f)
+	}
+	var top *engine.Row
+	topN := -1
+	for _, r := range host {
+		if n, err := strconv.Atoi(r.Key("instances")); err == nil && n > topN {
+			top, topN = r, n
+		}
+	}
+	if top == nil {
+		top = host[len(host)-1]
+	}
+	v := float64(top.Center)
+	for _, r := range c.find("Memory", "child-B/instance", b, f) {
+		if r.Key("instances") == top.Key("instances") {
+			v += float64(r.Center)
+		}
+	}
+	s := fmtBytes3(v)
+	if topN >= 0 {
+		s += " @" + strconv.Itoa(topN)
+	}
+	return ChoiceCell{Text: s, Value: value(v)}
+}
+
+func (c *chooser) artifactCell(b, f string) ChoiceCell {
+	rows := c.find("Footprint", "artifact-B", b, f)
+	if len(rows) == 0 {
+		return c.missing("Footprint", b, f)
+	}
+	v := float64(rows[0].Center)
+	return ChoiceCell{Text: fmtBytes3(v), Value: value(v)}
+}
+
+// faultWords are the few words a fault cell's outcome becomes, from
+// the worst for the host to the mildest, with their severity.
+var faultWords = []struct {
+	outcome, words string
+	severity       float64
+}{
+	{"killed", "host dies", 1000},
+	{"hung", "hangs", 100},
+	{"deadline", "stopped", 10},
+	{"error", "error", 1},
+}
+
+// faultCell condenses the fault table's row: faults with the same
+// outcome together, worst first: "segv, abort: host dies; loop:
+// hangs; bomb: error" (the legend says what the words mean). Its value, for sorting, weighs each fault by its outcome.
+func (c *chooser) faultCell(b, f string) ChoiceCell {
+	if c.fr == nil {
+		return ChoiceCell{Text: cellUnknown}
+	}
+	byOutcome := map[string][]string{}
+	any := false
+	for _, fault := range c.fr.Faults {
+		for _, cell := range c.fr.Cells {
+			if cell.Backend == b && cell.Fixture == f && cell.Fault == fault {
+				byOutcome[cell.Outcome] = append(byOutcome[cell.Outcome], fault)
+				any = true
+			}
+		}
+	}
+	if !any {
+		return ChoiceCell{Text: cellNone}
+	}
+	var parts []string
+	sev := 0.0
+	for _, w := range faultWords {
+		if fs := byOutcome[w.outcome]; len(fs) > 0 {
+			parts = append(parts, strings.Join(fs, ", ")+": "+w.words)
+			sev += w.severity * float64(len(fs))
+		}
+	}
+	if len(parts) == 0 {
+		return ChoiceCell{Text: "n/a"}
+	}
+	return ChoiceCell{Text: strings.Join(parts, "; "), Value: value(sev)}
+}
+
+func (c *chooser) cgoCell(b string) ChoiceCell {
+	switch {
+	case !c.haveCgo:
+		return ChoiceCell{Text: cellUnknown}
+	case slices.Contains(c.needsCgo, b):
+		return ChoiceCell{Text: "yes"}
+	}
+	return ChoiceCell{Text: "no"}
+}
+
+// unloadCell says whether closing frees the plugin: a close row that
+// reports mapped-B left mapped cannot; the baseline is compiled in.
+func (c *chooser) unloadCell(b, f string) ChoiceCell {
+	if b == c.baseline {
+		return ChoiceCell{Text: "no (compiled in)"}
+	}
+	for _, r := range c.find("Setup", "mapped-B", b, f, kv{"phase", "close"}) {
+		if r.Center > 0 {
+			return ChoiceCell{Text: "no (" + fmtBytes3(float64(r.Center)) + " stay mapped)"}
+		}
+	}
+	if len(c.find("Setup", "sec/op", b, f, kv{"phase", "close"})) > 0 {
+		return ChoiceCell{Text: "yes"}
+	}
+	if m := c.missing("Setup", b, f, kv{"phase", "close"}); m.Text != cellNone {
+		return m
+	}
+	return ChoiceCell{Text: cellUnknown}
+}
+
+// languagesCell lists the guests the backend runs in the data; the
+// baseline's builtin plugin is Go.
+func (c *chooser) languagesCell(b string) ChoiceCell {
+	var langs []string
+	for _, f := range c.fixtures[b] {
+		if f == "builtin" {
+			f = "go"
+		}
+		if !slices.Contains(langs, f) {
+			langs = append(langs, f)
+		}
+	}
+	slices.Sort(langs)
+	if len(langs) == 0 {
+		return ChoiceCell{Text: cellUnknown}
+	}
+	return ChoiceCell{Text: strings.Join(langs, ", ")}
+}
+
+// shortRatio formats a ratio to two or three significant digits:
+// "80×", "1.4×", "0.98×", "10.33k×".
+func shortRatio(x float64) string {
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return "?×"
+	case x >= 10000:
+		return engine.FmtRatio(x)
+	case x >= 10:
+		return fmt.Sprintf("%.0f×", x)
+	case x >= 1:
+		return fmt.Sprintf("%.1f×", x)
+	case x >= 0.1:
+		return fmt.Sprintf("%.2f×", x)
+	}
+	return fmt.Sprintf("%.2g×", x)
+}
+
+// sig3 formats v in the largest unit of units it reaches, to three
+// significant digits: "303 ns", "2.28 µs", "12.3 ms".
+func sig3(v float64, units []scaleUnit) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return cellUnknown
+	}
+	u := 0
+	for u+1 < len(units) && math.Abs(v) >= units[u+1].scale*0.9995 {
+		u++
+	}
+	x := v / units[u].scale
+	prec := 2
+	switch ax := math.Abs(x); {
+	case ax >= 99.95:
+		prec = 0
+	case ax >= 9.995:
+		prec = 1
+	}
+	return strconv.FormatFloat(x, 'f', prec, 64) + " " + units[u].name
+}
+
+// fmtSeconds formats seconds to three significant digits.
+func fmtSeconds(s float64) string { return sig3(s*1e9, timeUnits) }
+
+// fmtBytes3 formats bytes to three significant digits: "1.23 MiB".
+func fmtBytes3(b float64) string {
+	if math.Abs(b) < 1024 {
+		return strconv.FormatFloat(math.Round(b), 'f', -1, 64) + " B"
+	}
+	return sig3(b, bytesUnits)
+}
+
+// WriteChoiceMarkdown writes the table as a Markdown section whose
+// heading has the given level ("##").
+func WriteChoiceMarkdown(w io.Writer, ct *ChoiceTable, baseline, level string) {
+	if ct == nil {
+		return
+	}
+	// The intro and legend are this file's text, Markdown already.
+	fmt.Fprintf(w, "%s Choosing a mechanism\n\n%s\n\n", level, chooseIntro(engine.MDEscape(baseline)))
+	fmt.Fprint(w, "|")
+	for _, col := range ct.Columns {
+		fmt.Fprintf(w, " %s |", engine.MDEscape(col.Head))
+	}
+	fmt.Fprint(w, "\n|")
+	for _, col := range ct.Columns {
+		if col.Numeric && col.Key != "faults" {
+			fmt.Fprint(w, "--:|")
+		} else {
+			fmt.Fprint(w, "---|")
+		}
+	}
+	fmt.Fprintln(w)
+	for _, r := range ct.Rows {
+		fmt.Fprint(w, "|")
+		for _, cell := range r.Cells {
+			fmt.Fprintf(w, " %s |", engine.MDEscape(cell.Text))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\n%s", chooseLegend)
+	for _, n := range ct.Notes {
+		fmt.Fprintf(w, " %s", n)
+	}
+	fmt.Fprint(w, "\n\n")
+}
+
+// The HTML of the table: a <div class="scroll"><table id="choosing" class="compact"> whose header cells
+// are buttons that sort it (numeric columns by each cell's data-value,
+// the others by its text; cells without a value last), with a small
+// inline script and no network.
+var chooseTmpl = template.Must(template.New("choose").Funcs(template.FuncMap{
+	"md": engine.MDInline,
+	"val": func(c ChoiceCell, numeric bool) string {
+		if !numeric {
+			return c.Text
+		}
+		if c.Value == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*c.Value, 'f', -1, 64)
+	},
+	"col": func(ct *ChoiceTable, i int) ChoiceColumn { return ct.Columns[i] },
+}).Parse(`<h2 id="choosing-a-mechanism">Choosing a mechanism</h2>
+<p>{{md .Intro}}</p>
+<div class="scroll"><table id="choosing" class="compact">
+<thead><tr>{{range $i, $c := .T.Columns}}<th scope="col" data-key="{{$c.Key}}" data-type="{{if $c.Numeric}}number{{else}}text{{end}}" aria-sort="none"><button type="button">{{$c.Head}}</button></th>{{end}}</tr></thead>
+<tbody>
+{{range .T.Rows}}<tr data-backend="{{.Backend}}" data-fixture="{{.Fixture}}">{{range $i, $c := .Cells}}{{$col := col $.T $i}}{{$v := val $c $col.Numeric}}<td{{if eq $col.Key "faults"}} class="words"{{else if $col.Numeric}} class="n"{{end}}{{if $v}} data-value="{{$v}}"{{end}}{{if $c.Note}} title="{{$c.Note}}"{{end}}>{{$c.Text}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table></div>
+<p>{{md .Legend}}{{range .T.Notes}} {{md .}}{{end}} Click a column's heading to sort by it.</p>
+<script>
+(function () {
+  var table = document.getElementById("choosing");
+  if (!table) return;
+  var heads = table.tHead.rows[0].cells;
+  Array.prototype.forEach.call(heads, function (th, col) {
+    th.querySelector("button").addEventListener("click", function () {
+      var asc = th.getAttribute("aria-sort") !== "ascending";
+      Array.prototype.forEach.call(heads, function (h) { h.setAttribute("aria-sort", "none"); });
+      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+      var numeric = th.getAttribute("data-type") === "number";
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[col].getAttribute("data-value"), y = b.cells[col].getAttribute("data-value");
+        if (x === null || y === null) return (x === null) - (y === null);
+        var d = numeric ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
+        return asc ? d : -d;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+})();
+</script>
+`))
+
+// chooseHTML is the table's section of the HTML page.
+func chooseHTML(ct *ChoiceTable, baseline string) (template.HTML, error) {
+	if ct == nil {
+		return "", nil
+	}
+	var buf bytes.Buffer
+	d := struct {
+		T             *ChoiceTable
+		Intro, Legend string
+	}{ct, chooseIntro(baseline), chooseLegend}
+	if err := chooseTmpl.Execute(&buf, d); err != nil {
+		return "", fmt.Errorf("choosing section: %w", err)
+	}
+	return template.HTML(buf.String()), nil
+}

@@ -1,0 +1,244 @@
+package plugbench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
+)
+
+// chooseInput writes a results file: every row the table reads, for a
+// few backends, six samples each, with the config lines given and the
+// memory and footprint rows if memory is set.
+func chooseInput(t *testing.T, config string, memory bool) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("goos: linux\ngoarch: amd64\n" + config)
+	b.WriteString("Unit ns/callback better=lower\nUnit mapped-B better=lower assume=exact\n")
+	if memory {
+		for _, u := range []string{"heap-B/instance", "host-B/instance", "child-B/instance", "ns/instance", "artifact-B", "load-peak-B"} {
+			fmt.Fprintf(&b, "Unit %s better=lower\n", u)
+		}
+	}
+	rows := []struct {
+		name    string
+		metrics string // "%g" takes the sample's value
+		value   float64
+	}{
+		{"Call/op=min/backend=static/fixture=builtin", "%g ns/op", 2},
+		{"Call/op=min/backend=goplugin/fixture=go", "%g ns/op", 4},
+		{"Call/op=min/backend=wasm/fixture=c", "%g ns/op", 20},
+		{"Call/op=min/backend=wasm/fixture=go", "%g ns/op", 30},
+		{"Call/op=min/backend=shm/fixture=c", "%g ns/op", 300},
+		{"Callback/backend=static/fixture=builtin", "%g ns/callback", 2},
+		{"Callback/backend=wasm/fixture=c", "%g ns/callback", 40},
+		{"Payload/op=sum/size=1MiB/backend=static/fixture=builtin", "%g ns/op", 400000},
+		{"Payload/op=sum/size=1MiB/backend=wasm/fixture=c", "%g ns/op", 1000000},
+		{"Event/transport=value/shape=typical/backend=static/fixture=builtin", "%g ns/op", 100},
+		{"Event/transport=flat/shape=typical/backend=wasm/fixture=c", "%g ns/op", 1500},
+		{"Event/transport=json/shape=typical/backend=wasm/fixture=c", "%g ns/op", 5000},
+		{"Event/transport=json/shape=large/backend=wasm/fixture=c", "%g ns/op", 50},
+		{"Setup/phase=load/backend=static/fixture=builtin", "%g ns/op", 400},
+		{"Setup/phase=load/backend=goplugin/fixture=go", "%g ns/op", 12e6},
+		{"Setup/phase=load/backend=wasm/fixture=c/cache=none", "%g ns/op", 12e6},
+		{"Setup/phase=load/backend=wasm/fixture=c/cache=memory", "%g ns/op", 4e5},
+		{"Setup/phase=load/backend=wasm/fixture=c/cache=disk", "%g ns/op", 6e5},
+		{"Setup/phase=instantiate/backend=static/fixture=builtin", "%g ns/op", 100},
+		{"Setup/phase=instantiate/backend=wasm/fixture=c", "%g ns/op", 30000},
+		{"Setup/phase=close/backend=static/fixture=builtin", "%g ns/op", 30},
+		{"Setup/phase=close/backend=goplugin/fixture=go", "%g ns/op 3518464 mapped-B", 70},
+		{"Setup/phase=close/backend=wasm/fixture=c", "%g ns/op", 4000},
+	}
+	if memory {
+		rows = append(rows, []struct {
+			name    string
+			metrics string
+			value   float64
+		}{
+			{"Memory/backend=wasm/fixture=c/instances=1", "%g ns/op 9000 heap-B/instance 2e6 host-B/instance 0 child-B/instance 30000 ns/instance", 1},
+			{"Memory/backend=wasm/fixture=c/instances=1000", "%g ns/op 9000 heap-B/instance 1258291 host-B/instance 0 child-B/instance 30000 ns/instance", 1},
+			{"Memory/backend=shm/fixture=c/instances=1", "%g ns/op 100 heap-B/instance 1e5 host-B/instance 3e6 child-B/instance 1e6 ns/instance", 1},
+			{"Memory/backend=shm/fixture=c/instances=100", "%g ns/op 100 heap-B/instance 1e5 host-B/instance 2e6 child-B/instance 1e6 ns/instance", 1},
+			{"Footprint/backend=wasm/fixture=c", "%g ns/op 10240 artifact-B 3e6 load-peak-B", 1},
+		}...)
+	}
+	for i := range 6 {
+		for _, r := range rows {
+			fmt.Fprintf(&b, "Benchmark%s-2 1000 "+r.metrics+"\n", r.name, r.value*(1+float64(i)/100))
+		}
+	}
+	b.WriteString("--- SKIP: BenchmarkCallback/backend=goplugin/fixture=go\n    callback_test.go:12: goplugin/go: no callback in this guest\n")
+	if memory {
+		b.WriteString("--- SKIP: BenchmarkMemory/backend=wasm/fixture=c/instances=10000\n    memory_test.go:40: wasm/c: 10000 instances do not fit in 8 GiB\n")
+		b.WriteString("--- SKIP: BenchmarkMemory/backend=goplugin/fixture=go/instances=1\n    memory_test.go:40: goplugin/go: a Go plugin has one instance per process\n")
+	}
+	path := filepath.Join(t.TempDir(), "choose.txt")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// cells maps "backend (fixture)" and column key to the cell's text.
+func cells(ct *ChoiceTable) map[string]map[string]ChoiceCell {
+	out := map[string]map[string]ChoiceCell{}
+	for _, r := range ct.Rows {
+		m := map[string]ChoiceCell{}
+		for i, c := range r.Cells {
+			m[ct.Columns[i].Key] = c
+		}
+		out[r.Cells[0].Text] = m
+	}
+	return out
+}
+
+var chooseFaults = &FaultReport{
+	File: "faults.json", DeadlineNs: 5e8, Faults: []string{"segv", "loop", "bomb", "startloop"},
+	Cells: []*FaultCell{
+		{Fault: "segv", Backend: "static", Fixture: "builtin", Outcome: "killed", Signal: "SIGSEGV", Since: "call", Recovery: "restart"},
+		{Fault: "loop", Backend: "static", Fixture: "builtin", Outcome: "hung", Since: "deadline", Recovery: "reinstantiate"},
+		{Fault: "startloop", Backend: "static", Fixture: "builtin", Outcome: "not-applicable", Recovery: "none"},
+		{Fault: "segv", Backend: "wasm", Fixture: "c", Outcome: "error", Since: "call", Recovery: "reinstantiate"},
+		{Fault: "loop", Backend: "wasm", Fixture: "c", Outcome: "hung", Since: "deadline", Recovery: "restart"},
+		{Fault: "bomb", Backend: "wasm", Fixture: "c", Outcome: "error", Since: "call", Recovery: "reinstantiate"},
+		{Fault: "startloop", Backend: "wasm", Fixture: "c", Outcome: "deadline", Since: "deadline", Recovery: "reload"},
+	},
+}
+
+// TestChooseTable checks every column's cell from a file that has every
+// row the table reads: the figures, their ratios to static, the
+// fastest transport and cache mode by name, memory at the largest
+// instance count with the child processes' share, the fault table in
+// a few words, needs-cgo, unloading and the languages.
+func TestChooseTable(t *testing.T) {
+	rep := report(t, chooseInput(t, "needs-cgo: cgo goplugin wasmtime\n", true))
+	ct := chooseTable(rep, chooseFaults)
+	if ct == nil {
+		t.Fatal("no table")
+	}
+	var order []string
+	for _, r := range ct.Rows {
+		order = append(order, r.Cells[0].Text)
+	}
+	// The call table's order (a fixture's rank is where it first
+	// appears: go before c here), then the rows only other benchmarks
+	// have.
+	if got, want := strings.Join(order, ", "), "static (builtin), goplugin (go), wasm (go), wasm (c), shm (c)"; got != want {
+		t.Errorf("rows %s, want %s", got, want)
+	}
+	if len(ct.Notes) != 0 {
+		t.Errorf("notes %q, want none: every column has data", ct.Notes)
+	}
+	got := cells(ct)
+	want := map[string]map[string]string{
+		"static (builtin)": {"call": "2.05 ns", "callback": "2.05 ns", "payload": "410 µs", "event": "102 ns (value)",
+			"instantiate": "102 ns", "load": "410 ns", "cached": "–", "memory": "–", "artifact": "–",
+			"faults": "segv: host dies; loop: hangs", "cgo": "no", "unload": "no (compiled in)", "languages": "go"},
+		"goplugin (go)": {"call": "4.10 ns (2.0×)", "callback": "n/a (skipped)", "load": "12.3 ms", "memory": "n/a (skipped)",
+			"faults": "–", "cgo": "yes", "unload": "no (3.36 MiB stay mapped)", "languages": "go"},
+		"wasm (c)": {"call": "20.5 ns (10×)", "callback": "41.0 ns (20×)", "payload": "1.03 ms (2.5×)", "event": "1.54 µs (flat, 15×)",
+			"instantiate": "30.8 µs (300×)", "load": "12.3 ms", "cached": "410 µs (memory)", "memory": "1.20 MiB @1000",
+			"artifact": "10.0 KiB", "faults": "loop: hangs; startloop: stopped; segv, bomb: error", "cgo": "no", "unload": "yes",
+			"languages": "c, go"},
+		"wasm (go)": {"call": "30.8 ns (15×)", "callback": "–", "event": "–", "load": "–", "unload": "?", "languages": "c, go"},
+		"shm (c)":   {"call": "308 ns (150×)", "memory": "2.00 MiB @100", "artifact": "–", "languages": "c"},
+	}
+	for row, cols := range want {
+		for col, w := range cols {
+			if g := got[row][col].Text; g != w {
+				t.Errorf("%s, %s: %q, want %q", row, col, g, w)
+			}
+		}
+	}
+	if n := got["goplugin (go)"]["callback"].Note; n != "goplugin/go: no callback in this guest" {
+		t.Errorf("a skipped cell's note is %q, want the skip's reason", n)
+	}
+	// Numeric columns sort by value: seconds, bytes, a fault severity.
+	if v := got["wasm (c)"]["call"].Value; v == nil || *v != 20.5e-9 {
+		t.Errorf("wasm (c) call value %v, want 2.05e-08", v)
+	}
+	if v := got["shm (c)"]["memory"].Value; v == nil || *v != 2.1e6 {
+		t.Errorf("shm (c) memory value %v, want host+child 2.1e6", v)
+	}
+	if a, b := got["static (builtin)"]["faults"].Value, got["wasm (c)"]["faults"].Value; a == nil || b == nil || !(*a > *b) {
+		t.Errorf("fault severity static %v, wasm %v: want the host's death to rank worse", a, b)
+	}
+	if v := got["wasm (go)"]["callback"].Value; v != nil {
+		t.Errorf("a missing cell has value %v, want none (sorted last)", *v)
+	}
+}
+
+// TestChooseTableMissing checks what the table says when whole columns
+// have no data: no memory or footprint rows, no fault table, no
+// needs-cgo line. Each cell says so, and a note under the table says
+// why.
+func TestChooseTableMissing(t *testing.T) {
+	rep := report(t, chooseInput(t, "", false))
+	ct := chooseTable(rep, nil)
+	got := cells(ct)
+	for _, row := range []string{"static (builtin)", "wasm (c)"} {
+		for col, w := range map[string]string{"memory": "–", "artifact": "–", "faults": "?", "cgo": "?"} {
+			if g := got[row][col].Text; g != w {
+				t.Errorf("%s, %s: %q, want %q", row, col, g, w)
+			}
+		}
+	}
+	notes := strings.Join(ct.Notes, " ")
+	for _, w := range []string{"no BenchmarkMemory rows in this run", "no BenchmarkFootprint rows", "fault table was not given", "no `needs-cgo` line"} {
+		if !strings.Contains(notes, w) {
+			t.Errorf("notes %q lack %q", notes, w)
+		}
+	}
+}
+
+// TestChooseHTML checks the structure the browser check and the sort
+// script rely on: the table's id, a button per column header with the
+// column's type, and data-value on every cell that has a figure.
+func TestChooseHTML(t *testing.T) {
+	rep := report(t, chooseInput(t, "needs-cgo: goplugin\n", true))
+	h, err := chooseHTML(chooseTable(rep, chooseFaults), rep.Baseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(h)
+	for _, w := range []string{
+		`<table id="choosing" class="compact">`,
+		`<th scope="col" data-key="call" data-type="number" aria-sort="none"><button type="button">a call</button></th>`,
+		`<th scope="col" data-key="mechanism" data-type="text" aria-sort="none">`,
+		`<td class="n" data-value="0.0000000205">20.5 ns (10×)</td>`,
+		`<td class="n" data-value="1258291">1.20 MiB @1000</td>`,
+		`<td class="n" title="goplugin/go: no callback in this guest">n/a (skipped)</td>`,
+		`<script>`,
+	} {
+		if !strings.Contains(s, w) {
+			t.Errorf("HTML lacks %s", w)
+		}
+	}
+	if n, want := strings.Count(s, "<tr data-backend="), 5; n != want {
+		t.Errorf("%d body rows, want %d", n, want)
+	}
+}
+
+// TestShortFormats checks the figures' formats: three significant
+// digits in the largest unit reached, and ratios to two or three.
+func TestShortFormats(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{fmtSeconds(303e-9), "303 ns"},
+		{fmtSeconds(2.284e-6), "2.28 µs"},
+		{fmtSeconds(999.7e-9), "1.00 µs"},
+		{fmtSeconds(1.05), "1.05 s"},
+		{fmtBytes3(512), "512 B"},
+		{fmtBytes3(3518464), "3.36 MiB"},
+		{shortRatio(79.4), "79×"},
+		{shortRatio(1.07), "1.1×"},
+		{shortRatio(0.713), "0.71×"},
+		{shortRatio(10331), engine.FmtRatio(10331)},
+	} {
+		if c.got != c.want {
+			t.Errorf("%q, want %q", c.got, c.want)
+		}
+	}
+}
