@@ -488,14 +488,21 @@ func (a *answerer) start() []string {
 	if len(caches) > 0 {
 		out = append(out, "A compilation cache, at its fastest mode: "+strings.Join(caches, ", ")+".")
 	}
-	if ft := a.table("Footprint", "load-peak-B"); ft != nil {
-		ranked := rankRows(ft.Rows, false)
+	if pt := a.table("Setup", "peak-B"); pt != nil {
+		// A cold load's: without a cache, or the one with cache=none.
+		var cold []*engine.Row
+		for _, r := range pt.Rows {
+			if r.Key("phase") == "load" && (r.Key("cache") == "" || r.Key("cache") == "none") {
+				cold = append(cold, r)
+			}
+		}
+		ranked := rankRows(cold, false)
 		if n := len(ranked); n > 0 {
 			var fs []string
 			for i := n - 1; i >= max(0, n-topN); i-- {
-				fs = append(fs, backendOf(ranked[i])+" "+fmtValue(float64(ranked[i].Center), ft.Unit))
+				fs = append(fs, backendOf(ranked[i])+" "+fmtValue(float64(ranked[i].Center), pt.Unit))
 			}
-			out = append(out, "A load's peak memory (BenchmarkFootprint), the largest: "+strings.Join(fs, ", ")+".")
+			out = append(out, "A cold load's peak resident memory (peak-B), the largest: "+strings.Join(fs, ", ")+".")
 		}
 	}
 	return out
@@ -515,17 +522,12 @@ func (a *answerer) instances() []string {
 		row   *engine.Row
 	}
 	var ms []mem
+	common := commonInstances(host.Rows)
 	for _, b := range byBackend(host.Rows) {
-		var top *engine.Row
-		topN := -1
-		for _, r := range b {
-			if n, err := strconv.Atoi(r.Key("instances")); err == nil && n > topN {
-				top, topN = r, n
-			}
-		}
-		if top == nil {
+		if len(b) == 0 {
 			continue
 		}
+		top, topN := memoryRow(b, common)
 		v := float64(top.Center)
 		if c := matchRow(child, top); c != nil {
 			v += float64(c.Center)
@@ -559,7 +561,7 @@ func (a *answerer) instances() []string {
 		}
 	}
 	if len(others) > 0 {
-		s := "Memory per instance, the host's and its plugin processes' (PSS), at the most instances measured: "
+		s := "Memory per instance, the host's and its plugin processes' (PSS), at the most instances every backend measured: "
 		if len(base) > 0 {
 			s += f(base[0]) + "; "
 		}

@@ -38,8 +38,8 @@ func TestAnswers(t *testing.T) {
 		qEvents: {"A `typical` event's round trip, at each backend's fastest transport: static (builtin) 102 ns (value); the cheapest across a boundary: wasm (c) 1.54 µs (flat, 15×).",
 			"? The backends that offer no such transport encode every event; the cheapest of them: wasm (c) 1.54 µs (flat, 15×); json costs 3.3× their cheapest encoding."},
 		qCallback: {"One call back into the host: static (builtin) 2.05 ns; the cheapest across a boundary: wasm (c) 41.0 ns (20×)."},
-		qStart:    {"A compilation cache, at its fastest mode: wasm (c) 12.3 ms → 410 µs (memory, 30× faster).", "A load's peak memory (BenchmarkFootprint), the largest: wasm (c) 2.86 MiB."},
-		qInstances: {"the least across a boundary: wasm (c) 1.20 MiB @1000 (30.0 µs to create each), shm (c) 2.00 MiB @100 (1.00 ms to create each).",
+		qStart:    {"A compilation cache, at its fastest mode: wasm (c) 12.3 ms → 410 µs (memory, 30× faster).", "A cold load's peak resident memory (peak-B), the largest: wasm (c) 2.86 MiB."},
+		qInstances: {"the least across a boundary: wasm (c) 1.43 MiB @100 (30.0 µs to create each), shm (c) 2.00 MiB @100 (1.00 ms to create each).",
 			"Did not run (see “Rows that did not run” for why): wasm (c) @10000, goplugin (go) @1."},
 		qFaults: {"A fault kills the host: static (builtin): segv.", "A fault that cannot be stopped (the call hangs): static (builtin): loop; wasm (c): loop."},
 	} {

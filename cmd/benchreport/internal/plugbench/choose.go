@@ -89,7 +89,7 @@ func chooseIntro(baseline string) string {
 		"A call: `min`; a callback: one call back into the host; 1 MiB in: `sum` of 1 MiB; typical event: " +
 		"the typical event's round trip through the backend's fastest transport (named); cold load: from the file; " +
 		"cached load: the fastest cache mode (named); memory/instance: the host's and its plugin processes' resident " +
-		"growth per instance (PSS) at the most instances measured (@N); artifact: the plugin's size on disk; " +
+		"growth per instance (PSS) at the most instances every backend measured (@N); artifact: the plugin's size on disk; " +
 		"bad plugin: the fault table, in a few words; needs cgo: the results' `needs-cgo` line; unloads: whether " +
 		"closing frees the plugin's code; languages: the guests the backend runs in this data."
 }
@@ -155,14 +155,18 @@ func chooseTable(rep *engine.Report, fr *FaultReport) *ChoiceTable {
 		return nil
 	}
 	c.needsCgo, c.haveCgo = c.configList(needsCgoKey)
+	c.memN = -1
+	if t := engine.FindTable(rep, file, "Memory", "host-B/instance"); t != nil {
+		c.memN = commonInstances(t.Rows)
+	}
 	for _, k := range order {
 		ct.Rows = append(ct.Rows, c.row(k.b, k.f))
 	}
 	if engine.FindTable(rep, file, "Memory", "host-B/instance") == nil {
 		ct.Notes = append(ct.Notes, "memory/instance: no BenchmarkMemory rows in this run.")
 	}
-	if engine.FindTable(rep, file, "Footprint", "artifact-B") == nil {
-		ct.Notes = append(ct.Notes, "artifact: no BenchmarkFootprint rows in this run.")
+	if engine.FindTable(rep, file, "Setup", "artifact-B") == nil {
+		ct.Notes = append(ct.Notes, "artifact: no load rows with artifact-B in this run.")
 	}
 	if fr == nil {
 		ct.Notes = append(ct.Notes, "bad plugin: the fault table was not given (-faults).")
@@ -182,6 +186,7 @@ type chooser struct {
 	fixtures map[string][]string // per backend, in order of appearance
 	needsCgo []string
 	haveCgo  bool
+	memN     int // the instance count memory is compared at (commonInstances)
 }
 
 // configList returns the words of config line key of the chooser's
@@ -370,23 +375,14 @@ func (c *chooser) cachedLoadCell(b, f string) ChoiceCell {
 }
 
 // memoryCell is the host's and the child processes' growth per
-// instance at the largest instance count the backend has: "1.2 MiB
-// @1000".
+// instance at the instance count every target has (commonInstances), or
+// at the largest this one has: "1.2 MiB @1000".
 func (c *chooser) memoryCell(b, f string) ChoiceCell {
 	host := c.find("Memory", "host-B/instance", b, f)
 	if len(host) == 0 {
 		return c.missing("Memory", b, f)
 	}
-	var top *engine.Row
-	topN := -1
-	for _, r := range host {
-		if n, err := strconv.Atoi(r.Key("instances")); err == nil && n > topN {
-			top, topN = r, n
-		}
-	}
-	if top == nil {
-		top = host[len(host)-1]
-	}
+	top, topN := memoryRow(host, c.memN)
 	v := float64(top.Center)
 	for _, r := range c.find("Memory", "child-B/instance", b, f) {
 		if r.Key("instances") == top.Key("instances") {
@@ -400,10 +396,76 @@ func (c *chooser) memoryCell(b, f string) ChoiceCell {
 	return ChoiceCell{Text: s, Value: value(v)}
 }
 
+// memoryRow returns the row of one target's rows at instances=n, or,
+// without one, at the largest count it has, with that count (-1 when
+// the rows have no instances key).
+func memoryRow(rows []*engine.Row, n int) (*engine.Row, int) {
+	var top *engine.Row
+	topN := -1
+	for _, r := range rows {
+		m, err := strconv.Atoi(r.Key("instances"))
+		if err != nil {
+			continue
+		}
+		if m == n {
+			return r, m
+		}
+		if m > topN {
+			top, topN = r, m
+		}
+	}
+	if top == nil {
+		return rows[len(rows)-1], -1
+	}
+	return top, topN
+}
+
+// commonInstances returns the largest instance count that every target
+// among rows measured, or -1. Memory per instance is compared at one
+// count: a thousand processes of one executable share more of it, per
+// process, than ten do, so the largest count of each would favour the
+// cheap mechanisms that reach 10 000 over the dear ones that stop at 100.
+func commonInstances(rows []*engine.Row) int {
+	counts := map[string]map[int]bool{}
+	for _, r := range rows {
+		n, err := strconv.Atoi(r.Key("instances"))
+		if err != nil {
+			continue
+		}
+		k := r.By + "\x00" + r.Key("fixture")
+		if counts[k] == nil {
+			counts[k] = map[int]bool{}
+		}
+		counts[k][n] = true
+	}
+	best := -1
+	for _, cs := range counts {
+		for n := range cs {
+			if n <= best {
+				continue
+			}
+			all := true
+			for _, other := range counts {
+				all = all && other[n]
+			}
+			if all {
+				best = n
+			}
+		}
+		break // a common count is in the first target's too
+	}
+	return best
+}
+
+// artifactCell is the size on disk of what a load reads, from the load
+// rows (artifact-B, the same for every cache mode).
 func (c *chooser) artifactCell(b, f string) ChoiceCell {
-	rows := c.find("Footprint", "artifact-B", b, f)
+	rows := c.find("Setup", "artifact-B", b, f, kv{"phase", "load"})
 	if len(rows) == 0 {
-		return c.missing("Footprint", b, f)
+		if b == c.baseline {
+			return ChoiceCell{Text: "– (compiled in)"}
+		}
+		return c.missing("Setup", b, f, kv{"phase", "load"})
 	}
 	v := float64(rows[0].Center)
 	return ChoiceCell{Text: fmtBytes3(v), Value: value(v)}
