@@ -514,6 +514,7 @@ func (a *answerer) instances() []string {
 		return []string{"No memory rows in this run (BenchmarkMemory): nothing to say about holding many instances."}
 	}
 	child := a.table("Memory", "child-B/instance")
+	heapT := a.table("Memory", "heap-B/instance")
 	perNs := a.table("Memory", "sec/instance")
 	type mem struct {
 		label string
@@ -529,6 +530,9 @@ func (a *answerer) instances() []string {
 		}
 		top, topN := memoryRow(b, common)
 		v := float64(top.Center)
+		if h := matchRow(heapT, top); h != nil {
+			v = max(v, float64(h.Center)) // resident moves by pages: 200 B of heap can read as 0
+		}
 		if c := matchRow(child, top); c != nil {
 			v += float64(c.Center)
 		}
@@ -561,7 +565,7 @@ func (a *answerer) instances() []string {
 		}
 	}
 	if len(others) > 0 {
-		s := "Memory per instance, the host's and its plugin processes' (PSS), at the most instances every backend measured: "
+		s := "Memory per instance, the host's (the larger of its resident growth and its Go heap) and its plugin processes' (PSS), at the most instances every backend measured: "
 		if len(base) > 0 {
 			s += f(base[0]) + "; "
 		}

@@ -374,8 +374,8 @@ func (c *chooser) cachedLoadCell(b, f string) ChoiceCell {
 	return ChoiceCell{Text: fmtSeconds(float64(best.Center)) + " (" + best.Key("cache") + ")", Value: value(float64(best.Center))}
 }
 
-// memoryCell is the host's and the child processes' growth per
-// instance at the instance count every target has (commonInstances), or
+// memoryCell is the host's growth per instance (the larger of its
+// resident memory and its Go heap) and the child processes' at the instance count every target has (commonInstances), or
 // at the largest this one has: "1.2 MiB @1000".
 func (c *chooser) memoryCell(b, f string) ChoiceCell {
 	host := c.find("Memory", "host-B/instance", b, f)
@@ -384,6 +384,13 @@ func (c *chooser) memoryCell(b, f string) ChoiceCell {
 	}
 	top, topN := memoryRow(host, c.memN)
 	v := float64(top.Center)
+	for _, r := range c.find("Memory", "heap-B/instance", b, f) {
+		if r.Key("instances") == top.Key("instances") {
+			// Resident memory moves by pages: an instance's 200 B of
+			// heap can read as 0 B resident.
+			v = max(v, float64(r.Center))
+		}
+	}
 	for _, r := range c.find("Memory", "child-B/instance", b, f) {
 		if r.Key("instances") == top.Key("instances") {
 			v += float64(r.Center)

@@ -59,6 +59,8 @@ func chooseInput(t *testing.T, config string, memory bool) string {
 			value   float64
 		}{
 			{"Memory/backend=wasm/fixture=c/instances=1", "%g ns/op 9000 heap-B/instance 2e6 host-B/instance 0 child-B/instance 30000 ns/instance", 1},
+			// Resident memory moves by pages: static's 300 B of heap reads as 0 B resident.
+			{"Memory/backend=static/fixture=builtin/instances=100", "%g ns/op 300 heap-B/instance 0 host-B/instance 150 ns/instance", 1},
 			{"Memory/backend=wasm/fixture=c/instances=100", "%g ns/op 9000 heap-B/instance 1500000 host-B/instance 0 child-B/instance 30000 ns/instance", 1},
 			{"Memory/backend=wasm/fixture=c/instances=1000", "%g ns/op 9000 heap-B/instance 1258291 host-B/instance 0 child-B/instance 30000 ns/instance", 1},
 			{"Memory/backend=shm/fixture=c/instances=1", "%g ns/op 100 heap-B/instance 1e5 host-B/instance 3e6 child-B/instance 1e6 ns/instance", 1},
@@ -142,7 +144,7 @@ func TestChooseTable(t *testing.T) {
 	got := cells(ct)
 	want := map[string]map[string]string{
 		"static (builtin)": {"call": "2.05 ns", "callback": "2.05 ns", "payload": "410 µs", "event": "102 ns (value)",
-			"instantiate": "102 ns", "load": "410 ns", "cached": "–", "memory": "–", "artifact": "– (compiled in)",
+			"instantiate": "102 ns", "load": "410 ns", "cached": "–", "memory": "300 B @100", "artifact": "– (compiled in)",
 			"faults": "segv: host dies; loop: hangs", "cgo": "no", "unload": "no (compiled in)", "languages": "go"},
 		"goplugin (go)": {"call": "4.10 ns (2.0×)", "callback": "n/a (skipped)", "load": "12.3 ms", "memory": "n/a (skipped)",
 			"faults": "–", "cgo": "yes", "unload": "no (3.36 MiB stay mapped)", "languages": "go"},
