@@ -110,9 +110,6 @@ func (c *DotChart) Render() (*Chart, error) {
 	w = fitTitle(c.Title, w)
 
 	p := plot.New()
-	p.X.Label.Text = c.Axis
-	p.X.Label.TextStyle.Font.Size = vg.Points(10)
-	p.X.Label.Padding = vg.Points(4) // gonum's measure of a label is a little short of a browser's
 	p.X.Tick.Label.Font.Size = vg.Points(labelSize)
 	p.Y.Tick.Label.Font.Size = vg.Points(labelSize)
 	var leg legendGrid
@@ -164,10 +161,12 @@ func (c *DotChart) Render() (*Chart, error) {
 	p.Add(grid)
 	p.NominalY(labels...)
 	p.Y.Min, p.Y.Max = -0.5, n-0.5
-	setValueAxis(&p.X, r, c.Unit, w-labelW-vg.Points(30), false)
-
+	xLabel := c.Axis
+	if setValueAxis(&p.X, r, c.Unit, w-labelW-vg.Points(30), false) && xLabel != "" {
+		xLabel += ", log scale"
+	}
 	plotH := vg.Points(rowPitch)*vg.Length(len(rows)) + vg.Points(48)
-	return renderLayout(c.Name, c.Title, w, plotH, &leg, p)
+	return renderLayout(c.Name, c.Title, xLabel, "", w, plotH, &leg, p)
 }
 
 // A LineChart draws one line per series of points (x, y) with their y
@@ -196,10 +195,6 @@ type LinePoint struct{ X, Y, Lo, Hi float64 }
 // Render draws c, or returns nil if it has no point.
 func (c *LineChart) Render() (*Chart, error) {
 	p := plot.New()
-	p.X.Label.Text, p.Y.Label.Text = c.XAxis, c.YAxis
-	p.X.Label.Padding, p.Y.Label.Padding = vg.Points(4), vg.Points(4)
-	p.X.Label.TextStyle.Font.Size = vg.Points(10)
-	p.Y.Label.TextStyle.Font.Size = vg.Points(10)
 	p.X.Tick.Label.Font.Size = vg.Points(labelSize)
 	p.Y.Tick.Label.Font.Size = vg.Points(labelSize)
 	var leg legendGrid
@@ -245,6 +240,7 @@ func (c *LineChart) Render() (*Chart, error) {
 	}
 	p.Add(plotter.NewGrid())
 	w := fitTitle(c.Title, chartWidth)
+	xLabel, yLabel := c.XAxis, c.YAxis
 	if len(c.XTicks) > 0 {
 		var ticks []plot.Tick
 		for _, x := range c.XTicks {
@@ -253,25 +249,35 @@ func (c *LineChart) Render() (*Chart, error) {
 		}
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
 		if xr.max/xr.min > 5 {
+			xLabel += ", log scale"
 			p.X.Scale = plot.LogScale{}
 			p.X.Min, p.X.Max = xr.min/1.5, xr.max*1.5
 		} else {
 			pad := (xr.max - xr.min) * 0.05
 			p.X.Min, p.X.Max = xr.min-pad, xr.max+pad
 		}
-	} else {
-		setValueAxis(&p.X, xr, c.XUnit, w-vg.Points(80), false)
+	} else if setValueAxis(&p.X, xr, c.XUnit, w-vg.Points(80), false) {
+		xLabel += ", log scale"
 	}
 	plotH := vg.Points(300)
-	setValueAxis(&p.Y, yr, c.YUnit, plotH-vg.Points(50), true)
-	return renderLayout(c.Name, c.Title, w, plotH, &leg, p)
+	if setValueAxis(&p.Y, yr, c.YUnit, plotH-vg.Points(50), true) {
+		yLabel += ", log scale"
+	}
+	return renderLayout(c.Name, c.Title, xLabel, yLabel, w, plotH, &leg, p)
 }
 
 // renderLayout draws title, legend and plot, top to bottom, in a chart of
-// width w whose plot is plotH high.
-func renderLayout(name, title string, w, plotH vg.Length, leg *legendGrid, p *plot.Plot) (*Chart, error) {
+// width w whose plot is plotH high, and the plot's axis labels xLabel and
+// yLabel (either may be ""). The axis labels are drawn here, centred on
+// the plot's data area: gonum/plot reserves room for them at the
+// arithmetic middle of the axis range, which on a log axis is near its
+// top end, and leaves a blank band there.
+func renderLayout(name, title, xLabel, yLabel string, w, plotH vg.Length, leg *legendGrid, p *plot.Plot) (*Chart, error) {
 	tsty := titleStyle()
 	titleH := tsty.Height(title) + vg.Points(6)
+	asty := labelStyle()
+	asty.Font.Size = vg.Points(10)
+	axisH := asty.Height("Mg") + vg.Points(4)
 	leg.layout(w - vg.Points(20))
 	h := titleH + leg.height() + plotH
 	drawFn := func(dc draw.Canvas) {
@@ -283,27 +289,41 @@ func renderLayout(name, title string, w, plotH vg.Length, leg *legendGrid, p *pl
 		pc.Min.X += vg.Points(4)
 		pc.Max.X -= vg.Points(8)
 		pc.Min.Y += vg.Points(4)
+		if xLabel != "" {
+			pc.Min.Y += axisH
+		}
+		if yLabel != "" {
+			pc.Min.X += axisH
+		}
 		p.Draw(pc)
+		da := p.DataCanvas(pc)
+		if xLabel != "" {
+			s := asty
+			s.XAlign, s.YAlign = draw.XCenter, draw.YBottom
+			dc.FillText(s, vg.Point{X: da.Center().X, Y: dc.Min.Y + vg.Points(4)}, xLabel)
+		}
+		if yLabel != "" {
+			s := asty
+			s.XAlign, s.YAlign, s.Rotation = draw.XCenter, draw.YTop, math.Pi/2
+			dc.FillText(s, vg.Point{X: dc.Min.X + vg.Points(4), Y: da.Center().Y}, yLabel)
+		}
 	}
 	return renderDraw(drawFn, name, title, w, h)
 }
 
 // setValueAxis makes a a value axis over r in unit: logarithmic if r
 // spans more than 5× (with as many tick labels as fit in its length),
-// linear otherwise.
-func setValueAxis(a *plot.Axis, r YRange, unit string, length vg.Length, vertical bool) {
+// linear otherwise. It reports whether the axis is logarithmic.
+func setValueAxis(a *plot.Axis, r YRange, unit string, length vg.Length, vertical bool) bool {
 	lo, hi := r.min, r.max
 	if lo == 0 {
 		lo, hi = 1, 1
 	}
 	if hi/lo > 5 {
-		if a.Label.Text != "" {
-			a.Label.Text += ", log scale"
-		}
 		a.Scale = plot.LogScale{}
 		a.Tick.Marker = logTicks{unit: unit, space: length, sty: a.Tick.Label, vertical: vertical}
 		a.Min, a.Max = lo/1.3, hi*1.3
-		return
+		return true
 	}
 	pad := (hi - lo) * 0.08
 	if pad == 0 {
@@ -311,6 +331,7 @@ func setValueAxis(a *plot.Axis, r YRange, unit string, length vg.Length, vertica
 	}
 	a.Min, a.Max = math.Max(0, lo-pad), hi+pad
 	a.Tick.Marker = linearTicks{unit}
+	return false
 }
 
 // logTicks ticks a log axis: labels at powers of ten (two for bytes),
@@ -426,7 +447,12 @@ func tickLabel(v float64, unit string) string {
 		}
 		return "0"
 	}
-	num := func(x float64) string { return strconv.FormatFloat(x, 'g', 3, 64) }
+	num := func(x float64) string {
+		if s := strconv.FormatFloat(x, 'g', 3, 64); !strings.Contains(s, "e") {
+			return s
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
 	if unit == "ratio" {
 		switch {
 		case v >= 1e6:
