@@ -30,7 +30,8 @@ const (
 
 // A DotChart draws one horizontal line per row, each row's series as
 // points with their intervals on one value axis (log where the values
-// span more than 5×), the rows sorted, the legend in a grid between the
+// span more than 5×), the rows sorted by their Key (the largest at the
+// top), the legend in a grid between the
 // title and the plot. Any number of rows with labels of any length stays
 // readable: each label has a line of its own.
 type DotChart struct {
@@ -43,9 +44,6 @@ type DotChart struct {
 	// RefLabel in the legend (a baseline's ratio 1).
 	Ref      float64
 	RefLabel string
-	// Unsorted keeps the rows in their order (top first); otherwise
-	// they are sorted by Key, the largest at the top.
-	Unsorted bool
 }
 
 // A DotRow is one line of a DotChart.
@@ -89,14 +87,9 @@ func (c *DotChart) Render() (*Chart, error) {
 	if c.Ref > 0 {
 		r.Add(c.Ref)
 	}
-	if c.Unsorted {
-		// NominalY puts the first name at the bottom.
-		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-			rows[i], rows[j] = rows[j], rows[i]
-		}
-	} else {
-		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
-	}
+	// Sorted by Key, the largest at the top: NominalY puts the first
+	// name at the bottom.
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
 	labels := make([]string, len(rows))
 	for i, row := range rows {
 		labels[i] = row.Label
