@@ -44,8 +44,9 @@ func chartTexts(t *testing.T, html, title string) []svgText {
 // (testdata/memory.txt: seven targets, the larger instance counts of four
 // skipped): memory per instance shows each target once, at the most
 // instances it ran, sorted with the largest at the top; the density chart
-// has a line per target over the instance counts; the footprint chart a
-// line per target with an artifact. Data without such rows has none.
+// has a line per target over the instance counts; the footprint chart (from
+// the load rows' artifact-B and peak-B) a line per target with an artifact.
+// Data without such rows has none.
 func TestMemoryCharts(t *testing.T) {
 	stdout, stderr, code := runMain("report", "-format", "html", filepath.Join("testdata", "memory.txt"))
 	if code != 0 {
@@ -93,7 +94,7 @@ func TestMemoryCharts(t *testing.T) {
 	if foot == nil {
 		t.Fatal("no footprint chart")
 	}
-	for _, s := range []string{"wasm (go)", "hashicorp-grpc (go)", "artifact on disk", "load's peak resident growth"} {
+	for _, s := range []string{"wasm (go)", "hashicorp-grpc (go)", "artifact on disk", "a load's peak", "a load's peak, disk cache"} {
 		if !slices.ContainsFunc(foot, func(tx svgText) bool { return tx.text == s }) {
 			t.Errorf("footprint chart: no text %q", s)
 		}

@@ -12,8 +12,8 @@ import (
 
 // makeCharts draws the report's charts: per-call cost relative to the
 // baseline (Call and Parallel), payload cost by size, setup phases,
-// the event suite's, and memory per instance and density (Memory,
-// Footprint). Every one is a line per target (backend and fixture),
+// the event suite's, memory per instance and density (Memory), and the
+// footprint of a load (Setup's artifact-B and peak-B). Every one is a line per target (backend and fixture),
 // sorted, so that thirty targets stay readable; charts whose data is
 // absent are skipped.
 func makeCharts(rep *engine.Report) ([]engine.Chart, error) {
@@ -325,16 +325,18 @@ func phaseChart(rep *engine.Report, file string, t *engine.Table, name, title st
 
 // The memory suite: BenchmarkMemory/backend=B/fixture=F/instances=N, with
 // what N instances cost per instance in the host's Go heap, the host
-// process's resident memory (PSS) and the child processes' (for
-// out-of-process backends); BenchmarkFootprint/backend=B/fixture=F, with
-// an artifact's size on disk and a load's peak resident growth.
+// process's resident memory (PSS) and the child processes' (only for
+// out-of-process backends); and, on BenchmarkSetup's phase=load rows, the
+// artifact's size on disk (artifact-B) and a load's peak resident growth
+// (peak-B).
 const (
 	unitHost  = "host-B/instance"
 	unitChild = "child-B/instance"
 	unitHeap  = "heap-B/instance"
 )
 
-// memoryCharts draws, when the input has Memory or Footprint rows, each
+// memoryCharts draws, when the input has Memory rows or load rows with
+// artifact-B or peak-B, each
 // target's memory per instance at the most instances it ran, memory per
 // instance against the number of instances (density), and the artifacts'
 // footprint.
@@ -389,18 +391,24 @@ func memoryCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Cha
 			return nil, err
 		}
 	}
-	art := engine.FindTable(rep, file, "Footprint", "artifact-B")
-	peak := engine.FindTable(rep, file, "Footprint", "load-peak-B")
+	art := engine.FindTable(rep, file, "Setup", "artifact-B")
+	peak := engine.FindTable(rep, file, "Setup", "peak-B")
 	if art != nil || peak != nil {
 		title := fmt.Sprintf("%sFootprint per backend: the artifact on disk, a load's peak resident growth (bytes, medians)", prefix)
 		d := newDots("footprint"+suffix, title, "B", "bytes")
-		d.c.Series = []string{"artifact on disk", "load's peak resident growth"}
-		for i, t := range []*engine.Table{art, peak} {
-			if t == nil {
-				continue
+		d.c.Series = []string{"artifact on disk", "a load's peak", "a load's peak, memory cache", "a load's peak, disk cache"}
+		if art != nil {
+			for _, r := range art.Rows {
+				d.put(backendOf(r), d.c.Series[0], center(r)) // the same file whatever the cache
 			}
-			for _, r := range t.Rows {
-				d.put(backendOf(r), d.c.Series[i], center(r))
+		}
+		if peak != nil {
+			for _, r := range peak.Rows {
+				s := d.c.Series[1]
+				if c := r.Key("cache"); c == "memory" || c == "disk" {
+					s += ", " + c + " cache"
+				}
+				d.put(backendOf(r), s, center(r))
 			}
 		}
 		d.sortBy(d.c.Series[1])

@@ -231,16 +231,17 @@ func main() {
 	fmt.Fprintln(w, "PASS\nok  \tgithub.com/plugbench/plugbench/bench\t187.412s")
 }
 
-// memory writes BenchmarkMemory and BenchmarkFootprint rows, in the format
-// of plugbench's memory suite: what N instances cost per instance (the
-// host's Go heap, the host's and the child processes' PSS), with the rows
-// that would not fit in memory skipped, and each artifact's size and a
-// load's peak.
+// memory writes BenchmarkMemory rows, in the format of plugbench's memory
+// suite: what N instances cost per instance (the host's Go heap, the
+// host's PSS, and the child processes' for a backend whose plugin is a
+// process), with the rows that would not fit in memory skipped; and
+// BenchmarkSetup's phase=load rows with each artifact's size and a load's
+// peak (wasm's from scratch and from its disk cache).
 func memory(w *os.File, count int, cpu, commit string) {
 	fmt.Fprintf(w, "goos: linux\ngoarch: amd64\npkg: github.com/plugbench/plugbench/bench\ncpu: %s\ngo: go1.26.8\n", cpu)
 	fmt.Fprintf(w, "commit: %s\n", commit)
 	for _, u := range []string{"ns/instance better=lower", "heap-B/instance better=lower", "host-B/instance better=lower",
-		"child-B/instance better=lower", "artifact-B better=lower assume=exact", "load-peak-B better=lower"} {
+		"child-B/instance better=lower", "artifact-B better=lower assume=exact", "peak-B better=lower"} {
 		fmt.Fprintln(w, "Unit "+u)
 	}
 	type target struct {
@@ -248,7 +249,7 @@ func memory(w *os.File, count int, cpu, commit string) {
 		create, heap, host float64 // per instance, at many instances
 		child              float64
 		max                int     // the most instances that fit
-		artifact, peak     float64 // Footprint
+		artifact, peak     float64 // a load's
 	}
 	targets := []target{
 		{"static/fixture=builtin", 90, 48, 64, 0, 10000, 0, 0},
@@ -276,11 +277,11 @@ func memory(w *os.File, count int, cpu, commit string) {
 			for i := 0; i < count; i++ {
 				create := sample(t.create, 0.04)
 				host := sample(t.host*fixed, 0.03)
-				child := 0.0
+				child := ""
 				if t.child > 0 {
-					child = sample(t.child*(1+2.0/float64(n)), 0.03)
+					child = fmt.Sprintf("\t%10.0f child-B/instance", sample(t.child*(1+2.0/float64(n)), 0.03))
 				}
-				line(name, 1, fmt.Sprintf("%12.0f ns/op\t%12.0f ns/instance\t%10.0f heap-B/instance\t%10.0f host-B/instance\t%10.0f child-B/instance\t%10.0f B/op\t%8.0f allocs/op",
+				line(name, 1, fmt.Sprintf("%12.0f ns/op\t%12.0f ns/instance\t%10.0f heap-B/instance\t%10.0f host-B/instance%s\t%10.0f B/op\t%8.0f allocs/op",
 					create*float64(n), create, sample(t.heap*fixed, 0.02), host, child, t.heap*float64(n), math.Ceil(3*float64(n))))
 			}
 		}
@@ -289,9 +290,19 @@ func memory(w *os.File, count int, cpu, commit string) {
 		if t.artifact == 0 {
 			continue
 		}
-		name := "Footprint/backend=" + t.name
-		for i := 0; i < count; i++ {
-			line(name, 1, fmt.Sprintf("%12.0f ns/op\t%10.0f artifact-B\t%10.0f load-peak-B", sample(t.create*3, 0.05), t.artifact, sample(t.peak, 0.03)))
+		caches := []string{""}
+		if strings.HasPrefix(t.name, "wasm/") {
+			caches = []string{"/cache=none", "/cache=disk"}
+		}
+		for _, c := range caches {
+			name := "Setup/phase=load/backend=" + t.name + c
+			peak := t.peak
+			if c == "/cache=disk" {
+				peak /= 8 // no compile
+			}
+			for i := 0; i < count; i++ {
+				line(name, 1, fmt.Sprintf("%12.0f ns/op\t%10.0f artifact-B\t%10.0f peak-B", sample(t.create*3, 0.05), t.artifact, sample(peak, 0.03)))
+			}
 		}
 	}
 	fmt.Fprintln(w, "PASS\nok  \tgithub.com/plugbench/plugbench/bench\t41.207s")
