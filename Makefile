@@ -305,8 +305,11 @@ readme:
 	$(BENCHREPORT) choose -faults $(RESULTS)/faults.json -readme README.md $(RESULTS)/baseline.txt
 
 ## report-check: open report.html in headless Chromium (installed with apt-get where
-## missing), fail on any console error, save results/report.png
+## missing), fail on any console error or chart text that overlaps another or
+## spills out of its chart, save results/report.png; first check that the
+## check fails on a chart made to overlap (testdata/browser/overlap.html)
 report-check:
+	bash cmd/benchreport/testdata/browser-check.sh -selftest
 	bash cmd/benchreport/testdata/browser-check.sh $(RESULTS)/report.html $(RESULTS)/report.png
 
 ## gate: the project's own regression gate against results/baseline.txt

@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # browser-check.sh REPORT.html SHOT.png: the report's check in real headless
-# Chromium. Installs Debian's chromium where it is missing and playwright-core
-# (pinned by package-lock.json, driving that chromium; it downloads no browser).
+# Chromium (browser/check.mjs: console errors, charts drawn, no chart text
+# overlapping another or spilling out of its chart). Installs Debian's
+# chromium where it is missing and playwright-core (pinned by
+# package-lock.json, driving that chromium; it downloads no browser).
+#
+# browser-check.sh -selftest: the check must fail on browser/overlap.html, a
+# chart made to overlap, naming both of its defects; exits 0 if it does.
 set -euo pipefail
-report=${1:?usage: browser-check.sh REPORT.html SHOT.png}
-shot=${2:?usage: browser-check.sh REPORT.html SHOT.png}
+usage="usage: browser-check.sh REPORT.html SHOT.png | browser-check.sh -selftest"
 here=$(cd "$(dirname "$0")/browser" && pwd)
+selftest=
+if [ "${1:-}" = -selftest ]; then
+	selftest=1
+	report=$here/overlap.html
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	shot=$tmp/overlap.png
+else
+	report=${1:?$usage}
+	shot=${2:?$usage}
+fi
 [ -f "$report" ] || { echo "browser-check: $report: no such file (make report first)" >&2; exit 2; }
 if ! command -v chromium >/dev/null; then
 	echo "browser-check: installing chromium (apt-get)"
@@ -22,4 +37,15 @@ fi
 if [ ! -d "$here/node_modules/playwright-core" ]; then
 	(cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
-CHROMIUM=$(command -v chromium) node "$here/check.mjs" "$report" "$shot"
+if [ -z "$selftest" ]; then
+	CHROMIUM=$(command -v chromium) node "$here/check.mjs" "$report" "$shot"
+	exit
+fi
+status=0
+CHROMIUM=$(command -v chromium) node "$here/check.mjs" "$report" "$shot" >"$tmp/out" 2>&1 || status=$?
+fail() { cat "$tmp/out" >&2; echo "browser-check -selftest: $*" >&2; exit 1; }
+[ "$status" = 1 ] || fail "check.mjs exited $status on a chart made to overlap, want 1"
+grep -q 'text "wasmtime (go)" overlaps text "wasm-interp (rust)"' "$tmp/out" || fail "the two overlapping labels are not named"
+grep -q 'text "a legend entry that runs off the edge" spills out of its chart' "$tmp/out" || fail "the spilling legend entry is not named"
+echo "browser-check -selftest: check.mjs fails on $report, naming the overlap and the spill:"
+sed 's/^/	/' "$tmp/out"

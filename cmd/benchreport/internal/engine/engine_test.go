@@ -1,6 +1,12 @@
 package engine
 
-import "testing"
+import (
+	"slices"
+	"testing"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+)
 
 func TestHolm(t *testing.T) {
 	got := holm([]float64{0.01, 0.04, 0.03, 0.005})
@@ -43,6 +49,54 @@ func TestParseNormRef(t *testing.T) {
 	for _, in := range []string{"", "static", "backend", "a=b c"} {
 		if _, err := parseNormRef(in, "fixture"); err == nil {
 			t.Errorf("parseNormRef(%q) succeeded", in)
+		}
+	}
+}
+
+// TestLogTicksFit checks that a log axis labels as many ticks as fit: 1-2-5
+// steps over a decade and a half in a wide axis, every decade or fewer over
+// twelve decades in a narrow one, never more labels than fit side by side.
+func TestLogTicksFit(t *testing.T) {
+	sty := labelStyle()
+	labels := func(ts []plot.Tick) []string {
+		var out []string
+		for _, tk := range ts {
+			if tk.Label != "" {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
+	}
+	wide := labels(logTicks{unit: "sec/op", space: vg.Points(400), sty: sty}.Ticks(1.5e-9, 40e-9))
+	if want := []string{"2ns", "5ns", "10ns", "20ns"}; !slices.Equal(wide, want) {
+		t.Errorf("1.5–40 ns in 400pt: labels %q, want %q", wide, want)
+	}
+	space := vg.Points(200)
+	narrow := labels(logTicks{unit: "sec/op", space: space, sty: sty}.Ticks(1e-9, 1e3))
+	if len(narrow) < 2 {
+		t.Fatalf("1 ns–1000 s in 200pt: labels %q, want at least two", narrow)
+	}
+	if w := vg.Length(len(narrow)) * (maxWidth(sty, narrow) + vg.Points(12)); w > space {
+		t.Errorf("1 ns–1000 s in 200pt: labels %q take %v", narrow, w)
+	}
+	bytes := labels(logTicks{unit: "B/instance", space: vg.Points(400), sty: sty}.Ticks(100, 50<<20))
+	if !slices.Contains(bytes, "1KiB") || !slices.Contains(bytes, "1MiB") {
+		t.Errorf("100 B–50 MiB: labels %q, want powers of two with 1KiB and 1MiB", bytes)
+	}
+}
+
+func TestTickLabel(t *testing.T) {
+	for _, tt := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{1e-7, "sec/op", "100ns"}, {2e-6, "sec/callback", "2µs"}, {1000, "sec/op", "1000s"},
+		{1, "ratio", "1×"}, {0.5, "ratio", "0.5×"}, {10000, "ratio", "10k×"},
+		{1 << 20, "B/instance", "1MiB"}, {512, "B", "512B"}, {2e6, "events/s", "2M"},
+	} {
+		if got := tickLabel(tt.v, tt.unit); got != tt.want {
+			t.Errorf("tickLabel(%g, %q) = %q, want %q", tt.v, tt.unit, got, tt.want)
 		}
 	}
 }

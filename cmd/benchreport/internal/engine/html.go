@@ -74,7 +74,7 @@ p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~
 <ul>{{range .Findings}}<li>{{md .}}</li>{{end}}</ul>
 {{end}}{{end}}
 {{range .Sections}}{{.}}{{end}}{{if .Charts}}<h2>Charts</h2>
-{{range .Charts}}<figure>{{.SVG}}<figcaption>{{.Title}}</figcaption></figure>
+{{range .Charts}}<figure>{{.SVG}}</figure>
 {{end}}{{end}}
 {{range .R.Tables}}{{$t := .}}<h2>{{if $.Multi}}{{.File}}: {{end}}{{.Benchmark}} <small>{{.Unit}} ({{.Better}} is better)</small></h2>
 <table><tr><th>benchmark</th><th>{{$.LabelHeader}}</th><th>{{.Summary}}</th><th>{{pct $.R.Confidence}}% CI</th><th>vs {{$.R.Baseline}}</th><th>ratio CI</th><th>p</th><th>n</th></tr>
@@ -89,9 +89,10 @@ p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~
 </html>
 `))
 
+// htmlChart is a chart inlined in the page. Its title is drawn in the
+// SVG (as in the Markdown report's chart files): no caption repeats it.
 type htmlChart struct {
-	Title string
-	SVG   template.HTML
+	SVG template.HTML
 }
 
 type htmlData struct {
@@ -147,7 +148,7 @@ func writeHTML(w io.Writer, rep *Report) error {
 		// The SVG comes from gonum/plot, not from input data: the
 		// only input-derived strings in it are chart labels, which
 		// vgsvg escapes.
-		d.Charts = append(d.Charts, htmlChart{c.title, template.HTML(svg)})
+		d.Charts = append(d.Charts, htmlChart{template.HTML(svg)})
 	}
 	var buf bytes.Buffer
 	if err := htmlTmpl.Execute(&buf, d); err != nil {

@@ -3,11 +3,8 @@ package plugbench
 import (
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
-
-	"gonum.org/v1/plot/vg"
 
 	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
 )
@@ -101,42 +98,6 @@ func fastestFirst(rows []*engine.Row) []*engine.Row {
 	return out
 }
 
-// eventCharts draws the event suite's charts: each round trip by shape, the
-// phases of the middle shape's round trips, pipeline throughput by
-// transport and the cost of a callback.
-func eventCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Chart, error) {
-	var out []engine.Chart
-	add := func(c *engine.Chart, err error) error {
-		if err == nil && c != nil {
-			out = append(out, *c)
-		}
-		return err
-	}
-	if t := engine.FindTable(rep, file, "Event", "sec/op"); t != nil {
-		title := fmt.Sprintf("%sEvent round trip per backend and transport, by shape (sec/op, log scale, %g%% CI)", prefix, 100*rep.Confidence)
-		if err := add(engine.KeyChart(t, "event"+suffix, title, "shape")); err != nil {
-			return nil, err
-		}
-		title = fmt.Sprintf("%sWhere an event's round trip goes: encode, call, decode (log scale)", prefix)
-		if err := add(phaseChart(rep, file, t, "event-phases"+suffix, title)); err != nil {
-			return nil, err
-		}
-	}
-	if t := engine.FindTable(rep, file, "Pipeline", "events/s"); t != nil {
-		title := fmt.Sprintf("%sPipeline throughput per backend, by transport (events/s, log scale, %g%% CI)", prefix, 100*rep.Confidence)
-		if err := add(engine.KeyChart(t, "pipeline"+suffix, title, "transport")); err != nil {
-			return nil, err
-		}
-	}
-	if t := engine.FindTable(rep, file, "Callback", "sec/callback"); t != nil {
-		title := fmt.Sprintf("%sOne host callback per backend (sec/callback, log scale, %g%% CI)", prefix, 100*rep.Confidence)
-		if err := add(engine.KeyChart(t, "callback"+suffix, title, "")); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 // pct formats a fraction as a percentage, with two significant digits
 // below 10%.
 func pct(x float64) string {
@@ -152,71 +113,6 @@ func bytesPhrase(v float64) string {
 		return fmt.Sprintf("%.0f B", v)
 	}
 	return fmt.Sprintf("%.1f KiB", v/1024)
-}
-
-// phaseChart plots, for the typical (or middle) shape, each row's encode,
-// call and decode time beside its whole round trip.
-func phaseChart(rep *engine.Report, file string, t *engine.Table, name, title string) (*engine.Chart, error) {
-	var groups [][]*engine.Row
-	forEachGroup(t, func(rows []*engine.Row) { groups = append(groups, rows) })
-	if len(groups) == 0 {
-		return nil, nil
-	}
-	rows := groups[len(groups)/2]
-	for _, g := range groups {
-		if g[0].Key("shape") == "typical" {
-			rows = g
-		}
-	}
-	series := []string{"round trip", "encode", "call", "decode"}
-	pts := map[string]*engine.ErrPoints{}
-	for _, s := range series {
-		pts[s] = &engine.ErrPoints{}
-	}
-	var cats []string
-	var yr engine.YRange
-	width := 0.6 / float64(len(series))
-	for _, r := range rows {
-		ph := phasesOf(rep, file, r)
-		if !ph.ok() || !(r.Center > 0) {
-			continue
-		}
-		x := float64(len(cats))
-		cats = append(cats, evLabel(r))
-		vals := []float64{float64(r.Center), ph.encode, ph.call, ph.decode}
-		for i, v := range vals {
-			if !(v > 0) || math.IsInf(v, 0) {
-				continue
-			}
-			lo, hi := v, v
-			if i == 0 {
-				lo, hi = float64(r.Lo), float64(r.Hi)
-			}
-			pts[series[i]].Add(x-0.3+width*(float64(i)+0.5), v, lo, hi)
-			yr.Add(v, lo, hi)
-		}
-	}
-	if len(cats) == 0 {
-		return nil, nil
-	}
-	if s := rows[0].Key("shape"); s != "" {
-		title += ", shape " + s
-	}
-	p := engine.NewPlot(title)
-	p.Y.Label.Text = "sec/op"
-	for i, s := range series {
-		if len(pts[s].XYs) == 0 {
-			continue
-		}
-		if err := engine.AddSeries(p, i, s, pts[s], false); err != nil {
-			return nil, err
-		}
-	}
-	engine.LogY(p, yr, "sec/op", len(series), 4.5*vg.Inch)
-	p.NominalX(cats...)
-	engine.RotateX(p)
-	p.X.Min, p.X.Max = -0.5, float64(len(cats))-0.5
-	return engine.Render(p, name, title, engine.ChartWidth(len(cats)), 4.5*vg.Inch)
 }
 
 // EventRow is one line of the event summary: a BenchmarkEvent row with its

@@ -1,7 +1,10 @@
 // check.mjs REPORT.html SHOT.png: opens the report in Debian's headless
 // Chromium, fails on any console error, page error or failed request, checks
-// that every chart is drawn (an inline SVG with content and a size), and saves
-// a full-page screenshot.
+// that every chart is drawn (an inline SVG with content and a size), that no
+// two texts of a chart overlap (titles, axis and tick labels, row labels,
+// legend entries: their boxes as the browser lays them out, in the fonts it
+// has) and that none spills out of its chart, and saves a full-page
+// screenshot.
 import { chromium } from 'playwright-core';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -34,8 +37,44 @@ try {
   charts.forEach((c, i) => {
     if (c.w < 100 || c.h < 100 || c.shapes < 10) problems.push(`chart ${i + 1} not drawn: ${JSON.stringify(c)}`);
   });
+  // Overlapping and spilling text, per chart. Two boxes overlap when they
+  // share more than half a pixel both ways: glyph boxes include the
+  // font's ascent and descent, so touching rows do not count.
+  const texts = await page.$$eval('svg', (svgs) => svgs.map((s) => {
+    const r = s.getBoundingClientRect();
+    const items = [...s.querySelectorAll('text')].map((t) => {
+      const b = t.getBoundingClientRect();
+      return { text: t.textContent.trim(), x0: b.left, y0: b.top, x1: b.right, y1: b.bottom };
+    }).filter((t) => t.text !== '' && t.x1 > t.x0 && t.y1 > t.y0);
+    return { box: { x0: r.left, y0: r.top, x1: r.right, y1: r.bottom }, items };
+  }));
+  const slack = 0.5;
+  let compared = 0;
+  texts.forEach((c, i) => {
+    const name = `chart ${i + 1} (${JSON.stringify(c.items[0]?.text ?? '')})`;
+    const found = [];
+    for (const t of c.items) {
+      if (t.x0 < c.box.x0 - slack || t.y0 < c.box.y0 - slack || t.x1 > c.box.x1 + slack || t.y1 > c.box.y1 + slack) {
+        found.push(`${name}: text ${JSON.stringify(t.text)} spills out of its chart`);
+      }
+    }
+    for (let a = 0; a < c.items.length; a++) {
+      for (let b = a + 1; b < c.items.length; b++) {
+        const p = c.items[a], q = c.items[b];
+        compared++;
+        const w = Math.min(p.x1, q.x1) - Math.max(p.x0, q.x0);
+        const h = Math.min(p.y1, q.y1) - Math.max(p.y0, q.y0);
+        if (w > slack && h > slack) {
+          found.push(`${name}: text ${JSON.stringify(p.text)} overlaps text ${JSON.stringify(q.text)} (${w.toFixed(1)}×${h.toFixed(1)} px)`);
+        }
+      }
+    }
+    problems.push(...found.slice(0, 10));
+    if (found.length > 10) problems.push(`${name}: ${found.length - 10} more overlapping or spilling texts`);
+  });
   await page.screenshot({ path: shot, fullPage: true });
-  console.log(`report-check: ${report}: ${charts.length} charts drawn, screenshot ${shot}`);
+  const ntext = texts.reduce((n, c) => n + c.items.length, 0);
+  console.log(`report-check: ${report}: ${charts.length} charts drawn, ${ntext} texts, ${compared} pairs compared, screenshot ${shot}`);
 } finally {
   await browser.close();
 }

@@ -10,6 +10,7 @@
 //	go run ./testdata/gen -mode gate -count 8 -seed 3 -drop "op=accumulate/backend=wasm" > testdata/gate-missing.txt
 //	go run ./testdata/gen -mode gate -count 8 -seed 7 -scale "Call/op=min/backend=wasm/fixture=c=0.8" > testdata/gate-improve.txt
 //	go run ./testdata/gen -mode gate -count 8 -seed 6 -scale "Call/=1.3" -cpu "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz" > testdata/gate-machine.txt
+//	go run ./testdata/gen -mode memory -seed 8 > testdata/memory.txt
 //
 // The numbers are invented but shaped like real plugbench runs: lognormal
 // noise with occasional outliers, -count style consecutive samples.
@@ -77,6 +78,10 @@ func main() {
 	cpu := flag.String("cpu", "AMD EPYC 7B13", "")
 	flag.Parse()
 	rng = rand.New(rand.NewSource(*seed))
+	if *mode == "memory" {
+		memory(os.Stdout, *count, *cpu, *commit)
+		return
+	}
 	var rows []row
 	add := func(r row) { rows = append(rows, r) }
 	if *mode == "full" {
@@ -224,4 +229,81 @@ func main() {
 		}
 	}
 	fmt.Fprintln(w, "PASS\nok  \tgithub.com/plugbench/plugbench/bench\t187.412s")
+}
+
+// memory writes BenchmarkMemory rows, in the format of plugbench's memory
+// suite: what N instances cost per instance (the host's Go heap, the
+// host's PSS, and the child processes' for a backend whose plugin is a
+// process), with the rows that would not fit in memory skipped; and
+// BenchmarkSetup's phase=load rows with each artifact's size and a load's
+// peak (wasm's from scratch and from its disk cache).
+func memory(w *os.File, count int, cpu, commit string) {
+	fmt.Fprintf(w, "goos: linux\ngoarch: amd64\npkg: github.com/plugbench/plugbench/bench\ncpu: %s\ngo: go1.26.8\n", cpu)
+	fmt.Fprintf(w, "commit: %s\n", commit)
+	for _, u := range []string{"ns/instance better=lower", "heap-B/instance better=lower", "host-B/instance better=lower",
+		"child-B/instance better=lower", "artifact-B better=lower assume=exact", "peak-B better=lower"} {
+		fmt.Fprintln(w, "Unit "+u)
+	}
+	type target struct {
+		name               string
+		create, heap, host float64 // per instance, at many instances
+		child              float64
+		max                int     // the most instances that fit
+		artifact, peak     float64 // a load's
+	}
+	targets := []target{
+		{"static/fixture=builtin", 90, 48, 64, 0, 10000, 0, 0},
+		{"dlopen/fixture=c", 240, 96, 128, 0, 10000, 16200, 1.1e6},
+		{"wasm/fixture=c", 24e3, 5800, 72e3, 0, 10000, 2140, 3.4e6},
+		{"wasm/fixture=go", 3.4e6, 610e3, 38.5e6, 0, 100, 2.61e6, 182e6},
+		{"wasmtime/fixture=c", 41e3, 1200, 140e3, 0, 10000, 2140, 9.8e6},
+		{"subprocess/fixture=c", 910e3, 9200, 14e3, 360e3, 1000, 16400, 1.2e6},
+		{"hashicorp-grpc/fixture=go", 5.9e6, 61e3, 70e3, 9.1e6, 100, 12.4e6, 9.6e6},
+	}
+	line := func(name string, iters int, metrics string) {
+		fmt.Fprintf(w, "%-70s\t%10d\t%s\n", "Benchmark"+name+"-2", iters, metrics)
+	}
+	for _, t := range targets {
+		for _, n := range []int{1, 10, 100, 1000, 10000} {
+			name := fmt.Sprintf("Memory/backend=%s/instances=%d", t.name, n)
+			if n > t.max {
+				fmt.Fprintf(w, "--- SKIP: Benchmark%s\n", name)
+				fmt.Fprintf(w, "    memory_test.go:88: %d instances need ≈%.0f GiB, more than the 8 GiB the run allows\n", n, float64(n)*(t.host+t.child)/(1<<30))
+				continue
+			}
+			// Fixed costs shared by the instances (a page of the heap,
+			// the runtime's per-process state) weigh on few instances.
+			fixed := 1 + 40.0/float64(n)
+			for i := 0; i < count; i++ {
+				create := sample(t.create, 0.04)
+				host := sample(t.host*fixed, 0.03)
+				child := ""
+				if t.child > 0 {
+					child = fmt.Sprintf("\t%10.0f child-B/instance", sample(t.child*(1+2.0/float64(n)), 0.03))
+				}
+				line(name, 1, fmt.Sprintf("%12.0f ns/op\t%12.0f ns/instance\t%10.0f heap-B/instance\t%10.0f host-B/instance%s\t%10.0f B/op\t%8.0f allocs/op",
+					create*float64(n), create, sample(t.heap*fixed, 0.02), host, child, t.heap*float64(n), math.Ceil(3*float64(n))))
+			}
+		}
+	}
+	for _, t := range targets {
+		if t.artifact == 0 {
+			continue
+		}
+		caches := []string{""}
+		if strings.HasPrefix(t.name, "wasm/") {
+			caches = []string{"/cache=none", "/cache=disk"}
+		}
+		for _, c := range caches {
+			name := "Setup/phase=load/backend=" + t.name + c
+			peak := t.peak
+			if c == "/cache=disk" {
+				peak /= 8 // no compile
+			}
+			for i := 0; i < count; i++ {
+				line(name, 1, fmt.Sprintf("%12.0f ns/op\t%10.0f artifact-B\t%10.0f peak-B", sample(t.create*3, 0.05), t.artifact, sample(peak, 0.03)))
+			}
+		}
+	}
+	fmt.Fprintln(w, "PASS\nok  \tgithub.com/plugbench/plugbench/bench\t41.207s")
 }
