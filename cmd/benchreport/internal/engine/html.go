@@ -43,9 +43,9 @@ td.fault { vertical-align: top; }
 .detail { white-space: pre-wrap; word-break: break-word; }
 .reason { white-space: pre-line; }
 .scroll { overflow-x: auto; }
-table.compact { font-size: 0.88em; }
-table.compact td.n, table.compact td:first-child { white-space: nowrap; }
-table.compact td.words { min-width: 16em; }
+table.compact { font-size: 0.8em; }
+table.compact th, table.compact td { padding: 0.15em 0.4em; }
+table.compact td { white-space: nowrap; }
 th button { font: inherit; font-weight: bold; background: none; border: 0; padding: 0; cursor: pointer; text-align: left; }
 th[aria-sort="ascending"] button::after { content: " ▲"; }
 th[aria-sort="descending"] button::after { content: " ▼"; }

@@ -88,8 +88,9 @@ func chooseIntro(baseline string) string {
 		"'s median of the same benchmark where one means something (the crossings and instantiate). " +
 		"A call: `min`; a callback: one call back into the host; 1 MiB in: `sum` of 1 MiB; typical event: " +
 		"the typical event's round trip through the backend's fastest transport (named); cold load: from the file; " +
-		"cached load: the fastest cache mode (named); memory/instance: the host's and its plugin processes' resident " +
-		"growth per instance (PSS) at the most instances every backend measured (@N); artifact: the plugin's size on disk; " +
+		"cached load: the fastest cache mode (named); memory/instance: what one more instance holds, " +
+		"the host's (the larger of its resident growth, PSS, and its Go heap) and its plugin processes' (PSS), " +
+		"at the most instances every backend measured (@N); artifact: the plugin's size on disk; " +
 		"bad plugin: the fault table, in a few words; needs cgo: the results' `needs-cgo` line; unloads: whether " +
 		"closing frees the plugin's code; languages: the guests the backend runs in this data."
 }
@@ -675,14 +676,15 @@ var chooseTmpl = template.Must(template.New("choose").Funcs(template.FuncMap{
 	},
 	"col": func(ct *ChoiceTable, i int) ChoiceColumn { return ct.Columns[i] },
 }).Parse(`<h2 id="choosing-a-mechanism">Choosing a mechanism</h2>
-<p>{{md .Intro}}</p>
+<p>One row per backend and guest, every cell from the data; what each column holds is under the table. Click a column's heading to sort by it.</p>
 <div class="scroll"><table id="choosing" class="compact">
 <thead><tr>{{range $i, $c := .T.Columns}}<th scope="col" data-key="{{$c.Key}}" data-type="{{if $c.Numeric}}number{{else}}text{{end}}" aria-sort="none"><button type="button">{{$c.Head}}</button></th>{{end}}</tr></thead>
 <tbody>
 {{range .T.Rows}}<tr data-backend="{{.Backend}}" data-fixture="{{.Fixture}}">{{range $i, $c := .Cells}}{{$col := col $.T $i}}{{$v := val $c $col.Numeric}}<td{{if eq $col.Key "faults"}} class="words"{{else if $col.Numeric}} class="n"{{end}}{{if $v}} data-value="{{$v}}"{{end}}{{if $c.Note}} title="{{$c.Note}}"{{end}}>{{$c.Text}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table></div>
-<p>{{md .Legend}}{{range .T.Notes}} {{md .}}{{end}} Click a column's heading to sort by it.</p>
+<p>{{md .Intro}}</p>
+<p>{{md .Legend}}{{range .T.Notes}} {{md .}}{{end}}</p>
 <script>
 (function () {
   var table = document.getElementById("choosing");
