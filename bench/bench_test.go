@@ -349,17 +349,27 @@ func benchFreshLoad(b *testing.B, t Target) {
 	reportArtifact(b, path)
 }
 
-func benchInstantiate(b *testing.B, t Target) {
+// openWarm is open, then one instance made and closed: an out-of-process
+// module hands the process its Load started to its first instance, which
+// would make one instance of a row free (and the ramp of b.Loop guess
+// wrong), and a runtime's first instance may set up what later ones share.
+func openWarm(tb testing.TB, t Target) backends.Module {
+	tb.Helper()
 	ctx := context.Background()
-	_, mod := open(b, t)
-	// One instance first, untimed: an out-of-process module hands the
-	// process its Load started to its first instance, which would make
-	// one iteration of the row free and the ramp of b.Loop guess wrong.
+	_, mod := open(tb, t)
 	p, err := mod.Instantiate(ctx)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	p.Close(ctx)
+	if err := p.Close(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return mod
+}
+
+func benchInstantiate(b *testing.B, t Target) {
+	ctx := context.Background()
+	mod := openWarm(b, t)
 	u := newUntimed[backends.Plugin](b, setupBatch)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -115,15 +115,7 @@ func (m *memPerInstance) wontFit(n int) string {
 // benchMemory measures one count for t and returns what it measured.
 func benchMemory(b *testing.B, t Target, n int) *memPerInstance {
 	ctx := context.Background()
-	_, mod := open(b, t)
-	// One instance first: an out-of-process module hands the process its
-	// Load started to its first instance, and a runtime's first instance
-	// may set up what later ones share.
-	p, err := mod.Instantiate(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.Close(ctx)
+	mod := openWarm(b, t)
 	before, err := snapshot()
 	if err != nil {
 		b.Fatal(err)
@@ -227,12 +219,7 @@ func TestMemory(t *testing.T) {
 	const n = 3
 	forTargets(t, func(t *testing.T, tg Target) {
 		ctx := context.Background()
-		_, mod := open(t, tg)
-		p, err := mod.Instantiate(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Close(ctx)
+		mod := openWarm(t, tg)
 		before, err := snapshot()
 		if err != nil {
 			t.Fatal(err)
