@@ -337,7 +337,8 @@ const (
 
 // memoryCharts draws, when the input has Memory rows or load rows with
 // artifact-B or peak-B, each
-// target's memory per instance at the most instances it ran, memory per
+// target's memory per instance at the most instances every target ran
+// (commonInstances, as the choosing table), memory per
 // instance against the number of instances (density), and the artifacts'
 // footprint.
 func memoryCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Chart, error) {
@@ -352,12 +353,22 @@ func memoryCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Cha
 		child := engine.FindTable(rep, file, "Memory", unitChild)
 		heap := engine.FindTable(rep, file, "Memory", unitHeap)
 		per := memoryPerTarget(host, child)
-		title := fmt.Sprintf("%sMemory per instance per backend, at the most instances each ran (host and child processes' PSS; B/instance, medians)", prefix)
+		common := commonInstances(host.Rows)
+		at := "at the most instances every backend ran"
+		if common < 0 {
+			at = "at the most instances each ran"
+		}
+		title := fmt.Sprintf("%sMemory per instance per backend, %s (host and child processes' PSS; B/instance, medians)", prefix, at)
 		d := newDots("memory"+suffix, title, "B/instance", "bytes per instance")
 		d.c.Series = []string{"host + child processes", "of which the host's Go heap"}
 		for _, tg := range per.targets {
 			pts := per.points[tg]
 			last := pts[len(pts)-1]
+			for _, p := range pts {
+				if p.n == float64(common) {
+					last = p // the count the choosing table compares at
+				}
+			}
 			row := fmt.Sprintf("%s, %s", tg, instancesLabel(last.n))
 			d.put(row, d.c.Series[0], last.total)
 			if h := matchRow(heap, last.row); h != nil {
