@@ -2,6 +2,7 @@ package engine
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/plot"
@@ -98,5 +99,30 @@ func TestTickLabel(t *testing.T) {
 		if got := tickLabel(tt.v, tt.unit); got != tt.want {
 			t.Errorf("tickLabel(%g, %q) = %q, want %q", tt.v, tt.unit, got, tt.want)
 		}
+	}
+}
+
+// TestEnvHidden: the engine shows every configuration key unless a
+// layer's HideEnv hides it, and then says so with the layer's note.
+func TestEnvHidden(t *testing.T) {
+	rep := &Report{Environment: []EnvFile{{File: "a.txt", Config: []EnvEntry{
+		{Key: "goos", Value: "linux"}, {Key: "hash-a", Value: "123"}}}}}
+	var b strings.Builder
+	writeEnvMarkdown(&b, rep)
+	if md := b.String(); !strings.Contains(md, "| hash-a | 123 |") || strings.Contains(md, "JSON report") {
+		t.Errorf("no HideEnv: want every key shown and no note:\n%s", md)
+	}
+	rep.HideEnv = func(k string) bool { return strings.HasPrefix(k, "hash-") }
+	b.Reset()
+	writeEnvMarkdown(&b, rep)
+	want := "1 configuration key (hash-a) is in the JSON report (-format json)."
+	if md := b.String(); strings.Contains(md, "| hash-a |") || !strings.Contains(md, "| goos | linux |") || !strings.Contains(md, want) {
+		t.Errorf("HideEnv hiding hash-*: want goos shown, hash-a hidden and %q:\n%s", want, md)
+	}
+	rep.HiddenEnvNote = func(keys []string) string { return "hashes: " + strings.Join(keys, " ") }
+	b.Reset()
+	writeEnvMarkdown(&b, rep)
+	if md := b.String(); !strings.Contains(md, "hashes: hash-a") {
+		t.Errorf("HiddenEnvNote: want its note:\n%s", md)
 	}
 }

@@ -306,7 +306,7 @@ func MDCode(s string) string {
 
 // envRows returns the environment as rows of key and one value per
 // file: every configuration key in order of first appearance, except
-// those hidden by hiddenEnvKey, which are returned apart.
+// those the report's HideEnv hides, which are returned apart.
 func envRows(rep *Report) (keys []string, vals map[string][]string, hidden []string) {
 	vals = map[string][]string{}
 	seen := map[string]bool{}
@@ -314,7 +314,7 @@ func envRows(rep *Report) (keys []string, vals map[string][]string, hidden []str
 		for _, e := range ef.Config {
 			if !seen[e.Key] {
 				seen[e.Key] = true
-				if HiddenEnvKey(e.Key) {
+				if rep.HideEnv != nil && rep.HideEnv(e.Key) {
 					hidden = append(hidden, e.Key)
 				} else {
 					keys = append(keys, e.Key)
@@ -331,17 +331,20 @@ func envRows(rep *Report) (keys []string, vals map[string][]string, hidden []str
 	return keys, vals, hidden
 }
 
-// hiddenEnvKey reports whether a configuration key is left out of the
-// Markdown and HTML environment blocks: the fixture-* keys are
-// content hashes, for machines (they stay in the JSON report).
-func HiddenEnvKey(key string) bool { return strings.HasPrefix(key, "fixture-") }
-
-// hiddenEnvNote says which keys the environment block left out.
-func hiddenEnvNote(hidden []string) string {
+// hiddenEnvNote says which keys the environment block left out: the
+// report's HiddenEnvNote, or a plain list of them.
+func hiddenEnvNote(rep *Report, hidden []string) string {
 	if len(hidden) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%d fixture hashes (%s) are in the JSON report (-format json).", len(hidden), strings.Join(hidden, ", "))
+	if rep.HiddenEnvNote != nil {
+		return rep.HiddenEnvNote(hidden)
+	}
+	what, are := "configuration keys", "are"
+	if len(hidden) == 1 {
+		what, are = "configuration key", "is"
+	}
+	return fmt.Sprintf("%d %s (%s) %s in the JSON report (-format json).", len(hidden), what, strings.Join(hidden, ", "), are)
 }
 
 func writeEnvMarkdown(w io.Writer, rep *Report) {
@@ -369,7 +372,7 @@ func writeEnvMarkdown(w io.Writer, rep *Report) {
 		}
 		fmt.Fprintln(w)
 	}
-	if note := hiddenEnvNote(hidden); note != "" {
+	if note := hiddenEnvNote(rep, hidden); note != "" {
 		fmt.Fprintf(w, "%s\n\n", MDEscape(note))
 	}
 }

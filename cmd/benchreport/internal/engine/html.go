@@ -121,7 +121,7 @@ func writeHTML(w io.Writer, rep *Report) error {
 	d := htmlData{R: rep, FailedRuns: rep.FailedRunWarnings(), Multi: len(DistinctFiles(rep)) > 1, LabelHeader: rep.labelHeader()}
 	var hidden []string
 	d.EnvKeys, d.EnvVals, hidden = envRows(rep)
-	d.EnvNote = hiddenEnvNote(hidden)
+	d.EnvNote = hiddenEnvNote(rep, hidden)
 	for _, g := range notRunGroups(rep) {
 		d.NotRun = append(d.NotRun, htmlNotRun{g.heading(len(rep.Environment) > 1), NonEmpty(g.Reason, "(no reason given)"), g.Names})
 	}

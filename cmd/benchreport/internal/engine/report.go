@@ -54,6 +54,12 @@ type Report struct {
 	FindingSections []FindingSection `json:"-"`
 	Sections        []Section        `json:"-"`
 	Charts          []Chart          `json:"-"`
+	// A layer may also hide configuration keys from the Markdown and
+	// HTML environment blocks (the JSON report keeps every key):
+	// HideEnv reports whether a key is hidden, and HiddenEnvNote says
+	// under the block what was left out (default: a list of the keys).
+	HideEnv       func(key string) bool        `json:"-"`
+	HiddenEnvNote func(hidden []string) string `json:"-"`
 }
 
 // A FindingSection is a group of findings under a heading of its own

@@ -17,8 +17,8 @@ import (
 
 // suiteWords are the concepts of the suite that benchreport's layer on
 // top of the general packages knows (its backend= key, its static
-// baseline, its name): none of them may appear.
-var suiteWords = regexp.MustCompile(`(?i)\b(backends?|static|plugbench)\b`)
+// baseline, its fixture hashes, its name): none of them may appear.
+var suiteWords = regexp.MustCompile(`(?i)\b(backends?|static|fixtures?|plugbench)\b`)
 
 // KnowsNoLayer checks the Go source files (not the tests) of the
 // package in dir: it imports no package of this module, and no

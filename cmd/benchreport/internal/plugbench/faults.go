@@ -566,7 +566,7 @@ func (fr *FaultReport) intro() string {
 		"from the BenchmarkRecover rows when the results have them, what the recovery costs.", fr.File, fmtDuration(float64(fr.DeadlineNs)))
 	var cfg []string
 	for _, e := range fr.Config {
-		if !engine.HiddenEnvKey(e.Key) {
+		if !hiddenEnvKey(e.Key) {
 			cfg = append(cfg, e.Key+": "+e.Value)
 		}
 	}

@@ -13,6 +13,7 @@
 package plugbench
 
 import (
+	"fmt"
 	"html/template"
 	"io"
 	"strings"
@@ -82,6 +83,7 @@ func Apply(rep *engine.Report, ds *engine.Dataset, fr *FaultReport) error {
 	rep.FindingSections = append(rep.FindingSections, answers(rep, fr)...)
 	rep.Ext = append(rep.Ext, engine.ExtField{Key: "finding_sections", Value: nonNil(rep.FindingSections)})
 	rep.Ext = append(rep.Ext, engine.ExtField{Key: "faults", Value: fr})
+	rep.HideEnv, rep.HiddenEnvNote = hiddenEnvKey, hiddenEnvNote
 	baseline := rep.Baseline
 	if ct := chooseTable(rep, fr); ct != nil {
 		rep.Ext = append(rep.Ext, engine.ExtField{Key: "choosing", Value: ct})
@@ -169,4 +171,15 @@ func nonNil(s []engine.FindingSection) []engine.FindingSection {
 		return []engine.FindingSection{}
 	}
 	return s
+}
+
+// hiddenEnvKey reports whether a configuration key is left out of the
+// Markdown and HTML environment blocks and the fault table's intro: the
+// fixture-* keys are the artifacts' content hashes, for machines (the
+// JSON report keeps them).
+func hiddenEnvKey(key string) bool { return strings.HasPrefix(key, "fixture-") }
+
+// hiddenEnvNote says, under the environment block, where they are.
+func hiddenEnvNote(hidden []string) string {
+	return fmt.Sprintf("%d fixture hashes (%s) are in the JSON report (-format json).", len(hidden), strings.Join(hidden, ", "))
 }
