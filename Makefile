@@ -319,9 +319,15 @@ gate: tools
 	$(BENCHREPORT) gate $(GATE_FLAGS) $(RESULTS)/baseline.txt $(RESULTS)/gate.txt
 	$(BENCHREPORT) gate $(GATE_MEM_FLAGS) $(RESULTS)/baseline.txt $(RESULTS)/gate.txt
 
-## ab-eval: how often benchreport ab flags an unchanged tree, and catches a 10% slowdown
+## ab-eval: how often benchreport ab flags an unchanged tree, and catches a slowdown of
+## dlopen's call: AB_SLOWDOWN=10 (the default: 12 loop iterations, 8 rounds of 100 ms, the
+## gate's defaults) or AB_SLOWDOWN=5 (2 iterations, 64 rounds of 100 ms, -tolerance 3%)
+AB_SLOWDOWN ?= 10
+AB_EVAL_10 := bash cmd/benchreport/testdata/ab-eval.sh 10 12
+AB_EVAL_5 := ROUNDS=64 GATE='-tolerance 3%' bash cmd/benchreport/testdata/ab-eval.sh 10 2
 ab-eval:
-	bash cmd/benchreport/testdata/ab-eval.sh
+	@test -n "$(AB_EVAL_$(AB_SLOWDOWN))" || { echo "ab-eval: AB_SLOWDOWN=$(AB_SLOWDOWN): want 10 or 5" >&2; exit 2; }
+	$(AB_EVAL_$(AB_SLOWDOWN))
 
 clean:
 	rm -rf $(BUILD)
