@@ -161,11 +161,20 @@ func childEnv(kv ...string) []string {
 	if fx != nil && fx.Dir != "" {
 		env = append(env, fixtures.EnvDir+"="+fx.Dir)
 	}
-	if fx != nil && fx.GoPlugin != "" {
+	if p := goPluginBuilt(); p != "" {
 		// Built for this binary, which the child is: no second build.
-		env = append(env, fixtures.EnvGoPlugin+"="+fx.GoPlugin)
+		env = append(env, fixtures.EnvGoPlugin+"="+p)
 	}
 	return append(env, kv...)
+}
+
+// goPluginBuilt is the Go plugin if this process has built it (rows ask
+// for it before they isolate, so a child that needs it gets it), else "".
+func goPluginBuilt() string {
+	if fx == nil {
+		return ""
+	}
+	return fx.BuiltGoPlugin()
 }
 
 var runtimeCrash = regexp.MustCompile(`(?m)^(SIG[A-Z]+): (.*)$|^\[signal (SIG[A-Z]+)|^(fatal error: .*)$|^(panic: .*)$`)

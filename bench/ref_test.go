@@ -110,8 +110,8 @@ func refIsolated(tb testing.TB, impl string) bool {
 		return isolate(tb)
 	case "goplugin-symbol":
 		refAvailable(tb, impl)
-		if fx.GoPlugin == "" {
-			skip(tb, "go plugin unavailable: %v", fx.GoPluginErr)
+		if p, err := fx.GoPlugin(); p == "" {
+			skip(tb, "go plugin unavailable: %v", err)
 		}
 		return isolate(tb)
 	case "yaegi": // interpreted Go in the host's process, as the yaegi rows
@@ -134,17 +134,20 @@ func refRuntime(tb testing.TB, impl, fixture string) func(a, b int32) (int32, er
 	case "extism":
 		path, err, ref = fx.ExtismWasm, fx.ExtismWasmErr, extism.RefMin
 	case "yaegi":
-		path, err, ref = fx.Yaegi, fx.YaegiErr, yaegi.RefMin
+		path, err = fx.Yaegi()
+		ref = yaegi.RefMin
 	case "pipe":
-		path, err, ref = fx.ServeC, fx.ServeCErr, subprocess.RefMin
+		path, err = fx.ServeC()
+		ref = subprocess.RefMin
 	case "shm-doorbell":
-		path, err, ref = fx.ServeC, fx.ServeCErr, shm.RefMin
+		path, err = fx.ServeC()
+		ref = shm.RefMin
 	case "go-plugin-grpc", "go-plugin-netrpc":
 		name := hashicorp.NameGRPC
 		if impl == "go-plugin-netrpc" {
 			name = hashicorp.NameNetRPC
 		}
-		path, err = fx.Hashicorp, fx.HashicorpErr
+		path, err = fx.Hashicorp()
 		ref = func(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error) {
 			return hashicorp.RefMin(ctx, name, path)
 		}
@@ -173,7 +176,11 @@ func refRuntime(tb testing.TB, impl, fixture string) func(a, b int32) (int32, er
 // backend's instance method is compared with.
 func refGoPlugin(tb testing.TB) func(a, b int32) int32 {
 	tb.Helper()
-	p, err := plugin.Open(fx.GoPlugin)
+	path, err := fx.GoPlugin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := plugin.Open(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -183,10 +190,10 @@ func refGoPlugin(tb testing.TB) func(a, b int32) int32 {
 	}
 	identity, ok := idSym.(func() string)
 	if !ok {
-		tb.Fatalf("%s: Identity is %T", fx.GoPlugin, idSym)
+		tb.Fatalf("%s: Identity is %T", path, idSym)
 	}
 	if id := identity(); !strings.HasPrefix(id, "lang=go backend=goplugin ") {
-		tb.Fatalf("%s: identity %q, want the Go plugin", fx.GoPlugin, id)
+		tb.Fatalf("%s: identity %q, want the Go plugin", path, id)
 	}
 	minSym, err := p.Lookup("Min")
 	if err != nil {
@@ -194,7 +201,7 @@ func refGoPlugin(tb testing.TB) func(a, b int32) int32 {
 	}
 	f, ok := minSym.(func(a, b int32) int32)
 	if !ok {
-		tb.Fatalf("%s: Min is %T", fx.GoPlugin, minSym)
+		tb.Fatalf("%s: Min is %T", path, minSym)
 	}
 	return f
 }

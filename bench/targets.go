@@ -153,7 +153,7 @@ var Targets = []Target{
 		Backend: goplugin.Name, Fixture: FixtureGo, BuiltFor: goplugin.Name, Lang: "go",
 		New: func(context.Context, Cache) (backends.Backend, error) { return goplugin.Backend(), nil },
 		Path: func(s *fixtures.Set) (string, error) {
-			return s.GoPlugin, s.GoPluginErr
+			return s.GoPlugin()
 		},
 		Transports:     []event.Transport{event.Value, event.JSON, event.Binary, event.Flat},
 		Isolate:        true,
@@ -174,7 +174,7 @@ var Targets = []Target{
 	{
 		Backend: yaegi.Name, Fixture: FixtureGo, BuiltFor: yaegi.Name, Lang: "go",
 		New:  func(context.Context, Cache) (backends.Backend, error) { return yaegi.Backend(), nil },
-		Path: func(s *fixtures.Set) (string, error) { return s.Yaegi, s.YaegiErr },
+		Path: func(s *fixtures.Set) (string, error) { return s.Yaegi() },
 		// Interpreted Go runs in the host's process: a plugin that
 		// overflows its stack or runs the host out of memory takes the
 		// host down, as a native one does.
@@ -404,9 +404,9 @@ func processTarget(name, fixture string) Target {
 		},
 		Path: func(s *fixtures.Set) (string, error) {
 			if fixture == FixtureGo {
-				return s.ServeGo, s.ServeGoErr
+				return s.ServeGo()
 			}
-			return s.ServeC, s.ServeCErr
+			return s.ServeC()
 		},
 		// At its deadline the plugin process is killed.
 		Bounded:      true,
@@ -443,7 +443,7 @@ func hashicorpTarget(name string) Target {
 		NewLimited: func(_ context.Context, limit uint64) (backends.Backend, error) {
 			return mk(max(limit, 128<<20)), nil
 		},
-		Path:         func(s *fixtures.Set) (string, error) { return s.Hashicorp, s.HashicorpErr },
+		Path:         func(s *fixtures.Set) (string, error) { return s.Hashicorp() },
 		Bounded:      true,
 		OutOfProcess: true,
 		Transports:   []event.Transport{event.JSON, event.Binary, event.Flat},
