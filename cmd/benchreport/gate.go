@@ -4,6 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/plugbench/plugbench/cmd/benchreport/internal/engine"
@@ -18,6 +21,7 @@ func defaultGateFlags() *engine.GateOptions {
 
 func cmdGate(stdout, stderr io.Writer, args []string) error {
 	f, fs := gateFlagSet(stderr)
+	rerun := fs.String("rerun", "", "when rows regress, run shell `command` (sh -c) with $RERUN_BENCH set to a go test -bench pattern of those benchmarks and their -normalize references, read its standard output as benchmark results, and fail only the rows that regress again (default: no rerun)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -29,11 +33,50 @@ func cmdGate(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *rerun != "" && res.Regression > 0 {
+		again, err := gateRerun(stderr, fs.Arg(0), *rerun, res, f)
+		if err != nil {
+			return err
+		}
+		res.Confirm(again, *rerun)
+	}
 	if err := engine.WriteGate(stdout, res, f.Format); err != nil {
 		return err
 	}
 	warnMachineFormats(stderr, res, f.Format)
 	return gateVerdict(res, f.AllowInconc)
+}
+
+// gateRerun runs command for a second opinion on res's regressions
+// and gates BASE against what it prints.
+func gateRerun(stderr io.Writer, basePath, command string, res *engine.GateResult, f *engine.GateOptions) (*engine.GateResult, error) {
+	pattern := res.RerunPattern()
+	fmt.Fprintf(stderr, "gate: %d regression(s); rerunning them to confirm: RERUN_BENCH='%s' sh -c '%s'\n", res.Regression, pattern, command)
+	dir, err := os.MkdirTemp("", "benchreport-rerun-")
+	if err != nil {
+		return nil, fmt.Errorf("gate: -rerun: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "rerun.txt")
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("gate: -rerun: %w", err)
+	}
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Env = append(os.Environ(), "RERUN_BENCH="+pattern)
+	cmd.Stdout, cmd.Stderr = out, stderr
+	err = cmd.Run()
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gate: -rerun %q: %w", command, err)
+	}
+	again, err := gateFiles(basePath, "rerun="+path, f)
+	if err != nil {
+		return nil, fmt.Errorf("gate: -rerun %q: %w", command, err)
+	}
+	return again, nil
 }
 
 // warnMachineFormats repeats the comparison's warnings on stderr when
@@ -61,6 +104,8 @@ and beyond the tolerance in the worse direction; B/op, allocs/op and
 assume=exact units fail on any increase of the median. A row of BASE
 that NEW lacks is missing and fails too, unless -allow-missing names
 it; a row only NEW has is new. Neither file may show a failed run.
+With -rerun, the regressed benchmarks run again and only the rows that
+regress again fail: the others are not-confirmed.
 Exit status: 0 no regression, 1 a regression or a missing row,
 2 bad usage or input, or an inconclusive row.
 

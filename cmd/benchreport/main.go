@@ -220,7 +220,7 @@
 //	benchreport gate [-tolerance 5%] [-thresholds FILE] [-normalize REF]
 //		[-correct] [-allow-inconclusive] [-allow-missing REGEXP]
 //		[-min-samples 6] [-filter Q] [-row P] [-ignore P]
-//		[-format text|md|csv|json] BASE NEW
+//		[-rerun COMMAND] [-format text|md|csv|json] BASE NEW
 //
 // Every benchmark (the -row projection, .fullname by default) and unit
 // of NEW is compared with BASE. For noisy units a row is a regression
@@ -262,6 +262,20 @@
 // -normalize-ignore keys (default "fixture,transport"); or a benchmark name
 // ("BenchmarkRef/op=min/impl=cgo") used for all benchmarks. Values are
 // divided by the reference's center; the reference rows' time is not gated.
+//
+// -rerun COMMAND takes a second opinion before failing: when rows
+// regress, the gate runs COMMAND with "sh -c" and RERUN_BENCH set to a
+// go test -bench pattern that matches exactly the regressed benchmarks
+// and their -normalize references, e.g.
+//
+//	-rerun 'go test ./bench -run "^$" -count 6 -bench "$RERUN_BENCH"'
+//
+// It gates BASE against what COMMAND prints, and a row fails only if the
+// rerun finds it worse again (or could not measure it); the others are
+// "not-confirmed" and pass. A slower build is slower in both runs; a
+// burst of load on a shared machine, which makes all of one row's
+// samples slow together and so passes the test as significant, seldom
+// hits the same row twice. COMMAND failing is an error (exit 2).
 //
 // # A/B runs
 //
@@ -348,7 +362,7 @@ func exitCode(stderr io.Writer, err error) int {
 		}
 		return exitBad
 	case errors.As(err, &ie):
-		fmt.Fprintln(stderr, ie.Error())
+		fmt.Fprintln(stderr, err.Error()) // with any context it was wrapped in
 		return exitBad
 	case errors.As(err, &ge):
 		fmt.Fprintf(stderr, "benchreport: %s\n", ge.msg)

@@ -135,6 +135,17 @@ func TestGolden(t *testing.T) {
 		{"gate-missing-allowed", 0, []string{"gate", "-allow-missing", "op=accumulate/backend=wasm", base, td("gate-missing.txt")}},
 		{"gate-new", 0, []string{"gate", td("gate-missing.txt"), base}},
 		{"gate-skipped", 1, []string{"gate", base, td("skipped.txt")}},
+		// -rerun: a regression that the rerun does not find again is
+		// not-confirmed and passes; one it finds again fails; the
+		// pattern names the regressed benchmarks and, with -normalize,
+		// their references.
+		{"gate-rerun-cleared", 0, []string{"gate", "-rerun", "cat " + same, base, td("gate-slow.txt")}},
+		{"gate-rerun-confirmed", 1, []string{"gate", "-rerun", "cat " + td("gate-slow.txt"), base, td("gate-slow.txt")}},
+		{"gate-rerun-md", 1, []string{"gate", "-format", "md", "-rerun", "cat " + td("gate-slow.txt"), base, td("gate-slow.txt")}},
+		{"gate-rerun-json", 0, []string{"gate", "-format", "json", "-rerun", "cat " + same, base, td("gate-slow.txt")}},
+		{"gate-rerun-normalize", 1, []string{"gate", "-normalize", "backend=static", "-rerun", "cat " + td("gate-slow.txt"), base, td("gate-slow.txt")}},
+		{"gate-rerun-unneeded", 0, []string{"gate", "-rerun", "exit 3", base, same}},
+		{"err-rerun-fails", 2, []string{"gate", "-rerun", "echo rerun broke >&2; exit 3", base, td("gate-slow.txt")}},
 
 		// Rows that did not run, failed runs, the fault table.
 		{"report-skipped", 0, []string{"report", td("skipped.txt")}},

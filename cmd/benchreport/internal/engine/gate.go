@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,9 @@ const (
 	verdictMissingAllowed = "missing-allowed"
 	// A row of NEW that BASE lacks has nothing to be compared with.
 	verdictNew = "new"
+	// A regression that a rerun of its benchmarks did not find again
+	// (GateResult.Confirm).
+	verdictNotConfirmed = "not-confirmed"
 )
 
 // A GateResult is the outcome of "benchreport gate"; the JSON format
@@ -56,6 +60,10 @@ type GateResult struct {
 	Unchanged      int        `json:"unchanged"`
 	NewRows        int        `json:"new_rows"`
 	Unknown        int        `json:"inconclusive"`
+	NotConfirmed   int        `json:"not_confirmed"`
+	// Rerun is the command that reran the regressed benchmarks (see
+	// Confirm), "" if none ran.
+	Rerun string `json:"rerun,omitempty"`
 }
 
 // A GateRow is one benchmark in one unit.
@@ -74,8 +82,16 @@ type GateRow struct {
 	Verdict    string    `json:"verdict"`
 	Reason     string    `json:"reason"`
 	Warnings   []string  `json:"warnings,omitempty"`
+	// Rerun is this row in the gate of the rerun that confirmed or
+	// cleared its regression (see GateResult.Confirm).
+	Rerun *GateRow `json:"rerun,omitempty"`
 
 	sBase, sNew *summary
+	// benches are the benchmarks (full names without GOMAXPROCS) whose
+	// results make up the row and, for a regression, its -normalize
+	// references in NEW: what a rerun has to run.
+	benches []string
+	rep     *benchfmt.Result // one of its results, NEW's if it has one
 }
 
 // A GateSide summarizes one side of a comparison.
@@ -183,6 +199,7 @@ type gateCell struct {
 	rep      *benchfmt.Result
 	values   []float64
 	residues []benchproc.Key
+	names    []string // the benchmarks whose results it holds
 }
 
 type gateKey struct {
@@ -251,6 +268,9 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 				cells[gk] = cl
 			}
 			cl.values = append(cl.values, r.Values[i].Value)
+			if name := resultName(r); !slices.Contains(cl.names, name) {
+				cl.names = append(cl.names, name)
+			}
 			if !containsKey(cl.residues, rk) {
 				cl.residues = append(cl.residues, rk)
 			}
@@ -291,6 +311,7 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 	}
 
 	var noisy []*GateRow
+	var refRows []string // the -normalize references, not gated
 	for _, k := range rowKeys {
 		unit := k.Get(c.unit)
 		row := &GateRow{
@@ -310,6 +331,13 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 		var sideCells [2]*gateCell
 		for side := range 2 {
 			sideCells[side] = cells[gateKey{k, side}]
+			if cl := sideCells[side]; cl != nil {
+				for _, name := range cl.names {
+					if !slices.Contains(row.benches, name) {
+						row.benches = append(row.benches, name)
+					}
+				}
+			}
 		}
 		// Normalize both sides or neither, and only noisy units: exact
 		// units (allocs/op, B/op) are counts, the same on any machine, and
@@ -369,11 +397,15 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 			}
 		}
 		if isRef {
-			note := fmt.Sprintf("%s is a -normalize reference: not gated", row.Name)
-			if len(res.Notes) == 0 || res.Notes[len(res.Notes)-1] != note {
-				res.Notes = append(res.Notes, note)
+			if !slices.Contains(refRows, row.Name) {
+				refRows = append(refRows, row.Name)
 			}
 			continue
+		}
+		for _, cl := range sideCells {
+			if cl != nil {
+				row.rep = cl.rep
+			}
 		}
 		row.sBase, row.sNew = sums[0], sums[1]
 		if s := sums[0]; s != nil {
@@ -473,7 +505,126 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 			res.Unknown++
 		}
 	}
+	if len(refRows) > 0 {
+		res.Notes = append(res.Notes, refNote(refRows))
+	}
+	if c.norm != nil {
+		addRerunRefs(ds, c, res)
+	}
 	return res, nil
+}
+
+// refNote says which rows are -normalize references, in one line: a
+// suite with a reference per benchmark has dozens of them.
+func refNote(names []string) string {
+	const show = 3
+	if len(names) == 1 {
+		return names[0] + " is a -normalize reference: not gated"
+	}
+	list := strings.Join(names[:min(show, len(names))], ", ")
+	if len(names) > show {
+		list += fmt.Sprintf(" and %d more", len(names)-show)
+	}
+	return fmt.Sprintf("%d rows are -normalize references, not gated: %s", len(names), list)
+}
+
+// addRerunRefs adds to each regressed row's benches the -normalize
+// references in NEW that its time was divided by, so that a rerun of
+// the row measures them too. With -normalize-scope run a row without a
+// reference of its own is divided by every reference's factor: it
+// takes them all.
+func addRerunRefs(ds *Dataset, c *GateConfig, res *GateResult) {
+	for _, row := range res.Rows {
+		if row.Verdict != verdictRegression || row.Exact || row.rep == nil {
+			continue
+		}
+		sig := c.norm.signature(row.rep)
+		var own, all []string
+		for _, r := range ds.Results {
+			if r.GetConfig(".file") != res.New || !c.norm.isRef(r) {
+				continue
+			}
+			name := resultName(r)
+			if !slices.Contains(all, name) {
+				all = append(all, name)
+			}
+			if c.norm.signature(r) == sig && !slices.Contains(own, name) {
+				own = append(own, name)
+			}
+		}
+		if len(own) == 0 && c.runScope {
+			own = all
+		}
+		for _, name := range own {
+			if !slices.Contains(row.benches, name) {
+				row.benches = append(row.benches, name)
+			}
+		}
+	}
+}
+
+// RerunPattern returns a go test -bench pattern that runs the
+// benchmarks of every regressed row and their -normalize references,
+// and no other (each name anchored level by level, the names joined by
+// "|", which go test reads as alternatives of whole names), or "" when
+// no row regressed.
+func (res *GateResult) RerunPattern() string {
+	var alts []string
+	for _, row := range res.Rows {
+		if row.Verdict != verdictRegression {
+			continue
+		}
+		for _, name := range row.benches {
+			levels := strings.Split(name, "/")
+			for i, l := range levels {
+				levels[i] = "^" + regexp.QuoteMeta(l) + "$"
+			}
+			if p := strings.Join(levels, "/"); !slices.Contains(alts, p) {
+				alts = append(alts, p)
+			}
+		}
+	}
+	return strings.Join(alts, "|")
+}
+
+// Confirm takes a second opinion on res's regressions: rerun is the
+// gate of the same BASE against a rerun of the regressed benchmarks
+// (RerunPattern), run by command. A regression stands if the rerun
+// finds it again, or has no unchanged or improved verdict for the row
+// (it did not run it, or could not tell); otherwise it becomes
+// "not-confirmed", which does not fail the gate. A slowdown of the
+// code shows in both runs; a burst of load on a shared machine, which
+// makes all of a row's samples slow together, seldom lands on the same
+// rows twice.
+func (res *GateResult) Confirm(rerun *GateResult, command string) {
+	res.Rerun = command
+	again := map[string]*GateRow{}
+	for _, r := range rerun.Rows {
+		again[r.Name+"\x00"+r.Unit] = r
+	}
+	for _, row := range res.Rows {
+		if row.Verdict != verdictRegression {
+			continue
+		}
+		a := again[row.Name+"\x00"+row.Unit]
+		row.Rerun = a
+		switch {
+		case a == nil:
+			row.Reason += "; the rerun did not measure it"
+		case a.Verdict == verdictUnchanged || a.Verdict == verdictImprovement:
+			row.Verdict = verdictNotConfirmed
+			row.Reason += "; not in the rerun: " + a.Reason
+			res.Regression--
+			res.NotConfirmed++
+		case a.Verdict == verdictRegression:
+			row.Reason += "; again in the rerun: " + a.Reason
+		default:
+			row.Reason += "; the rerun could not tell (" + a.Verdict + ": " + a.Reason + ")"
+		}
+	}
+	for _, n := range rerun.Notes {
+		res.Notes = append(res.Notes, "rerun: "+n)
+	}
 }
 
 func delta(base, x float64) Num {
@@ -905,28 +1056,51 @@ func WriteGate(w io.Writer, res *GateResult, format string) error {
 	if out != nil {
 		tw.Flush()
 	}
-	fmt.Fprintf(bw, "\n%d regression(s), %d missing, %d improvement(s), %d unchanged, %d new, %d inconclusive",
+	// Warnings and notes first, the verdicts last: a CI log is read from
+	// its end.
+	fmt.Fprintln(bw)
+	// In Markdown each is a list item, not one paragraph of them all.
+	item := func(format string, a ...any) {
+		if md {
+			format = "- " + format
+		}
+		fmt.Fprintf(bw, format, a...)
+	}
+	for _, r := range res.Rows {
+		for _, w := range r.Warnings {
+			item("warning: %s %s: %s\n", r.Name, r.Unit, w)
+		}
+	}
+	for _, n := range res.Notes {
+		item("note: %s\n", n)
+	}
+	if res.Rerun != "" {
+		item("note: the regressed rows were rerun (%s): a regression stands only if the rerun finds it again\n", res.Rerun)
+	}
+	for _, r := range res.Rows {
+		switch r.Verdict {
+		case verdictInconclusive, verdictMissingAllowed, verdictNew, verdictNotConfirmed:
+			item("%s %s %s: %s\n", r.Verdict, r.Name, r.Unit, r.Reason)
+		}
+	}
+	for _, r := range res.Rows {
+		switch r.Verdict {
+		case verdictRegression, verdictMissing:
+			item("%s %s %s: %s\n", strings.ToUpper(r.Verdict), r.Name, r.Unit, r.Reason)
+		}
+	}
+	if md {
+		fmt.Fprintln(bw)
+	}
+	fmt.Fprintf(bw, "%d regression(s), %d missing, %d improvement(s), %d unchanged, %d new, %d inconclusive",
 		res.Regression, res.Missing, res.Improved, res.Unchanged, res.NewRows, res.Unknown)
 	if res.MissingAllowed > 0 {
 		fmt.Fprintf(bw, ", %d missing as allowed", res.MissingAllowed)
 	}
+	if res.Rerun != "" {
+		fmt.Fprintf(bw, ", %d not confirmed by the rerun", res.NotConfirmed)
+	}
 	fmt.Fprintln(bw)
-	for _, r := range res.Rows {
-		switch r.Verdict {
-		case verdictRegression, verdictMissing:
-			fmt.Fprintf(bw, "%s %s %s: %s\n", strings.ToUpper(r.Verdict), r.Name, r.Unit, r.Reason)
-		case verdictInconclusive, verdictMissingAllowed, verdictNew:
-			fmt.Fprintf(bw, "%s %s %s: %s\n", r.Verdict, r.Name, r.Unit, r.Reason)
-		}
-	}
-	for _, r := range res.Rows {
-		for _, w := range r.Warnings {
-			fmt.Fprintf(bw, "warning: %s %s: %s\n", r.Name, r.Unit, w)
-		}
-	}
-	for _, n := range res.Notes {
-		fmt.Fprintf(bw, "note: %s\n", n)
-	}
 	return bw.Flush()
 }
 

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestRerunPatternRunsExactly checks the pattern that -rerun hands its
+// command against go test itself: in a package whose benchmark names
+// share prefixes (op=min and op=minimum, backend=wasm and
+// backend=wasm-bounded, fixture=c and fixture=cgo), the pattern for one
+// regressed row must run that row and its -normalize references, and
+// nothing else.
+func TestRerunPatternRunsExactly(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command:", err)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write("go.mod", "module rerun\n\ngo 1.24\n")
+	write("rerun_test.go", `package rerun
+
+import "testing"
+
+func tree(b *testing.B) {
+	for _, op := range []string{"min", "minimum"} {
+		b.Run("op="+op, func(b *testing.B) {
+			for _, be := range []string{"static", "wasm", "wasm-bounded"} {
+				b.Run("backend="+be, func(b *testing.B) {
+					for _, f := range []string{"c", "cgo"} {
+						b.Run("fixture="+f, func(b *testing.B) {
+							for b.Loop() {
+							}
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+func BenchmarkCall(b *testing.B)     { tree(b) }
+func BenchmarkCallback(b *testing.B) { tree(b) }
+`)
+	// BASE: every row at 10 ns; NEW: Call/op=min/backend=wasm/fixture=c
+	// at 20 ns, the rest unchanged.
+	var names []string
+	for _, top := range []string{"Call", "Callback"} {
+		for _, op := range []string{"min", "minimum"} {
+			for _, be := range []string{"static", "wasm", "wasm-bounded"} {
+				for _, f := range []string{"c", "cgo"} {
+					names = append(names, fmt.Sprintf("Benchmark%s/op=%s/backend=%s/fixture=%s", top, op, be, f))
+				}
+			}
+		}
+	}
+	const slow = "BenchmarkCall/op=min/backend=wasm/fixture=c"
+	results := func(slowNs int) string {
+		var b strings.Builder
+		b.WriteString("goos: linux\ngoarch: amd64\n")
+		for range 6 {
+			for _, n := range names {
+				ns := 10
+				if n == slow {
+					ns = slowNs
+				}
+				fmt.Fprintf(&b, "%s-2\t1000\t%d ns/op\n", n, ns)
+			}
+		}
+		return b.String()
+	}
+	base := write("base.txt", results(10))
+	newer := write("new.txt", results(20))
+	patFile := filepath.Join(dir, "pattern")
+	rerun := fmt.Sprintf(`printf '%%s' "$RERUN_BENCH" > %s && cat %s`, patFile, base)
+	if _, stderr, code := runMain("gate", "-normalize", "backend=static", "-normalize-ignore", "fixture", "-rerun", rerun, base, newer); code != 0 {
+		t.Fatalf("gate -rerun: exit %d, want 0 (the rerun clears the row)\n%s", code, stderr)
+	}
+	pattern, err := os.ReadFile(patFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(goBin, "test", "-run", "^$", "-bench", string(pattern), "-benchtime", "1x")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go test -bench %q: %v\n%s", pattern, err, out)
+	}
+	var ran []string
+	for _, m := range regexp.MustCompile(`(?m)^(Benchmark\S+?)(-\d+)?\s+\d+`).FindAllStringSubmatch(string(out), -1) {
+		ran = append(ran, m[1])
+	}
+	slices.Sort(ran)
+	// The row, and its references: static with any fixture
+	// (-normalize-ignore fixture).
+	want := []string{
+		"BenchmarkCall/op=min/backend=static/fixture=c",
+		"BenchmarkCall/op=min/backend=static/fixture=cgo",
+		slow,
+	}
+	if !slices.Equal(ran, want) {
+		t.Errorf("go test -bench %q ran\n\t%s\nwant\n\t%s", pattern, strings.Join(ran, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
+
+// TestRerunEmpty: a rerun that prints no results is an error, not a pass.
+func TestRerunEmpty(t *testing.T) {
+	td := func(name string) string { return filepath.Join("testdata", name) }
+	_, stderr, code := runMain("gate", "-rerun", "true", td("gate-base.txt"), td("gate-slow.txt"))
+	if code != 2 || !strings.Contains(stderr, `-rerun "true"`) {
+		t.Errorf("gate -rerun true: exit %d, want 2 and an error naming the command; stderr:\n%s", code, stderr)
+	}
+}
