@@ -26,7 +26,9 @@ binary of -pkg at REF (in a temporary git worktree) and in the working
 tree with "go test -c", runs them interleaved (base, new, base, new, …)
 for -rounds rounds with the same -bench and -benchtime, writes
 DIR/base.txt and DIR/new.txt, and gates new against base (the gate
-flags below apply). Exit status as for gate.
+flags below apply), round by round (-paired): each round's new sample is
+divided by its base sample, measured just before it. Exit status as for
+gate.
 
 Flags:
 `)
@@ -40,7 +42,7 @@ Flags:
 	fs.StringVar(&f.Out, "o", "ab-results", "write base.txt, new.txt and the test binaries to `dir`")
 	fs.BoolVar(&f.Benchmem, "benchmem", true, "report allocations (B/op, allocs/op)")
 	fs.BoolVar(&f.KeepWorktree, "keep-worktree", false, "keep the temporary worktree of the base ref")
-	addGateFlags(fs, gf)
+	addGateFlags(fs, gf, true)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}

@@ -113,12 +113,13 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	addGateFlags(fs, f)
+	addGateFlags(fs, f, false)
 	return f, fs
 }
 
-// addGateFlags registers the gate's flags on fs.
-func addGateFlags(fs *flag.FlagSet, f *engine.GateOptions) {
+// addGateFlags registers the gate's flags on fs; paired is -paired's
+// default (ab's files are in pairs, round by round).
+func addGateFlags(fs *flag.FlagSet, f *engine.GateOptions, paired bool) {
 	fs.StringVar(&f.Filter, "filter", "*", "use only benchmarks matching benchproc filter `query`")
 	fs.StringVar(&f.Row, "row", ".fullname", "identify benchmarks by `projection`")
 	fs.StringVar(&f.Ignore, "ignore", "", "ignore differences in `keys` (e.g. /gomaxprocs; default: none)")
@@ -128,6 +129,7 @@ func addGateFlags(fs *flag.FlagSet, f *engine.GateOptions) {
 	fs.StringVar(&f.NormIgn, "normalize-ignore", "fixture,transport", "comma-separated name `keys` that may differ between a benchmark and its -normalize reference")
 	fs.StringVar(&f.NormScope, "normalize-scope", "row", "`scope` of -normalize: row (each benchmark by its own reference) or run (every benchmark by one factor per unit, the geometric mean of the references' new/base ratios: a noisy reference row then moves no one else)")
 	fs.BoolVar(&f.Correct, "correct", false, "apply the Holm–Bonferroni correction across rows")
+	fs.BoolVar(&f.Paired, "paired", paired, "compare sample i of NEW with sample i of BASE, as measured in pairs (an interleaved run's rounds): delta is the median of the pairs' ratios and p the Wilcoxon signed-rank test's, instead of the medians' ratio and Mann–Whitney U")
 	fs.BoolVar(&f.AllowInconc, "allow-inconclusive", false, "exit 0 rather than 2 when rows are inconclusive")
 	fs.Float64Var(&f.Alpha, "alpha", 0.05, "significance level `α`")
 	fs.Float64Var(&f.Confidence, "confidence", 0.95, "confidence `level` of the printed intervals")

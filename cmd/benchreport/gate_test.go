@@ -126,3 +126,40 @@ func TestRerunEmpty(t *testing.T) {
 		t.Errorf("gate -rerun true: exit %d, want 2 and an error naming the command; stderr:\n%s", code, stderr)
 	}
 }
+
+// TestGatePaired: rounds whose speed drifts by up to 19% hide a 4%
+// slowdown from the medians' test, and show it to the paired one, since
+// both samples of a round share its drift.
+func TestGatePaired(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string, factor float64) string {
+		var b strings.Builder
+		b.WriteString("goos: linux\ngoarch: amd64\n")
+		for i := range 16 {
+			m := 2.0 * (1 + 0.2*float64((i*7)%16)/16) // the round's state: up to +19%
+			fmt.Fprintf(&b, "BenchmarkCall/op=min-2\t1000\t%.4f ns/op\n", m*factor*(1+0.001*float64(i%4)))
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	base, slower := file("base.txt", 1), file("new.txt", 1.04)
+	if out, _, code := runMain("gate", "-tolerance", "3%", base, slower); code != 0 {
+		t.Errorf("gate (unpaired): exit %d, want 0 (the medians' test cannot see 4%% here)\n%s", code, out)
+	}
+	out, _, code := runMain("gate", "-paired", "-tolerance", "3%", base, slower)
+	if code != 1 || !strings.Contains(out, "+4.00%") || !strings.Contains(out, "paired p") {
+		t.Errorf("gate -paired: exit %d, want 1 with +4.00%% and a paired p\n%s", code, out)
+	}
+	// Pairs need the same number of samples on both sides.
+	short := filepath.Join(dir, "short.txt")
+	b, _ := os.ReadFile(slower)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	os.WriteFile(short, []byte(strings.Join(lines[:len(lines)-1], "\n")+"\n"), 0o666)
+	out, _, code = runMain("gate", "-paired", base, short)
+	if code != 2 || !strings.Contains(out, "no pairs") {
+		t.Errorf("gate -paired with 16 and 15 samples: exit %d, want 2 (inconclusive: no pairs)\n%s", code, out)
+	}
+}

@@ -50,6 +50,7 @@ type GateResult struct {
 	Warnings       []string   `json:"warnings"`
 	Alpha          float64    `json:"alpha"`
 	Corrected      bool       `json:"holm_corrected"`
+	Paired         bool       `json:"paired,omitempty"`
 	Normalize      string     `json:"normalize,omitempty"`
 	Rows           []*GateRow `json:"rows"`
 	Notes          []string   `json:"notes"`
@@ -73,6 +74,7 @@ type GateRow struct {
 	Better     string    `json:"better"`
 	Exact      bool      `json:"exact"` // compared by center only, no test
 	Normalized bool      `json:"normalized"`
+	Paired     bool      `json:"paired,omitempty"` // delta and p from the pairs' ratios
 	Base       *GateSide `json:"base"`
 	New        *GateSide `json:"new"`
 	Delta      *Num      `json:"delta,omitempty"` // (new-base)/base of the centers
@@ -110,10 +112,14 @@ type GateOptions struct {
 	Normalize, NormIgn   string
 	NormScope            string // "row" (default) or "run"
 	Correct, AllowInconc bool
-	Alpha, Confidence    float64
-	MinSamples           int
-	Format               string
-	AllowMissing         string
+	// Paired compares sample i of NEW with sample i of BASE: the rounds
+	// of an interleaved run (benchreport ab), each a pair measured on
+	// the same machine state.
+	Paired            bool
+	Alpha, Confidence float64
+	MinSamples        int
+	Format            string
+	AllowMissing      string
 }
 
 // A GateConfig is the parsed form of GateOptions.
@@ -219,7 +225,7 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 	opts := &statOpts{confidence: f.Confidence, thresholds: benchmath.DefaultThresholds, units: ds.Units}
 	opts.thresholds.CompareAlpha = f.Alpha
 	res := &GateResult{Base: ds.Inputs[0].Label, New: ds.Inputs[1].Label, Alpha: f.Alpha,
-		Corrected: f.Correct, Normalize: f.Normalize, Rows: []*GateRow{}, Notes: []string{}, Warnings: []string{}}
+		Corrected: f.Correct, Paired: f.Paired, Normalize: f.Normalize, Rows: []*GateRow{}, Notes: []string{}, Warnings: []string{}}
 	if diffs := MachineDiffs(res.Base, ds.Inputs[0].Config, res.New, ds.Inputs[1].Config); len(diffs) > 0 {
 		for _, d := range diffs {
 			res.Warnings = append(res.Warnings, "BASE and NEW come from different machines: "+d)
@@ -328,6 +334,7 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 			row.Tolerance = t
 		}
 		var sums [2]*summary
+		var sideVals [2][]float64 // in file order: for -paired
 		var sideCells [2]*gateCell
 		for side := range 2 {
 			sideCells[side] = cells[gateKey{k, side}]
@@ -387,6 +394,7 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 			}
 			s := opts.summarize(unit, vals)
 			sums[side] = s
+			sideVals[side] = vals
 			row.Warnings = append(row.Warnings, s.warnings...)
 			if len(cl.residues) > 1 {
 				var names []string
@@ -455,6 +463,13 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 			row.Reason = fmt.Sprintf("too few samples (n=%d+%d, want ≥ %d each)", n0, n1, f.MinSamples)
 			continue
 		}
+		if f.Paired {
+			pairedRow(row, sideVals, f.Alpha, res)
+			if row.Verdict == "" {
+				noisy = append(noisy, row)
+			}
+			continue
+		}
 		cmp := compare(sums[0], sums[1])
 		p := Num(cmp.P)
 		row.P = &p
@@ -512,6 +527,31 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 		addRerunRefs(ds, c, res)
 	}
 	return res, nil
+}
+
+// pairedRow sets row's delta and p from the pairs of vals (BASE, NEW),
+// or makes it inconclusive when they cannot be paired or are too few
+// for any outcome to be significant.
+func pairedRow(row *GateRow, vals [2][]float64, alpha float64, res *GateResult) {
+	n0, n1 := len(vals[0]), len(vals[1])
+	if n0 != n1 {
+		row.Verdict = verdictInconclusive
+		row.Reason = fmt.Sprintf("-paired: %s has %d samples and %s %d: no pairs", res.Base, n0, res.New, n1)
+		return
+	}
+	pr, ok := pairedCompare(vals[0], vals[1])
+	if !ok {
+		row.Verdict = verdictInconclusive
+		row.Reason = "-paired: a sample ≤ 0 has no ratio"
+		return
+	}
+	d, p := Num(pr.Delta), Num(pr.P)
+	row.Delta, row.P, row.Paired = &d, &p, true
+	// The smallest p the test can give with n pairs is 2/2^n.
+	if pr.N < 1 || 2*math.Pow(0.5, float64(pr.N)) >= alpha {
+		row.Verdict = verdictInconclusive
+		row.Reason = fmt.Sprintf("too few pairs that differ to detect a difference (%d of %d)", pr.N, n0)
+	}
 }
 
 // refNote says which rows are -normalize references, in one line: a
@@ -661,8 +701,11 @@ func decide(row *GateRow, alpha float64) {
 	}
 	p := float64(*row.P)
 	pName := "p"
+	if row.Paired {
+		pName = "paired p"
+	}
 	if row.PAdjusted != nil {
-		p, pName = float64(*row.PAdjusted), "Holm-adjusted p"
+		p, pName = float64(*row.PAdjusted), "Holm-adjusted "+pName
 	}
 	pEq := func(p float64) string {
 		if s := FmtP(p); strings.HasPrefix(s, "<") {
@@ -995,7 +1038,11 @@ func WriteGate(w io.Writer, res *GateResult, format string) error {
 	if res.Corrected {
 		corr = ", Holm–Bonferroni corrected"
 	}
-	fmt.Fprintf(bw, "gate: base %s, new %s (α=%g%s%s)\n\n", res.Base, res.New, res.Alpha, corr, norm)
+	paired := ""
+	if res.Paired {
+		paired = ", paired: delta is the median of the pairs' ratios, p the Wilcoxon signed-rank test's"
+	}
+	fmt.Fprintf(bw, "gate: base %s, new %s (α=%g%s%s%s)\n\n", res.Base, res.New, res.Alpha, corr, norm, paired)
 	for _, warn := range res.Warnings {
 		if md {
 			fmt.Fprintf(bw, "> ⚠ %s\n\n", MDEscape(warn))
