@@ -2,9 +2,11 @@
 # ab-eval.sh [RUNS] [SPIN]: measures benchreport ab itself. In a detached
 # worktree of HEAD it runs `benchreport ab -base HEAD` RUNS times on the
 # unchanged tree (every flagged regression is a false alarm), then patches a
-# slowdown of SPIN loop iterations (12: about +12% on a 64 ns call here; 2: about +5%,
-# from the loop's own cost, 1.36 ns + 0.27 ns per iteration) into the dlopen
-# backend's Min and runs it RUNS times again (every run should flag a dlopen row).
+# slowdown of SPIN loop iterations (12: about +12% on a 64 ns call; 6: +5.3% on
+# today's 80 ns call, measured over 640 paired rounds, and 2 only +1.6%: a
+# loop's cost is not linear in its iterations, so measure a new SPIN before
+# relying on it) into the dlopen backend's Min and runs it RUNS times again
+# (every run should flag a dlopen row).
 # Prints each run's verdict, the measured delta, the rows flagged and the time it
 # took; a slowed run counts as caught if a dlopen row is flagged, and a row of
 # another backend flagged, in either kind of run, is a false alarm.
