@@ -131,6 +131,10 @@ func TestFaultTable(t *testing.T) {
 	// The variants first, all cores at once: a cell that built its own
 	// would spend its slot compiling.
 	prebuildFaults(faultDir)
+	// And every artifact fixtures make at first use, here once: a cell's
+	// process finds them in this process's folder (and is handed the Go
+	// plugin) instead of building its own within its 2 s to the fault.
+	makeAll()
 	// The cells run a few at a time: most of a cell's time is spent
 	// waiting for a deadline, and each cell's host is its own process.
 	var cells [][]FaultCell
@@ -382,6 +386,11 @@ func faultCellChild(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "%s=%q: want \"fault backend fixture\"\n", envFaultCell, os.Getenv(envFaultCell))
 		os.Exit(2)
 	}
+	// Every artifact first, before any fault: fixtures make some at
+	// their first use, and the healthy plugin's build would otherwise
+	// come after the fault, inside the recovery's deadline (a cell whose
+	// go build ran there read as a host that froze).
+	makeAll()
 	cell, err := measureFault(f[0], f[1], f[2])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fault cell:", err)
@@ -394,6 +403,15 @@ func faultCellChild(t *testing.T) {
 	b, _ := json.Marshal(cell)
 	fmt.Printf("plugbench-fault: %s\n", b)
 	os.Exit(0)
+}
+
+// makeAll makes the artifacts fixtures leave to their first use.
+func makeAll() {
+	fx.GoPlugin()
+	fx.Yaegi()
+	fx.ServeC()
+	fx.ServeGo()
+	fx.Hashicorp()
 }
 
 func say(what string) { fmt.Printf("plugbench-fault: %s\n", what) }
