@@ -48,7 +48,7 @@ RUST_SRC := fixtures/rust/plugbench.rs
 # run at 1, 10, 100 and 1000 of every target and 10 000 where it fits
 # (BenchmarkMemory), in 6 samples of 20 ms, not 10 of 150: a row's memory
 # is one reading per sample and moves by pages, and a thousand Go guests or
-# go-plugin processes take 8 to 17 s a sample however short it is asked to
+# go-plugin processes take 5 to 10 s a sample however short it is asked to
 # be (RATIONALE.md, "Why are a memory row's instances closed in batches…").
 BENCH_QUICK := -run '^$$' -bench . -benchtime=1ms -count=6 -instances=10
 BENCH_FULL  := -run '^$$' -bench . -skip '^BenchmarkMemory$$' -benchtime=150ms -count=10 -timeout=60m
@@ -321,8 +321,10 @@ readme:
 
 ## report-check: open report.html in headless Chromium (installed with apt-get where
 ## missing), fail on any console error or chart text that overlaps another or
-## spills out of its chart, save results/report.png; first check that the
-## check fails on a chart made to overlap (testdata/browser/overlap.html)
+## spills out of its chart, or any column of the choosing table that does not sort
+## both ways; save results/report.png and results/report-first.png (the first
+## screen); first check that the check fails on a chart made to overlap
+## (testdata/browser/overlap.html)
 report-check:
 	bash cmd/benchreport/testdata/browser-check.sh -selftest
 	bash cmd/benchreport/testdata/browser-check.sh $(RESULTS)/report.html $(RESULTS)/report.png

@@ -98,7 +98,7 @@ func chooseIntro(baseline string) string {
 // chooseLegend is the line under the table.
 const chooseLegend = "Bad plugin: error: an error of the call, the host lives; stopped: stopped at the deadline; " +
 	"hangs: cannot be stopped; host dies: the host process is killed. " +
-	"– : the backend has no such row; n/a (skipped), n/a (failed): its row did not run " +
+	"– : the backend has no such row (no faulty GUEST: the fault table has this backend's faults with its other guests); n/a (skipped), n/a (failed): its row did not run " +
 	"(see “Rows that did not run”); ? : the data does not say."
 
 // chooseTable builds the table of rep's first file from its results,
@@ -509,6 +509,13 @@ func (c *chooser) faultCell(b, f string) ChoiceCell {
 		}
 	}
 	if !any {
+		// The backend's faults measured with another guest only: the
+		// cell says so rather than suggest the backend has none.
+		for _, cell := range c.fr.Cells {
+			if cell.Backend == b && cell.Fixture != f {
+				return ChoiceCell{Text: cellNone + " (no faulty " + f + " guest)"}
+			}
+		}
 		return ChoiceCell{Text: cellNone}
 	}
 	var parts []string
@@ -659,7 +666,9 @@ func WriteChoiceMarkdown(w io.Writer, ct *ChoiceTable, baseline, level string) {
 	fmt.Fprint(w, "\n\n")
 }
 
-// The HTML of the table: a <div class="scroll"><table id="choosing" class="compact"> whose header cells
+// The HTML of the table: a <div class="scroll"><table id="choosing" class="compact"> (its first
+// column stays in view when the table scrolls sideways: at 1280 px the
+// last four columns are off the first screen) whose header cells
 // are buttons that sort it (numeric columns by each cell's data-value,
 // the others by its text; cells without a value last), with a small
 // inline script and no network.
@@ -677,6 +686,13 @@ var chooseTmpl = template.Must(template.New("choose").Funcs(template.FuncMap{
 	"col": func(ct *ChoiceTable, i int) ChoiceColumn { return ct.Columns[i] },
 }).Parse(`<h2 id="choosing-a-mechanism">Choosing a mechanism</h2>
 <p>One row per backend and guest, every cell from the data; what each column holds is under the table. Click a column's heading to sort by it.</p>
+<style>
+#choosing { border-collapse: separate; border-spacing: 0; }
+#choosing th, #choosing td { border-width: 0 1px 1px 0; }
+#choosing th { border-top-width: 1px; }
+#choosing th:first-child, #choosing td:first-child { position: sticky; left: 0; z-index: 1; border-left-width: 1px; }
+#choosing td:first-child { background: #fff; }
+</style>
 <div class="scroll"><table id="choosing" class="compact">
 <thead><tr>{{range $i, $c := .T.Columns}}<th scope="col" data-key="{{$c.Key}}" data-type="{{if $c.Numeric}}number{{else}}text{{end}}" aria-sort="none"><button type="button">{{$c.Head}}</button></th>{{end}}</tr></thead>
 <tbody>

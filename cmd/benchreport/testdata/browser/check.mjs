@@ -3,8 +3,9 @@
 // that every chart is drawn (an inline SVG with content and a size), that no
 // two texts of a chart overlap (titles, axis and tick labels, row labels,
 // legend entries: their boxes as the browser lays them out, in the fonts it
-// has) and that none spills out of its chart, and saves a full-page
-// screenshot.
+// has) and that none spills out of its chart, that the choosing table
+// sorts by every column both ways, and saves a full-page screenshot
+// (SHOT) and one of the first screen (SHOT's name with -first).
 import { chromium } from 'playwright-core';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -72,9 +73,47 @@ try {
     problems.push(...found.slice(0, 10));
     if (found.length > 10) problems.push(`${name}: ${found.length - 10} more overlapping or spilling texts`);
   });
+  // The choosing table sorts by any column: click each heading, once
+  // for ascending and once for descending, and read the column back:
+  // numbers by data-value, words by text, cells without a value last.
+  const sorted = await page.$$eval('#choosing thead th', async (heads) => {
+    const table = document.getElementById('choosing');
+    const out = [];
+    for (let col = 0; col < heads.length; col++) {
+      const th = heads[col];
+      const numeric = th.getAttribute('data-type') === 'number';
+      for (const want of ['ascending', 'descending']) {
+        th.querySelector('button').click();
+        if (th.getAttribute('aria-sort') !== want) {
+          out.push(`choosing table, column ${JSON.stringify(th.textContent)}: aria-sort ${th.getAttribute('aria-sort')} after a click, want ${want}`);
+          continue;
+        }
+        const vals = [...table.tBodies[0].rows].map((r) => r.cells[col].getAttribute('data-value'));
+        const have = vals.filter((v) => v !== null);
+        if (vals.slice(0, have.length).some((v) => v === null)) {
+          out.push(`choosing table, column ${JSON.stringify(th.textContent)} (${want}): a cell without a value sorts before one with`);
+        }
+        for (let i = 1; i < have.length; i++) {
+          let d = numeric ? parseFloat(have[i - 1]) - parseFloat(have[i]) : have[i - 1].localeCompare(have[i]);
+          if (want === 'descending') d = -d;
+          if (d > 0) {
+            out.push(`choosing table, column ${JSON.stringify(th.textContent)} (${want}): ${have[i - 1]} before ${have[i]}`);
+            break;
+          }
+        }
+      }
+    }
+    return { columns: heads.length, problems: out };
+  });
+  problems.push(...sorted.problems);
+  // The first screen as a reader sees it (the choosing table in its
+  // first order: reload), then the whole page.
+  await page.reload({ waitUntil: 'load' });
+  await page.screenshot({ path: shot.replace(/\.png$/, '') + '-first.png' });
   await page.screenshot({ path: shot, fullPage: true });
   const ntext = texts.reduce((n, c) => n + c.items.length, 0);
-  console.log(`report-check: ${report}: ${charts.length} charts drawn, ${ntext} texts, ${compared} pairs compared, screenshot ${shot}`);
+  console.log(`report-check: ${report}: ${charts.length} charts drawn, ${ntext} texts, ${compared} pairs compared, ` +
+    `${sorted.columns} columns of the choosing table sorted each way and read back, screenshots ${shot} and its -first.png`);
 } finally {
   await browser.close();
 }
