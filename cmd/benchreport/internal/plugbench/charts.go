@@ -352,13 +352,13 @@ func memoryCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Cha
 	if host := engine.FindTable(rep, file, "Memory", unitHost); host != nil {
 		child := engine.FindTable(rep, file, "Memory", unitChild)
 		heap := engine.FindTable(rep, file, "Memory", unitHeap)
-		per := memoryPerTarget(host, child)
+		per := memoryPerTarget(host, heap, child)
 		common := commonInstances(host.Rows)
 		at := "at the most instances every backend ran"
 		if common < 0 {
 			at = "at the most instances each ran"
 		}
-		title := fmt.Sprintf("%sMemory per instance per backend, %s (host and child processes' PSS; B/instance, medians)", prefix, at)
+		title := fmt.Sprintf("%sMemory per instance per backend, %s (the host's resident growth or Go heap, the larger, plus child processes' PSS; B/instance, medians)", prefix, at)
 		d := newDots("memory"+suffix, title, "B/instance", "bytes per instance")
 		d.c.Series = []string{"host + child processes", "of which the host's Go heap"}
 		for _, tg := range per.targets {
@@ -381,7 +381,7 @@ func memoryCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Cha
 		}
 		lc := engine.LineChart{
 			Name:  "density" + suffix,
-			Title: fmt.Sprintf("%sDensity: memory per instance against instances (host and child processes' PSS, log–log)", prefix),
+			Title: fmt.Sprintf("%sDensity: memory per instance against instances (host and child processes, as above; log–log)", prefix),
 			XUnit: "instances", YUnit: "B/instance",
 			XAxis: "instances", YAxis: "bytes per instance",
 		}
@@ -435,7 +435,7 @@ func memoryCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Cha
 type memPoint struct {
 	n     float64
 	total engine.DotPoint // host + child processes, per instance
-	row   *engine.Row     // the host row
+	row   *engine.Row     // the host's resident row
 }
 
 type memTargets struct {
@@ -444,9 +444,13 @@ type memTargets struct {
 }
 
 // memoryPerTarget sums, for each target and number of instances, the
-// host's and the child processes' memory per instance; the intervals
-// are summed too (a bound, not an interval of the sum).
-func memoryPerTarget(host, child *engine.Table) memTargets {
+// host's and the child processes' memory per instance, as the choosing
+// table does: the host's is the larger of its resident growth and its Go
+// heap (resident memory moves by pages: a native instance's 200 B of
+// heap reads as 0 B or a page among a thousand, and a total below its own
+// heap would read as nonsense). The intervals are summed too (a bound,
+// not an interval of the sum).
+func memoryPerTarget(host, heap, child *engine.Table) memTargets {
 	m := memTargets{points: map[string][]memPoint{}}
 	for _, r := range host.Rows {
 		n, err := strconv.ParseFloat(r.Key("instances"), 64)
@@ -455,6 +459,9 @@ func memoryPerTarget(host, child *engine.Table) memTargets {
 		}
 		tg := backendOf(r)
 		p := memPoint{n: n, total: center(r), row: r}
+		if h := matchRow(heap, r); h != nil && h.Center > r.Center {
+			p.total = center(h)
+		}
 		if c := matchRow(child, r); c != nil && c.Center > 0 {
 			p.total.Center += float64(c.Center)
 			p.total.Lo += float64(c.Lo)

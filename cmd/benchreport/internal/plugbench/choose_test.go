@@ -2,6 +2,7 @@ package plugbench
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,6 +255,39 @@ func TestShortFormats(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("%q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// TestMemoryChartTotals checks that the memory charts plot what the
+// choosing table's memory column holds: the larger of the host's
+// resident growth and its Go heap, plus the child processes'. A static
+// instance's 300 B of heap that reads as 0 B resident is 300 B, not 0.
+func TestMemoryChartTotals(t *testing.T) {
+	rep := report(t, chooseInput(t, "", true))
+	file := engine.DistinctFiles(rep)[0]
+	per := memoryPerTarget(engine.FindTable(rep, file, "Memory", unitHost),
+		engine.FindTable(rep, file, "Memory", unitHeap), engine.FindTable(rep, file, "Memory", unitChild))
+	ct := chooseTable(rep, nil)
+	got := cells(ct)
+	for tg, want := range map[string]float64{"static (builtin)": 300, "wasm (c)": 1.5e6, "shm (c)": 2.1e6} {
+		var at100 *memPoint
+		for i, p := range per.points[tg] {
+			if p.n == 100 {
+				at100 = &per.points[tg][i]
+			}
+		}
+		if at100 == nil {
+			t.Errorf("%s: no point at 100 instances", tg)
+			continue
+		}
+		if c := at100.total.Center; math.Abs(c-want)/want > 0.05 {
+			t.Errorf("%s at 100: chart %g B, want %g", tg, c, want)
+		}
+		if v := got[tg]["memory"].Value; v == nil {
+			t.Errorf("%s at 100: the choosing table has no memory figure", tg)
+		} else if math.Abs(*v-at100.total.Center)/want > 0.001 {
+			t.Errorf("%s at 100: chart %g B, choosing table %g B", tg, at100.total.Center, *v)
 		}
 	}
 }
