@@ -26,8 +26,9 @@ var instancesFlag = flag.String("instances", "1,10,100,1000,10000",
 // of this machine's 24) and, above memEvery instances, one sample creates
 // and closes them within memSampleCap. Every target is measured up to
 // memEvery wherever it fits, however long it takes (a thousand go-plugin
-// processes: 5-6 s a sample; Go guests on wazero: 5-10 s): a host of many plugins wants that figure for
-// every mechanism. A count that does not fit is a skipped row that says why.
+// processes: 5-6 s a sample; Go guests on wazero: 5-10 s): a host of many
+// plugins wants that figure for every mechanism. A count that does not
+// fit is a skipped row that says why.
 const (
 	memBudget    = 8 << 30
 	memEvery     = 1000
