@@ -30,8 +30,10 @@
 //   - Load and Instantiate honour their context. When it is done before
 //     they finish (a start function or a constructor that never returns,
 //     a compile that takes too long), they return an error wrapping
-//     ctx.Err() within 100 ms. A backend that could not stop the work it
-//     abandoned says so by also wrapping [ErrNoInterrupt].
+//     ctx.Err() as soon as the backend's watcher runs: promptly, but how
+//     soon depends on the host's scheduler, and the suite's fault table
+//     measures it rather than promise a figure. A backend that could not
+//     stop the work it abandoned says so by also wrapping [ErrNoInterrupt].
 //   - A running call is bounded in one way for every backend: the
 //     [WithCallTimeout] option at instantiation. A backend that can stop
 //     its guest mid-call ends a call that runs longer with an error
@@ -44,7 +46,11 @@
 //     wrapping [ErrMemoryLimit].
 //
 // What no contract can promise, a native plugin crashing its host, is
-// measured by the suite's fault table (package bench).
+// measured by the suite's fault table (package bench). Loading a native
+// plugin trusts it: a crafted or corrupt shared object can crash the host
+// inside the dynamic loader, as its own code can once called; the native
+// backends' probe (dlopen.Config.Probe) loads a file in a child process
+// first, and a crash there is an error matching [ErrCrashed].
 package backends
 
 import (
@@ -181,6 +187,10 @@ var (
 	ErrNoInterrupt = errors.New("cannot interrupt a running plugin")
 	// ErrMemoryLimit: the guest asked for more memory than its limit.
 	ErrMemoryLimit = errors.New("memory limit reached")
+	// ErrCrashed: loading the plugin killed the process that loaded it,
+	// a child process the host ran for the purpose (a native backend's
+	// probe), so that the host's own process was never touched.
+	ErrCrashed = errors.New("plugin crashed its process")
 )
 
 // Error is the error of a backend operation on an artifact. It names the
@@ -257,9 +267,10 @@ type InstanceConfig struct {
 
 // WithCallTimeout bounds every call of the instance to d: a call still
 // running after d ends with an error wrapping context.DeadlineExceeded,
-// within 100 ms of the deadline, and the instance is closed (its guest
-// may have been stopped anywhere); make a new one. A backend that cannot
-// stop a running call fails Instantiate with ErrNoInterrupt.
+// soon after the deadline (the fault table measures how soon), and the
+// instance is closed (its guest may have been stopped anywhere); make a
+// new one. A backend that cannot stop a running call fails Instantiate
+// with ErrNoInterrupt.
 //
 // # Notes
 //

@@ -6,10 +6,12 @@
 //
 // The mechanism, and what each part costs:
 //
-//  1. Load checks the file as the dlopen backend does (package elfcheck:
-//     a malformed object would kill the host inside the loader), then
-//     calls dlopen with RTLD_NOW|RTLD_LOCAL, bounded by the context as
-//     dlopen's Load documents, and looks up every export with dlsym.
+//  1. Load checks the file's headers as the dlopen backend does ([Check]),
+//     probes it in a child process first with [Config.Probe], then calls
+//     dlopen with RTLD_NOW|RTLD_LOCAL, bounded by the context as dlopen's
+//     Load documents, and looks up every export with dlsym. Loading
+//     trusts the plugin: package dlopen's doc says what the check and the
+//     probe can and cannot keep from the host.
 //  2. A call is one cgo crossing into a tiny static C function of the
 //     preamble (shim.h) that casts the address dlsym gave to the export's
 //     type and calls it. Its arguments are typed: no argument array, no
@@ -50,8 +52,11 @@ package cgo
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/internal/cabi"
+	"github.com/plugbench/plugbench/backends/internal/dynload"
 	"github.com/plugbench/plugbench/backends/internal/elfcheck"
 )
 
@@ -63,14 +68,57 @@ const Name = "cgo"
 // dlopen, which this backend loads through cgo instead of purego.
 const builtFor = "dlopen"
 
-// Backend returns the cgo backend. Without cgo it still does, and its Load
-// fails with ErrNoCgo.
-func Backend() backends.Backend { return backend{} }
+// Config configures the backend, as the dlopen backend's Config does.
+// The zero Config checks each file's headers before dlopen sees it, and
+// probes nothing.
+type Config struct {
+	// Probe has every Load load the file in a child process first (see
+	// [Probe]) and refuse it unless it loads there and says it is a
+	// C-ABI plugin.
+	Probe bool
+	// ProbeTimeout bounds a probe when Load's context has no earlier
+	// deadline; 0 is DefaultProbeTimeout.
+	ProbeTimeout time.Duration
+	// NoCheck skips [Check]: dlopen sees the file as it is. The suite
+	// sets it to time the mechanism alone.
+	NoCheck bool
+}
 
-type backend struct{}
+// DefaultProbeTimeout bounds a probe whose context has no earlier
+// deadline.
+const DefaultProbeTimeout = cabi.DefaultProbeTimeout
+
+// New returns the cgo backend with cfg. Without cgo it still does, and
+// its Load fails with ErrNoCgo.
+func New(cfg Config) backends.Backend { return backend{cfg} }
+
+// Backend returns the cgo backend with the zero Config.
+func Backend() backends.Backend { return New(Config{}) }
+
+type backend struct{ cfg Config }
 
 func (backend) Name() string                { return Name }
 func (backend) Close(context.Context) error { return nil }
+
+// verify is what Load does with the file before dlopen sees it.
+func (b backend) verify() cabi.Verify {
+	return cabi.Verify{NoCheck: b.cfg.NoCheck, Probe: b.cfg.Probe, ProbeTimeout: b.cfg.ProbeTimeout, Accept: []string{builtFor, Name}}
+}
+
+// Check is what Load checks of the file at path before dlopen sees it,
+// as the dlopen backend's Check.
+func Check(path string) error { return elfcheck.Check(path) }
+
+// Probe loads the file at path in a short-lived child process and checks
+// the identity it exports there, as the dlopen backend's Probe does (the
+// child loads it through purego: the loader is the same). It needs no cgo.
+func Probe(ctx context.Context, path string, timeout time.Duration) (backends.Identity, error) {
+	id, err := cabi.ProbeIdentity(ctx, path, timeout, builtFor, Name)
+	if err != nil {
+		return id, &backends.Error{Backend: Name, Path: path, Err: err}
+	}
+	return id, nil
+}
 
 // ErrNoCgo is why Load fails in a host built without cgo; it matches
 // errors.ErrUnsupported.
@@ -87,4 +135,4 @@ func (noCgo) Unwrap() error { return errors.ErrUnsupported }
 // IsMapped reports whether a file is mapped into this process, from
 // /proc/self/maps (Linux only), as dlopen.IsMapped does: a cold load
 // really maps the library.
-func IsMapped(path string) (bool, error) { return elfcheck.IsMapped(path) }
+func IsMapped(path string) (bool, error) { return dynload.IsMapped(path) }

@@ -47,8 +47,8 @@ func indexNUL(b []byte) int {
 	return -1
 }
 
-// Load checks the file, then dlopens it and checks its exports, as the
-// dlopen backend does.
+// Load checks the file (and probes it, with Config.Probe), then dlopens
+// it and checks its exports, as the dlopen backend does.
 //
 // # Notes
 //
@@ -58,11 +58,11 @@ func indexNUL(b []byte) int {
 //     backends.ErrNoInterrupt; that dlopen goes on holding the dynamic
 //     loader's lock, so every later Load in this process fails at once,
 //     the dlopen backend's too: only a new process can load again.
-func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
+func (b backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	fail := func(sym string, err error) error {
 		return &backends.Error{Backend: Name, Path: path, Symbol: sym, Err: err}
 	}
-	abs, h, err := cabi.Open(ctx, path, dlopenAbs, func(h C.uintptr_t) { dlclose(h) })
+	abs, h, err := cabi.Open(ctx, path, b.verify(), dlopenAbs, func(h C.uintptr_t) { dlclose(h) })
 	if err != nil {
 		return nil, fail("", err)
 	}

@@ -7,6 +7,21 @@
 // that makes no allocation per call (RATIONALE.md has the measurements).
 // Payloads cross without a copy: the plugin reads and writes the host's own
 // bytes.
+//
+// # Loading trusts the plugin
+//
+// dlopen maps the file into the host's process, relocates it and runs its
+// constructors, and glibc's loader trusts the file: a crafted or corrupt
+// shared object can crash the host there, as the plugin's own code can
+// once it is called. Load first checks the file's ELF header and program
+// headers ([Check]): it refuses what is not a shared object for this host,
+// a file cut short (whose mapping would fault with SIGBUS), and headers
+// that would have the loader map or change memory outside the object. It
+// does not check the rest of the file. A host that loads files it does not
+// trust sets [Config.Probe]: each Load then loads the file in a
+// short-lived child process first ([Probe]), and a file that crashes the
+// loader or its constructors there, or hangs, is an error, before the
+// host's own loader sees it.
 package dlopen
 
 import (
@@ -15,6 +30,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -22,6 +38,7 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/cabi"
+	"github.com/plugbench/plugbench/backends/internal/dynload"
 	"github.com/plugbench/plugbench/backends/internal/elfcheck"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
 )
@@ -29,15 +46,65 @@ import (
 // Name is the backend's name in benchmark names.
 const Name = "dlopen"
 
-// Backend returns the dlopen backend.
-func Backend() backends.Backend { return backend{} }
+// Config configures the backend. The zero Config checks each file's
+// headers before dlopen sees it, and probes nothing.
+type Config struct {
+	// Probe has every Load load the file in a child process first (see
+	// [Probe]) and refuse it unless it loads there and says it is a
+	// plugin built for this backend. It costs a process start per Load
+	// (BenchmarkSetup's phase=probe).
+	Probe bool
+	// ProbeTimeout bounds a probe when Load's context has no earlier
+	// deadline; 0 is DefaultProbeTimeout.
+	ProbeTimeout time.Duration
+	// NoCheck skips [Check]: dlopen sees the file as it is, as a bare
+	// dlopen(3) would. The suite sets it to time the mechanism alone.
+	NoCheck bool
+}
 
-type backend struct{}
+// DefaultProbeTimeout bounds a probe whose context has no earlier
+// deadline.
+const DefaultProbeTimeout = cabi.DefaultProbeTimeout
+
+// New returns the dlopen backend with cfg.
+func New(cfg Config) backends.Backend { return backend{cfg} }
+
+// Backend returns the dlopen backend with the zero Config.
+func Backend() backends.Backend { return New(Config{}) }
+
+type backend struct{ cfg Config }
 
 func (backend) Name() string                { return Name }
 func (backend) Close(context.Context) error { return nil }
 
-// Load checks the file, then dlopens it and checks its exports.
+// Check is what Load checks of the file at path before dlopen sees it:
+// its ELF header and program headers. A file that is not a shared object
+// for this host, or is cut short, matches backends.ErrFormat. A file it
+// accepts may still crash the loader: see the package doc.
+func Check(path string) error { return elfcheck.Check(path) }
+
+// Probe loads the file at path in a short-lived child process (this
+// executable, run again), reads its ABI version and identity there, and
+// unloads it, bounded by ctx and by timeout (DefaultProbeTimeout when 0).
+// It returns the identity, checked as Load checks it. A file that kills
+// the child (the loader, a constructor or a destructor faulting) is an
+// error matching backends.ErrCrashed that names the signal; one still
+// loading at the deadline is killed, and its error wraps
+// context.DeadlineExceeded. The host's own process never loads the file.
+//
+// What it cannot promise: a plugin that behaves differently in the host
+// (on its inputs, its timing or its addresses) passes the probe and may
+// still crash the host.
+func Probe(ctx context.Context, path string, timeout time.Duration) (backends.Identity, error) {
+	id, err := cabi.ProbeIdentity(ctx, path, timeout, Name)
+	if err != nil {
+		return id, &backends.Error{Backend: Name, Path: path, Err: err}
+	}
+	return id, nil
+}
+
+// Load checks the file (and probes it, with Config.Probe), then dlopens
+// it and checks its exports.
 //
 // # Notes
 //
@@ -46,13 +113,16 @@ func (backend) Close(context.Context) error { return nil }
 //     returns at ctx's end with an error wrapping ctx.Err() and
 //     backends.ErrNoInterrupt; that dlopen goes on holding the dynamic
 //     loader's lock, so every later Load in this process fails at once,
-//     the cgo backend's too (package elfcheck remembers it): only a new
-//     process can load again.
-func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
+//     the cgo backend's too (package dynload remembers it): only a new
+//     process can load again. A probe finds such a constructor in its
+//     child, which is killed at the deadline, and the host's loader
+//     stays free.
+func (b backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	fail := func(sym string, err error) error {
 		return &backends.Error{Backend: Name, Path: path, Symbol: sym, Err: err}
 	}
-	abs, h, err := cabi.Open(ctx, path, dlopen, func(h uintptr) { purego.Dlclose(h) })
+	v := cabi.Verify{NoCheck: b.cfg.NoCheck, Probe: b.cfg.Probe, ProbeTimeout: b.cfg.ProbeTimeout, Accept: []string{Name}}
+	abs, h, err := cabi.Open(ctx, path, v, dlopen, func(h uintptr) { purego.Dlclose(h) })
 	if err != nil {
 		return nil, fail("", err)
 	}
@@ -61,9 +131,9 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 		purego.Dlclose(h)
 		return nil, fail(sym, err)
 	}
-	v, _, _ := purego.SyscallN(m.fn.Version)
+	ver, _, _ := purego.SyscallN(m.fn.Version)
 	idp, _, _ := purego.SyscallN(m.fn.Identity)
-	m.id, err = backends.CheckArtifact(int32(v), cString(idp), Name)
+	m.id, err = backends.CheckArtifact(int32(ver), cabi.CString(idp), Name)
 	if err != nil {
 		purego.Dlclose(h)
 		return nil, fail("", err)
@@ -78,23 +148,6 @@ func dlopen(abs string) (uintptr, error) {
 		return 0, fmt.Errorf("dlopen: %w", err)
 	}
 	return h, nil
-}
-
-// cString copies the NUL-terminated C string at p, up to cabi.MaxIdentity
-// bytes. It reads byte by byte: reading past the NUL could leave the
-// mapping.
-func cString(p uintptr) string {
-	if p == 0 {
-		return ""
-	}
-	// p is C memory, which Go never moves: reading it through a converted
-	// uintptr is safe (and the indirection keeps vet's check quiet).
-	base := *(**byte)(unsafe.Pointer(&p))
-	n := 0
-	for n < cabi.MaxIdentity && *(*byte)(unsafe.Add(unsafe.Pointer(base), n)) != 0 {
-		n++
-	}
-	return string(unsafe.Slice(base, n))
 }
 
 type module struct {
@@ -244,4 +297,4 @@ func (p *Plugin) Close(context.Context) error {
 // /proc/self/maps (Linux only). The suite uses it to prove that a cold
 // load really maps the library: dlopen of an already-open library only
 // bumps a reference count.
-func IsMapped(path string) (bool, error) { return elfcheck.IsMapped(path) }
+func IsMapped(path string) (bool, error) { return dynload.IsMapped(path) }

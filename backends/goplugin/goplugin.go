@@ -92,6 +92,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/internal/abandon"
+	"github.com/plugbench/plugbench/backends/internal/dynload"
 	"github.com/plugbench/plugbench/backends/internal/elfcheck"
 )
 
@@ -184,11 +185,13 @@ func realPath(path string) (string, error) {
 //     backends.ErrNoInterrupt. The init goes on running on that goroutine,
 //     and the plugin's packages stay half-initialised: every later Load in
 //     this process fails at once (only a new process can load again). A
-//     shared object's constructor that elfcheck recorded as stuck (dlopen,
-//     cgo) holds the dynamic loader's lock, which plugin.Open needs too, and
-//     refuses Load in the same way.
+//     shared object's constructor that package dynload recorded as stuck
+//     (dlopen, cgo) holds the dynamic loader's lock, which plugin.Open needs
+//     too, and refuses Load in the same way.
 //   - A file that is not a Go plugin is refused before dlopen(3) sees it
-//     (the runtime would abort on a C library), as is a malformed one.
+//     (the runtime would abort on a C library), as is one whose headers
+//     are not a shared object's for this host, or cut short. Loading
+//     trusts the rest: see package dlopen's doc.
 func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	fail := func(sym string, err error) error {
 		return &backends.Error{Backend: Name, Path: path, Symbol: sym, Err: err}
@@ -199,7 +202,7 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	if p := stuck.Load(); p != nil {
 		return nil, fail("", fmt.Errorf("the init of %s never returned and still runs: %w", *p, backends.ErrNoInterrupt))
 	}
-	if p, ok := elfcheck.Stuck(); ok {
+	if p, ok := dynload.Stuck(); ok {
 		return nil, fail("", fmt.Errorf("the dynamic loader is locked: a constructor of %s never returned: %w", p, backends.ErrNoInterrupt))
 	}
 	real, err := realPath(path)
@@ -265,11 +268,14 @@ func lookupAs(lookup lookupFunc, name string, to any) error {
 	return nil
 }
 
-// check refuses, before dlopen(3) sees it, a file the runtime or the
-// loader would die of: a malformed shared object, or one that is not a Go
-// plugin (plugin.Open of a C library aborts the process: "runtime: no
-// plugin module data"). A plugin of another toolchain is refused here too,
-// with a clearer message than plugin.Open's.
+// check refuses, before dlopen(3) sees it, what the runtime or the loader
+// would die of and can be told from outside: a file that is not a shared
+// object for this host or is cut short (elfcheck.Check), or one that is
+// not a Go plugin (plugin.Open of a C library aborts the process:
+// "runtime: no plugin module data"). A plugin of another toolchain is
+// refused here too, with a clearer message than plugin.Open's. The rest
+// of the file the loader trusts, as it trusts the plugin's code: a
+// corrupt one can still crash the host.
 func check(real string) error {
 	if err := elfcheck.Check(real); err != nil {
 		return err

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/cgo"
 	"github.com/plugbench/plugbench/backends/dlopen"
+	"github.com/plugbench/plugbench/backends/internal/dynload"
 	"github.com/plugbench/plugbench/backends/internal/elfcheck"
 	"github.com/plugbench/plugbench/fixtures"
 )
@@ -151,8 +151,9 @@ type layout struct {
 	progs   []*elf.Prog
 	phoff   int // the program header table starts here...
 	headers int // ...and ends here, after the ELF header
-	// extent is the length the file needs for every PT_LOAD segment and
-	// the section header table to fit.
+	// extent is the length the file needs for the program header table
+	// and every PT_LOAD segment's file contents to fit: what the loader
+	// reads or maps.
 	extent int
 }
 
@@ -170,8 +171,8 @@ func fixtureLayout(t testing.TB, so []byte) layout {
 		progs:   f.Progs,
 		phoff:   int(hdr.Phoff),
 		headers: int(hdr.Phoff) + int(hdr.Phnum)*elfcheck.PhdrSize,
-		extent:  int(hdr.Shoff) + int(hdr.Shnum)*int(hdr.Shentsize),
 	}
+	l.extent = l.headers
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_LOAD {
 			l.extent = max(l.extent, int(p.Off+p.Filesz))
@@ -205,13 +206,11 @@ func TestCheckTruncated(t *testing.T) {
 		path := writeFile(t, filepath.Join(dir, fmt.Sprintf("cut%06d.so", n)), so[:n])
 		err := elfcheck.Check(path)
 		if n >= l.extent {
-			// Everything the loader maps and everything debug/elf reads is
-			// still there: the cut only dropped trailing bytes nothing
-			// refers to. Such a file may pass, but must do so every time.
-			// (Linkers put the section header table last, so with the
-			// fixture this does not happen.)
-			if again := elfcheck.Check(path); (err == nil) != (again == nil) {
-				t.Errorf("cut at %d bytes (%s): Check said %v, then %v", n, lengths[n], err, again)
+			// Everything the loader maps is still there: the cut only
+			// dropped what it never reads (the section headers, which
+			// linkers put last). Such a file passes, every time.
+			if err != nil {
+				t.Errorf("cut at %d bytes (%s), past everything the loader maps: Check = %v", n, lengths[n], err)
 			}
 			continue
 		}
@@ -224,65 +223,102 @@ func TestCheckTruncated(t *testing.T) {
 			t.Logf("cut at %d bytes: %v", n, err)
 		}
 	}
-	t.Logf("%d cuts refused; %d of %d bytes are needed", refused, l.extent, len(so))
+	t.Logf("%d cuts refused; the loader maps %d of the %d bytes", refused, l.extent, len(so))
 }
 
-// helperEnv names the library TestHelperLoad loads in a child process.
-const helperEnv = "PLUGBENCH_ELF_HELPER_LOAD"
-
-// TestHelperLoad is not a test: TestCheckCorrupt runs it in a child
-// process to dlopen a file Check accepted, where a signal kills only
-// the child. It loads the file with every native backend in turn (the
-// same loader, reached through purego and through cgo).
-func TestHelperLoad(t *testing.T) {
-	path := os.Getenv(helperEnv)
-	if path == "" {
-		t.Skip("helper of TestCheckCorrupt, run in a child process with $" + helperEnv)
-	}
-	ctx := context.Background()
-	for _, be := range natives() {
-		mod, err := be.Load(ctx, path)
-		if err != nil {
-			// dlopen refusing with an error is fine: only a signal is not.
-			fmt.Printf("load refused: %v\n", err)
-			continue
-		}
-		if err := mod.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Printf("loaded by %s\n", be.Name())
-	}
+// patch returns a copy of b with v written at off, little-endian, in
+// len(v) bytes.
+func patch(b []byte, off int, v ...byte) []byte {
+	c := slices.Clone(b)
+	copy(c[off:], v)
+	return c
 }
 
-// signalLine is how the Go runtime reports a fault in C code (it exits
-// with status 2 rather than dying by the signal), or in Go code.
-var signalLine = regexp.MustCompile(`(?m)^(\[signal )?SIG[A-Z]+: .*$`)
+func u16(x uint16) []byte { return binary.LittleEndian.AppendUint16(nil, x) }
+func u64(x uint64) []byte { return binary.LittleEndian.AppendUint64(nil, x) }
 
-// loadInChild runs TestHelperLoad on path in a child process, bounded by
-// 10 s, and returns its output, or an error if the child died from a
-// signal, hung or failed.
-func loadInChild(path string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperLoad$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+path)
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		return string(out), fmt.Errorf("child hung for 10 s: %w", ctx.Err())
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return string(out), fmt.Errorf("child killed by %v", ws.Signal())
+// Offsets in an ELF64 header and program header.
+const (
+	eType, eMachine, ePhoff, ePhnum = 16, 18, 32, 56
+	pFlags, pOffset, pVaddr         = 4, 8, 16
+	pFilesz, pMemsz                 = 32, 40
+)
+
+// prog returns the file offset of the first program header of type typ
+// after the first skip of them, and the header.
+func (l layout) prog(t testing.TB, typ elf.ProgType, skip int) (int, *elf.Prog) {
+	t.Helper()
+	for i, p := range l.progs {
+		if p.Type == typ {
+			if skip == 0 {
+				return l.phoff + i*elfcheck.PhdrSize, p
+			}
+			skip--
 		}
 	}
-	if m := signalLine.Find(out); m != nil {
-		return string(out), fmt.Errorf("child died from a signal: %s", m)
+	t.Fatalf("the fixture has no %v segment to damage", typ)
+	return 0, nil
+}
+
+// TestCheckRefuses checks what Check promises, defect by defect: each
+// class it refuses, made deliberately in the fixture's headers (whatever
+// the machine's compiler put in the rest of it), is ErrFormat and says
+// what is wrong.
+func TestCheckRefuses(t *testing.T) {
+	so := fixtureBytes(t)
+	l := fixtureLayout(t, so)
+	other := elf.EM_AARCH64
+	if runtime.GOARCH == "arm64" {
+		other = elf.EM_X86_64
 	}
-	if err != nil {
-		return string(out), fmt.Errorf("child failed: %w", err)
+	load0, _ := l.prog(t, elf.PT_LOAD, 0)
+	load1, _ := l.prog(t, elf.PT_LOAD, 1)
+	last := 0
+	for i, p := range l.progs {
+		if p.Type == elf.PT_LOAD {
+			last = l.phoff + i*elfcheck.PhdrSize
+		}
 	}
-	return string(out), nil
+	dyn, _ := l.prog(t, elf.PT_DYNAMIC, 0)
+	relro, _ := l.prog(t, elf.PT_GNU_RELRO, 0)
+	get := func(off int) uint64 { return binary.LittleEndian.Uint64(so[off:]) }
+	for _, c := range []struct {
+		class, name string
+		b           []byte
+		want        string
+	}{
+		{"not ELF", "text", []byte("#!/bin/sh\necho not a plugin\n"), "no ELF header"},
+		{"not ELF", "empty", nil, "no ELF header"},
+		{"not ELF", "magic only", []byte(elf.ELFMAG), "file too short for an ELF header"},
+		{"wrong class", "32-bit", patch(so, elf.EI_CLASS, byte(elf.ELFCLASS32)), "class ELFCLASS32"},
+		{"wrong class", "big-endian", patch(so, elf.EI_DATA, byte(elf.ELFDATA2MSB)), "data encoding ELFDATA2MSB"},
+		{"wrong machine", other.String(), patch(so, eMachine, u16(uint16(other))...), "built for " + other.String()},
+		{"wrong machine", "EM_386", patch(so, eMachine, u16(uint16(elf.EM_386))...), "built for EM_386"},
+		{"wrong type", "executable", patch(so, eType, u16(uint16(elf.ET_EXEC))...), "type ET_EXEC"},
+		{"wrong type", "relocatable", patch(so, eType, u16(uint16(elf.ET_REL))...), "type ET_REL"},
+		{"wrong type", "core", patch(so, eType, u16(uint16(elf.ET_CORE))...), "type ET_CORE"},
+		{"cut short", "program headers past the end", patch(so, ePhoff, u64(uint64(len(so)))...), "program header table"},
+		{"cut short", "no program headers", patch(so, ePhnum, u16(0)...), "0 program headers"},
+		{"cut short", "PT_LOAD past the end", patch(so, last+pOffset, u64(uint64(len(so)))...), "extends past the end of the file"},
+		{"outside the image", "PT_LOAD with more file than memory", patch(so, load1+pMemsz, u64(get(load1+pFilesz)-1)...), "exceeds memory size"},
+		{"outside the image", "PT_LOADs sharing memory",
+			patch(patch(so, load1+pOffset, u64(get(load0+pOffset))...), load1+pVaddr, u64(get(load0+pVaddr))...), "share memory"},
+		{"outside the image", "PT_DYNAMIC outside", patch(so, dyn+pVaddr, u64(1<<40)...), "is not inside the file contents of a PT_LOAD segment"},
+		{"outside the image", "PT_GNU_RELRO over read-only memory", patch(so, relro+pVaddr, u64(get(load0+pVaddr))...), "which is not writable"},
+	} {
+		t.Run(c.class+"/"+c.name, func(t *testing.T) {
+			path := writeFile(t, filepath.Join(t.TempDir(), "bad.so"), c.b)
+			err := elfcheck.Check(path)
+			if !errors.Is(err, backends.ErrFormat) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Check = %v, want ErrFormat saying %q", err, c.want)
+			}
+		})
+	}
+	t.Run("not ELF/a folder", func(t *testing.T) {
+		if err := elfcheck.Check(t.TempDir()); !errors.Is(err, backends.ErrFormat) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("Check = %v, want ErrFormat: not a regular file", err)
+		}
+	})
 }
 
 // corruption is a damaged copy of the fixture.
@@ -296,19 +332,74 @@ func (c corruption) String() string {
 	return fmt.Sprintf("offset %#x: % x → % x", c.off, c.old, c.new)
 }
 
-// TestCheckCorrupt damages the ELF header and the program headers of the
+// hostEnv names the list of files TestHelperHost loads, one per line.
+const hostEnv = "PLUGBENCH_ELF_HOST"
+
+// probing returns the native backends with the probe on.
+func probing() []backends.Backend {
+	bs := []backends.Backend{dlopen.New(dlopen.Config{Probe: true})}
+	if cgo.Available {
+		bs = append(bs, cgo.New(cgo.Config{Probe: true}))
+	}
+	return bs
+}
+
+// TestHelperHost is not a test: TestProbeCorrupt runs it in a child
+// process as the host that loads files it does not trust, with the probe
+// on. It loads each file listed in $PLUGBENCH_ELF_HOST with every native
+// backend, a few at a time, and prints a line for each load: "loaded
+// BACKEND PATH" or "refused BACKEND PATH: ERROR". If it dies, its output
+// says which loads it finished.
+func TestHelperHost(t *testing.T) {
+	list := os.Getenv(hostEnv)
+	if list == "" {
+		t.Skip("helper of TestProbeCorrupt, run in a child process with $" + hostEnv)
+	}
+	b, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		sem = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+	)
+	for _, path := range strings.Fields(string(b)) {
+		for _, be := range probing() {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				mod, err := be.Load(ctx, path)
+				if err == nil {
+					err = mod.Close(ctx)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					fmt.Printf("refused %s %s: %s\n", be.Name(), path, strings.ReplaceAll(err.Error(), "\n", " "))
+					return
+				}
+				fmt.Printf("loaded %s %s\n", be.Name(), path)
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// TestProbeCorrupt damages the ELF header and the program headers of the
 // fixture, one byte or four at a time, with a fixed seed. Check must
-// refuse each with ErrFormat or accept it; what it accepts must not kill
-// the process that dlopens it (a sample of them is loaded in child
-// processes).
-func TestCheckCorrupt(t *testing.T) {
+// refuse each with ErrFormat or accept it. What it accepts is loaded by a
+// host with the probe on (TestHelperHost, in a child process): each load
+// must be refused with an error or succeed, and the host must live to
+// report every one. Which corruptions crash the loader depends on the
+// machine (its kernel and CPU: a segment made execute-only is unreadable
+// only where the hardware can say so); that the host lives does not.
+func TestProbeCorrupt(t *testing.T) {
 	so := fixtureBytes(t)
 	headers := fixtureLayout(t, so).headers
 	const tries = 400
-	maxChildren := 50 // a child takes a few ms (about 1 s under -race)
-	if testing.Short() {
-		maxChildren = 10
-	}
 	rng := rand.New(rand.NewPCG(12, 3)) // issue 12 item 3
 	dir := t.TempDir()
 	var accepted []corruption
@@ -335,42 +426,179 @@ func TestCheckCorrupt(t *testing.T) {
 		}
 		accepted = append(accepted, c)
 	}
-	t.Logf("%d corruptions: %d refused, %d accepted", tries, tries-len(accepted), len(accepted))
-
-	// dlopen an evenly spaced sample of the accepted ones, each in a child.
-	sample := accepted
-	if len(sample) > maxChildren {
-		sample = make([]corruption, maxChildren)
-		for i := range sample {
-			sample[i] = accepted[i*len(accepted)/maxChildren]
+	if testing.Short() {
+		accepted = accepted[:min(len(accepted), 20)]
+	}
+	var list strings.Builder
+	byPath := map[string]corruption{}
+	for _, c := range accepted {
+		list.WriteString(c.path + "\n")
+		byPath[c.path] = c
+	}
+	listFile := writeFile(t, filepath.Join(dir, "accepted.txt"), []byte(list.String()))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHost$", "-test.count=1", "-test.v=false")
+	cmd.Env = append(os.Environ(), hostEnv+"="+listFile)
+	out, err := cmd.Output()
+	if err != nil {
+		tail := out[max(0, len(out)-2000):]
+		t.Fatalf("the host died loading files the probe vouched for (%v); what it had done:\n%s", err, tail)
+	}
+	want := len(accepted) * len(probing())
+	loaded, refused := 0, map[string]int{}
+	var example string
+	for line := range strings.Lines(string(out)) {
+		switch {
+		case strings.HasPrefix(line, "loaded "):
+			loaded++
+		case strings.HasPrefix(line, "refused "):
+			f := strings.Fields(line)
+			c := byPath[f[2][:len(f[2])-1]]
+			kind := "error"
+			switch {
+			case strings.Contains(line, backends.ErrCrashed.Error()):
+				kind = "crashed the probe"
+				if m := regexp.MustCompile(`SIG[A-Z]+`).FindString(line); m != "" {
+					kind += " with " + m
+				}
+				if example == "" {
+					example = fmt.Sprintf("%v: %s", c, strings.TrimSpace(line))
+				}
+			case strings.Contains(line, "probe: no answer"):
+				kind = "hung in the probe"
+			case strings.Contains(line, "probe: "):
+				kind = "refused in the probe"
+			}
+			refused[kind]++
 		}
 	}
-	var (
-		wg              sync.WaitGroup
-		mu              sync.Mutex
-		loaded, refused int
-		sem             = make(chan struct{}, runtime.GOMAXPROCS(0))
-	)
-	for _, c := range sample {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out, err := loadInChild(c.path)
+	if got := loaded + sumValues(refused); got != want {
+		t.Fatalf("the host reported %d loads of %d:\n%s", got, want, out)
+	}
+	t.Logf("%d corruptions: Check refused %d and accepted %d; with the probe, %d loads of those by %d backends: %d loaded, refused: %v",
+		tries, tries-len(accepted), len(accepted), want, len(probing()), loaded, refused)
+	if example != "" {
+		t.Logf("for example, %s", example)
+	}
+}
+
+func sumValues(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// strtabCrash returns the fixture with its DT_STRTAB pointing far outside
+// any mapping (base + 2^62, not even a canonical address): Check accepts
+// it (the dynamic section is not its to check), and glibc's loader
+// faults reading the first DT_NEEDED name, on every machine.
+func strtabCrash(t *testing.T, so []byte) []byte {
+	t.Helper()
+	l := fixtureLayout(t, so)
+	_, dyn := l.prog(t, elf.PT_DYNAMIC, 0)
+	for off := int(dyn.Off); off+16 <= int(dyn.Off+dyn.Filesz); off += 16 {
+		switch elf.DynTag(binary.LittleEndian.Uint64(so[off:])) {
+		case elf.DT_STRTAB:
+			return patch(so, off+8, u64(1<<62)...)
+		case elf.DT_NULL:
+			t.Fatal("the fixture's dynamic section has no DT_STRTAB")
+		}
+	}
+	t.Fatal("the fixture's dynamic section has no DT_NULL")
+	return nil
+}
+
+// TestProbe checks what the probe promises, with each native backend: a
+// healthy plugin loads; one that crashes the loader is an error naming
+// the signal, and never reaches this process's loader; one whose
+// constructor never returns is killed at the deadline and leaves this
+// process's loader free; one built for another backend is refused.
+func TestProbe(t *testing.T) {
+	so := fixtureBytes(t)
+	dir := t.TempDir()
+	ok := writeFile(t, filepath.Join(dir, "ok.so"), so)
+	crash := writeFile(t, filepath.Join(dir, "crash.so"), strtabCrash(t, so))
+	if err := elfcheck.Check(crash); err != nil {
+		t.Fatalf("Check refuses the file whose DT_STRTAB is wild (%v): the test needs one it accepts", err)
+	}
+	hang := filepath.Join(dir, fixtures.FaultSOName("startloop"))
+	wrong := filepath.Join(dir, "wasm.so")
+	ctx := context.Background()
+	for out, extra := range map[string]string{hang: "-DPLUGBENCH_FAULT=startloop", wrong: `-DPLUGBENCH_BACKEND="wasm"`} {
+		if err := fixtures.BuildSO(ctx, out, extra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, be := range probing() {
+		t.Run(be.Name(), func(t *testing.T) {
+			mod, err := be.Load(ctx, ok)
 			if err != nil {
-				t.Errorf("%v, accepted by Check: %v\n%s", c, err, out)
-				return
+				t.Fatal(err)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if strings.Contains(out, "load refused: ") {
-				refused++
-			} else {
-				loaded++
+			p, err := mod.Instantiate(ctx)
+			if err != nil {
+				t.Fatal(err)
 			}
+			if v, err := p.Min(7, -3); v != -3 || err != nil {
+				t.Errorf("min(7, -3) = %d, %v", v, err)
+			}
+			p.Close(ctx)
+			if err := mod.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			_, err = be.Load(ctx, crash)
+			var e *backends.Error
+			if !errors.Is(err, backends.ErrCrashed) || !errors.As(err, &e) || e.Path != crash || !strings.Contains(err.Error(), "SIGSEGV") {
+				t.Fatalf("Load of a file that crashes the loader = %v, want ErrCrashed naming SIGSEGV and the file", err)
+			}
+			if mapped, _ := dynload.IsMapped(crash); mapped {
+				t.Errorf("%s is mapped in the host after its probe failed", crash)
+			}
+			t.Logf("a file that crashes the loader: %v", err)
+
+			hctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			_, err = be.Load(hctx, hang)
+			if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, backends.ErrNoInterrupt) {
+				t.Fatalf("Load of a constructor that never returns = %v, want the deadline, and not ErrNoInterrupt: the probe's child is killed", err)
+			}
+			if p, stuck := dynload.Stuck(); stuck {
+				t.Fatalf("the loader is locked by %s after a probe that was killed", p)
+			}
+			_, err = be.Load(ctx, wrong)
+			if !errors.Is(err, backends.ErrIdentity) || !strings.Contains(err.Error(), "probe: ") {
+				t.Fatalf("Load of a plugin built for wasm = %v, want ErrIdentity from the probe", err)
+			}
+			mod, err = be.Load(ctx, ok)
+			if err != nil {
+				t.Fatalf("a healthy plugin after the others: %v", err)
+			}
+			mod.Close(ctx)
 		})
 	}
-	wg.Wait()
-	t.Logf("dlopened %d accepted corruptions in child processes: %d loaded, %d refused with an error", len(sample), loaded, refused)
+}
+
+// TestProbeFunc checks the backends' Probe functions, which a host calls
+// to vet a file without loading it.
+func TestProbeFunc(t *testing.T) {
+	so := writeFile(t, filepath.Join(t.TempDir(), "ok.so"), fixtureBytes(t))
+	for name, probe := range map[string]func(context.Context, string, time.Duration) (backends.Identity, error){
+		dlopen.Name: dlopen.Probe, cgo.Name: cgo.Probe,
+	} {
+		id, err := probe(context.Background(), so, 0)
+		if err != nil || id.Backend != dlopen.Name || id.Lang != "c" {
+			t.Errorf("%s.Probe = %+v, %v; want the C fixture built for dlopen", name, id, err)
+		}
+		if mapped, _ := dynload.IsMapped(so); mapped {
+			t.Errorf("%s.Probe mapped %s in this process", name, so)
+		}
+	}
+	_, err := dlopen.Probe(context.Background(), filepath.Join(t.TempDir(), "missing.so"), 0)
+	if err == nil || !strings.Contains(err.Error(), "dlopen") {
+		t.Errorf("Probe of a missing file = %v, want dlopen's error", err)
+	}
 }
 
 func FuzzCheck(f *testing.F) {
@@ -419,7 +647,7 @@ func TestLoadTruncatedError(t *testing.T) {
 		backendstest.CheckLoadErrors(t, be, []backendstest.LoadError{{
 			Name: be.Name() + "/truncated to 8 KiB", Path: path, Is: backends.ErrFormat, Text: want,
 		}}, func(t *testing.T, c backendstest.LoadError) {
-			if mapped, _ := elfcheck.IsMapped(c.Path); mapped {
+			if mapped, _ := dynload.IsMapped(c.Path); mapped {
 				t.Errorf("%s mapped after a refused load", c.Path)
 			}
 		})

@@ -1,4 +1,14 @@
-package elfcheck
+// Package dynload holds what is true of glibc's dynamic loader for the
+// whole process, which every backend that calls dlopen(3) in it shares
+// (dlopen through purego, cgo, goplugin through Go's plugin package):
+//
+//  1. The loader's lock is the process's: a dlopen given up on while a
+//     constructor runs holds it for good. [Abandon] records it, and
+//     [Stuck] lets every backend refuse to load at once, rather than wait
+//     for that lock for ever.
+//  2. A file stays mapped while any handle to it is open: [IsMapped]
+//     tells whether a cold load really mapped it.
+package dynload
 
 import (
 	"bytes"
