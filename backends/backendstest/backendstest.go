@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plugbench/plugbench/backends"
 )
@@ -47,4 +48,47 @@ func CheckLoadErrors(t *testing.T, be backends.Backend, cases []LoadError, after
 			}
 		})
 	}
+}
+
+// StuckAfter is how long past a deadline a test waits before it calls a
+// backend stuck: far beyond any scheduling delay of a busy machine, so that
+// only a backend that never stops fails. How soon a backend stops is
+// measured by the fault table (bench/fault_test.go), not checked by tests.
+const StuckAfter = 30 * time.Second
+
+// Stuck reports whether what returned after took, against a deadline (0
+// for "at once"), returned more than StuckAfter past it: whether, in
+// effect, it never stopped. It is for a test's child process, which has
+// no testing.TB to report to; a test calls Ended.
+func Stuck(took, deadline time.Duration) bool {
+	return took > deadline+StuckAfter
+}
+
+// Ended fails t if what, which returned after took against a deadline (0
+// for "at once"), was Stuck, and otherwise logs how late it returned: the
+// figure stays visible, and only a backend that never stops fails.
+func Ended(t testing.TB, what string, took, deadline time.Duration) {
+	t.Helper()
+	if Stuck(took, deadline) {
+		t.Errorf("%s took %v, more than %v past its %v deadline: stuck", what, took, StuckAfter, deadline)
+		return
+	}
+	if deadline == 0 {
+		t.Logf("%s took %v", what, took.Round(time.Microsecond))
+		return
+	}
+	t.Logf("%s took %v, %v past its %v deadline", what, took.Round(time.Microsecond), (took - deadline).Round(time.Microsecond), deadline)
+}
+
+// Eventually polls cond every 10 ms until it holds, for at most
+// StuckAfter, and reports whether it held: for what ends a moment after
+// the call that ends it (a goroutine, a process), however busy the
+// machine.
+func Eventually(cond func() bool) bool {
+	for end := time.Now().Add(StuckAfter); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			return false
+		}
+	}
+	return true
 }

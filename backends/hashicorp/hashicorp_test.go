@@ -401,11 +401,12 @@ func TestClosed(t *testing.T) {
 	})
 }
 
-// TestFaults checks each fault fixture: the host gets an error naming how
-// the plugin died within 100 ms of the death, the instance is closed, and
-// the module makes new instances; a loop is stopped at WithCallTimeout; a
-// start that never returns is bounded by Load's context; a dead plugin is
-// noticed at the next call.
+// TestFaults checks each fault fixture: the call fails with an error
+// naming how the plugin died, the instance is closed, and the module makes
+// new instances; a loop is stopped at WithCallTimeout; a start that never
+// returns is bounded by Load's context; a dead plugin is noticed at the
+// next call. How late each returns is logged; only one that never returns
+// (backendstest.StuckAfter late) fails.
 func TestFaults(t *testing.T) {
 	both(t, func(t *testing.T, be backends.Backend) {
 		r := snapshot(t)
@@ -431,8 +432,13 @@ func TestFaults(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r, err := p.Accumulate(5); r != 5 || err != nil {
-					t.Fatalf("accumulate: %d, %v", r, err)
+				// The instance answers before its fault; not the loop's, whose
+				// 100 ms timeout a busy machine can make even a healthy call
+				// miss (its module's next instance answers under a timeout).
+				if f.opts == nil {
+					if r, err := p.Accumulate(5); r != 5 || err != nil {
+						t.Fatalf("accumulate: %d, %v", r, err)
+					}
 				}
 				pid := p.(*Plugin).Pid()
 				start := time.Now()
@@ -442,17 +448,14 @@ func TestFaults(t *testing.T) {
 				if !errors.Is(err, f.is) || !errors.As(err, &e) || e.Symbol != "plugbench_min" || !strings.Contains(err.Error(), f.text) {
 					t.Fatalf("min: %v; want %v, %q", err, f.is, f.text)
 				}
-				t.Logf("min returned in %v: %v", took.Round(time.Microsecond), err)
-				limit := 100 * time.Millisecond
-				switch f.fault {
-				case "loop":
-					limit += 100 * time.Millisecond // the deadline, then at most 100 ms
-				case "bomb":
-					limit = 5 * time.Second // it touches 512 MiB first
+				t.Logf("min: %v", err)
+				// The call ends with the death (a bomb's once it touched
+				// 512 MiB), or at the loop's WithCallTimeout.
+				var deadline time.Duration
+				if f.fault == "loop" {
+					deadline = 100 * time.Millisecond
 				}
-				if took > limit {
-					t.Errorf("took %v, want at most %v", took, limit)
-				}
+				backendstest.Ended(t, "min", took, deadline)
 				if syscall.Kill(pid, 0) == nil {
 					t.Errorf("process %d still exists", pid)
 				}
@@ -460,8 +463,14 @@ func TestFaults(t *testing.T) {
 					t.Errorf("min after the fault: %v, want ErrClosed", err)
 				}
 				p.Close(ctx)
-				// The module makes a new, healthy instance.
-				q, err := mod.Instantiate(ctx)
+				// The module makes a new, healthy instance. A bounded one
+				// after the loop: a healthy call answers under a timeout that
+				// no busy machine makes it miss.
+				var opts []backends.Option
+				if f.opts != nil {
+					opts = append(opts, backends.WithCallTimeout(backendstest.StuckAfter))
+				}
+				q, err := mod.Instantiate(ctx, opts...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -472,28 +481,34 @@ func TestFaults(t *testing.T) {
 			})
 		}
 		t.Run("fault=startloop", func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			const d = 300 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), d)
 			defer cancel()
 			start := time.Now()
 			_, err := be.Load(ctx, faults["startloop"])
 			took := time.Since(start)
-			if !errors.Is(err, context.DeadlineExceeded) || took > 400*time.Millisecond {
-				t.Fatalf("Load returned in %v: %v; want DeadlineExceeded within 400ms", took, err)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Load returned in %v: %v; want DeadlineExceeded", took, err)
 			}
-			t.Logf("Load returned in %v: %v", took.Round(time.Microsecond), err)
+			backendstest.Ended(t, "Load", took, d)
+			t.Logf("Load: %v", err)
 		})
 		t.Run("idle death", func(t *testing.T) {
 			p := open(t, be, healthy)
 			pid := p.(*Plugin).Pid()
 			syscall.Kill(pid, syscall.SIGTERM)
-			time.Sleep(50 * time.Millisecond)
+			// Idle: the process is gone (the host reaped it) before the call.
+			if !backendstest.Eventually(func() bool { return syscall.Kill(pid, 0) != nil }) {
+				t.Fatalf("process %d still exists %v after SIGTERM", pid, backendstest.StuckAfter)
+			}
 			start := time.Now()
 			_, err := p.Min(1, 2)
 			took := time.Since(start)
-			if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "SIGTERM") || took > 100*time.Millisecond {
-				t.Fatalf("min on a dead plugin: %v in %v; want ErrExited naming SIGTERM at once", err, took)
+			if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "SIGTERM") {
+				t.Fatalf("min on a dead plugin: %v in %v; want ErrExited naming SIGTERM", err, took)
 			}
-			t.Logf("min returned in %v: %v", took.Round(time.Microsecond), err)
+			backendstest.Ended(t, "min on a dead plugin", took, 0)
+			t.Logf("min: %v", err)
 		})
 		t.Run("death mid-call", func(t *testing.T) {
 			p := open(t, be, faults["loop"])
@@ -506,10 +521,11 @@ func TestFaults(t *testing.T) {
 			}()
 			_, err := p.Min(1, 2)
 			took := time.Since(<-at)
-			if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "SIGKILL") || took > 100*time.Millisecond {
+			if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "SIGKILL") {
 				t.Fatalf("min: %v, %v after the kill; want ErrExited naming SIGKILL", err, took)
 			}
-			t.Logf("min returned %v after the kill: %v", took.Round(time.Microsecond), err)
+			backendstest.Ended(t, "min, from the kill,", took, 0)
+			t.Logf("min: %v", err)
 		})
 		r.check(t)
 	})
@@ -631,8 +647,9 @@ func snapshot(t testing.TB) resources {
 }
 
 // check fails if r's counts grew, or if this process has a child: every
-// plugin process must have been reaped. Goroutines are given a second to
-// end (gRPC's end after their connection's).
+// plugin process must have been reaped. Goroutines may end a moment later
+// (gRPC's end after their connection's): they are given
+// backendstest.StuckAfter, and the check returns as soon as they have.
 func (r resources) check(t testing.TB) {
 	t.Helper()
 	if n := fds(t); n != r.fds {
@@ -641,11 +658,8 @@ func (r resources) check(t testing.TB) {
 	if s := socketDirs(); !slices.Equal(s, r.sockets) {
 		t.Errorf("socket folders in %s: %v, %v before", os.TempDir(), s, r.sockets)
 	}
-	n := runtime.NumGoroutine()
-	for end := time.Now().Add(time.Second); n > r.goroutines && time.Now().Before(end); n = runtime.NumGoroutine() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n > r.goroutines {
+	var n int
+	if !backendstest.Eventually(func() bool { n = runtime.NumGoroutine(); return n <= r.goroutines }) {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines, %d before:\n%s", n, r.goroutines, buf[:runtime.Stack(buf, true)])
 	}

@@ -45,9 +45,10 @@ const StartTimeout = 10 * time.Second
 // go-plugin's graceful close before it sends SIGKILL.
 const ShutdownWait = time.Second
 
-// exitWait is how long a failed call waits for the process's end to be
-// known (its pipes drained, then reaped) before it reports the call's own
-// error instead.
+// exitWait is how long a failed call gives the process to exit before it
+// reports the call's own error instead: a process that has exited by then
+// is waited for until it is reaped, however long the reaper takes
+// (exitError).
 const exitWait = 100 * time.Millisecond
 
 // nullLogger is go-plugin's logger: level Off, so that it parses nothing
@@ -161,7 +162,10 @@ func (p *proc) isStarted() bool {
 }
 
 // exitError returns the error of a process that died, once its end is
-// known, waiting at most d for it; nil if it still runs then.
+// known; nil if it still runs d after the call. A process that has exited
+// but is not reaped yet (the reaper is a goroutine, and a busy machine can
+// keep it waiting far longer than d) is waited for: how it ended is known,
+// and is the error.
 func (p *proc) exitError(d time.Duration) error {
 	if !p.isStarted() {
 		return nil
@@ -171,7 +175,10 @@ func (p *proc) exitError(d time.Duration) error {
 	select {
 	case <-p.done:
 	case <-t.C:
-		return nil
+		if !p.exited() {
+			return nil
+		}
+		<-p.done
 	}
 	why, oom := p.stderr.result()
 	msg := describe(p.state)
@@ -182,6 +189,23 @@ func (p *proc) exitError(d time.Duration) error {
 		return fmt.Errorf("%w: %s: %w", ErrExited, msg, backends.ErrMemoryLimit)
 	}
 	return fmt.Errorf("%w: %s", ErrExited, msg)
+}
+
+// exited reports whether the process has exited, reaped or not: a zombie
+// that its reaper has yet to collect counts. It peeks with waitid(2)'s
+// WNOWAIT, which leaves the zombie to the reaper.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+	}
+	var info unix.Siginfo // zeroed: with WNOHANG and no exit, it stays so
+	err := unix.Waitid(unix.P_PID, p.pid(), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	if err != nil {
+		return errors.Is(err, unix.ECHILD) // reaped since the select above
+	}
+	return info.Signo == int32(unix.SIGCHLD)
 }
 
 // describe says how a process ended: "killed by SIGSEGV (segmentation

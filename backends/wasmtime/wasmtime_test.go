@@ -442,22 +442,22 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			const loadDeadline = 200 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), loadDeadline)
 			defer cancel()
 			if fault == "startloop" {
 				start := time.Now()
 				_, err := be.Load(ctx, path)
-				late := time.Since(start) - 200*time.Millisecond
+				took := time.Since(start)
 				if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, backends.ErrNoInterrupt) {
 					t.Errorf("Load: %v, want context.DeadlineExceeded, interrupted", err)
 				}
-				if late > 100*time.Millisecond {
-					t.Errorf("Load returned %v after its deadline", late)
-				}
+				backendstest.Ended(t, "Load", took, loadDeadline)
 				return
 			}
 			m := load(t, be, path)
-			p := instance(t, m, backends.WithCallTimeout(300*time.Millisecond))
+			const callTimeout = 300 * time.Millisecond
+			p := instance(t, m, backends.WithCallTimeout(callTimeout))
 			start := time.Now()
 			_, err = p.Min(1, 2)
 			took := time.Since(start)
@@ -474,9 +474,7 @@ func TestFaults(t *testing.T) {
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("Min: %v, want context.DeadlineExceeded", err)
 				}
-				if took > 400*time.Millisecond {
-					t.Errorf("Min stopped after %v, its timeout is 300ms", took)
-				}
+				backendstest.Ended(t, "Min", took, callTimeout)
 				if _, err := p.Min(1, 2); !errors.Is(err, backends.ErrClosed) {
 					t.Errorf("Min after the deadline: %v, want ErrClosed", err)
 				}
@@ -501,13 +499,16 @@ func TestFaults(t *testing.T) {
 		// Load cannot succeed on startloop (its probe runs the start
 		// function), so cancel instead of a deadline: cancellation is
 		// honoured as well.
+		const after = 50 * time.Millisecond
 		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(50*time.Millisecond, cancel)
 		start := time.Now()
+		time.AfterFunc(after, cancel)
 		_, err = be.Load(ctx, path)
-		if !errors.Is(err, context.Canceled) || time.Since(start) > 200*time.Millisecond {
-			t.Errorf("Load, cancelled: %v after %v", err, time.Since(start))
+		took := time.Since(start)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Load, cancelled: %v after %v, want context.Canceled", err, took)
 		}
+		backendstest.Ended(t, "Load, cancelled,", took, after)
 	})
 }
 
@@ -536,10 +537,11 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
-// TestCallTimeoutHealthy: a bounded instance answers as an unbounded one.
+// TestCallTimeoutHealthy: a bounded instance answers as an unbounded one
+// (under a timeout that no busy machine makes a healthy call miss).
 func TestCallTimeoutHealthy(t *testing.T) {
 	be := newBackend(t, Config{EpochPeriod: time.Millisecond})
-	p := instance(t, load(t, be, guests["c"]), backends.WithCallTimeout(time.Second))
+	p := instance(t, load(t, be, guests["c"]), backends.WithCallTimeout(backendstest.StuckAfter))
 	for range 1000 {
 		if r, err := p.Min(3, -4); err != nil || r != -4 {
 			t.Fatalf("Min = %d, %v", r, err)

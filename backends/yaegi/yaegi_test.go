@@ -377,17 +377,16 @@ func TestLoadErrors(t *testing.T) {
 // Load's deadline.
 func TestLoadContext(t *testing.T) {
 	path := source(t, "startloop")
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	const d = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	start := time.Now()
 	_, err := Backend().Load(ctx, path)
-	late := time.Since(start) - 200*time.Millisecond
+	took := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, backends.ErrNoInterrupt) {
 		t.Fatalf("Load = %v, want DeadlineExceeded and not ErrNoInterrupt", err)
 	}
-	if late > 100*time.Millisecond {
-		t.Errorf("Load returned %v after its deadline", late)
-	}
+	backendstest.Ended(t, "Load", took, d)
 	checkNothingRuns(t)
 	t.Log(err)
 	// A deadline that ends before the init even started: yaegi's stop
@@ -399,15 +398,17 @@ func TestLoadContext(t *testing.T) {
 		}
 		cancel()
 	}
-	time.Sleep(700 * time.Millisecond)
-	checkNothingRuns(t)
+	checkNothingRuns(t) // once the abandoned imports have compiled and been stopped
 }
 
 // checkNothingRuns fails if the process keeps a core busy after a guest
-// was stopped: a stopped loop that spins on in the interpreter.
+// was stopped: a stopped loop that spins on in the interpreter. What ends
+// a moment later (a stopped frame at its next statement, an abandoned
+// import's compile, slower on a busy machine) may keep it busy a while:
+// it watches 300 ms windows until one is quiet, for up to
+// backendstest.StuckAfter, so that only a guest that runs on fails.
 func checkNothingRuns(t *testing.T) {
 	t.Helper()
-	time.Sleep(50 * time.Millisecond) // a stopped frame ends at its next statement
 	cpu := func() time.Duration {
 		var ru syscall.Rusage
 		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -415,12 +416,20 @@ func checkNothingRuns(t *testing.T) {
 		}
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	c0, w0 := cpu(), time.Now()
-	time.Sleep(300 * time.Millisecond)
-	if used, wall := cpu()-c0, time.Since(w0); used > wall/2 {
+	var used, wall time.Duration
+	start := time.Now()
+	quiet := backendstest.Eventually(func() bool {
+		c0, w0 := cpu(), time.Now()
+		time.Sleep(300 * time.Millisecond)
+		used, wall = cpu()-c0, time.Since(w0)
+		return used <= wall/2
+	})
+	if !quiet {
 		buf := make([]byte, 1<<20)
 		t.Errorf("after the stop, the process used %v of CPU in %v: the guest runs on:\n%s", used, wall, buf[:runtime.Stack(buf, true)])
+		return
 	}
+	t.Logf("a quiet window ended %v into the check", time.Since(start).Round(time.Millisecond))
 }
 
 // TestFaults loads each fault variant but bomb (which would eat the test
@@ -445,13 +454,11 @@ func TestFaults(t *testing.T) {
 				}
 				start := time.Now()
 				_, err = p.Min(1, 2)
-				late := time.Since(start) - d
+				took := time.Since(start)
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Fatalf("Min = %v, want DeadlineExceeded", err)
 				}
-				if late > 100*time.Millisecond {
-					t.Errorf("Min returned %v after its deadline", late)
-				}
+				backendstest.Ended(t, "Min", took, d)
 				if _, err := p.Accumulate(1); !errors.Is(err, backends.ErrClosed) {
 					t.Errorf("after the timeout: %v, want ErrClosed", err)
 				}
@@ -491,11 +498,12 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-// TestCallTimeoutHealthy: a bounded instance answers as any other.
+// TestCallTimeoutHealthy: a bounded instance answers as any other (under
+// a timeout that no busy machine makes a healthy call miss).
 func TestCallTimeoutHealthy(t *testing.T) {
 	mod, _ := load(t)
 	ctx := context.Background()
-	p, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second), backends.WithEmit(emit))
+	p, err := mod.Instantiate(ctx, backends.WithCallTimeout(backendstest.StuckAfter), backends.WithEmit(emit))
 	if err != nil {
 		t.Fatal(err)
 	}
