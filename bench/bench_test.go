@@ -20,7 +20,7 @@ import (
 
 // The axes of every table, in their fixed order.
 var (
-	setupPhases = []string{"load", "instantiate", "close"}
+	setupPhases = []string{"load", "check", "probe", "instantiate", "close"}
 	callOps     = []string{"min", "accumulate"}
 	payloadOps  = []string{"sum", "upper"}
 	sizes       = []struct {
@@ -39,17 +39,25 @@ func forTargets[T interface {
 	testing.TB
 	Run(string, func(T)) bool
 }](tb T, f func(T, Target)) {
-	for i, t := range Targets {
-		if i > 0 && Targets[i-1].Backend == t.Backend {
+	forTargetsIn(tb, Targets, f)
+}
+
+// forTargetsIn is forTargets over ts, a part of Targets in its order.
+func forTargetsIn[T interface {
+	testing.TB
+	Run(string, func(T)) bool
+}](tb T, ts []Target, f func(T, Target)) {
+	for i, t := range ts {
+		if i > 0 && ts[i-1].Backend == t.Backend {
 			continue // run with the first target of its backend
 		}
 		tb.Run("backend="+t.Backend, func(tb T) {
-			for _, u := range Targets[i:] {
+			for _, u := range ts[i:] {
 				if u.Backend != t.Backend {
 					break
 				}
 				tb.Run("fixture="+u.Fixture, func(tb T) {
-					if u.Isolate {
+					if u.Isolated() {
 						if path, err := u.Path(fx); path == "" {
 							skip(tb, "%s/%s: unavailable: %v", u.Backend, u.Fixture, err)
 						}
@@ -71,7 +79,14 @@ func forTargets[T interface {
 //     resident memory it took at its peak (peak-B: a Go guest's compile),
 //     and the row the artifact's size on disk (artifact-B). For wasm, with each compilation-cache mode
 //     (cache=none|memory|disk). A dlopen load is cold every time: the
-//     library is unmapped between iterations, and checked to be.
+//     library is unmapped between iterations, and checked to be. For the
+//     targets the host's own loader maps (Target.Verify), the mechanism
+//     alone: the check of the file their Load makes first is phase=check.
+//   - phase=check: that check, of the file's ELF and program headers.
+//   - phase=probe: the opt-in probe (Config.Probe): the file loaded, its
+//     identity read and the file unloaded in a child process, this
+//     executable started again. A Load with the probe on costs
+//     check + probe + load.
 //   - phase=instantiate: a new instance from a loaded module.
 //   - phase=close: closing an instance and then its module, the whole
 //     teardown. A backend that cannot unload also reports the bytes of
@@ -81,6 +96,10 @@ func forTargets[T interface {
 func BenchmarkSetup(b *testing.B) {
 	for _, phase := range setupPhases {
 		b.Run("phase="+phase, func(b *testing.B) {
+			if phase == "check" || phase == "probe" {
+				forTargetsIn(b, verifying(), func(b *testing.B, t Target) { benchVerify(b, t, phase) })
+				return
+			}
 			forTargets(b, func(b *testing.B, t Target) {
 				switch phase {
 				case "load":
@@ -98,6 +117,37 @@ func BenchmarkSetup(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// verifying are the targets with a check and a probe (Target.Verify).
+func verifying() []Target {
+	var ts []Target
+	for _, t := range Targets {
+		if t.Verify != nil {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// benchVerify times t's check of its artifact, or its probe.
+func benchVerify(b *testing.B, t Target, phase string) {
+	path, err := t.Path(fx)
+	if path == "" {
+		skip(b, "%s/%s: unavailable: %v", t.Backend, t.Fixture, err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if phase == "check" {
+			err = t.Verify.Check(path)
+		} else {
+			_, err = t.Verify.Probe(ctx, path)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -120,6 +170,18 @@ func loadSetup(tb testing.TB, t Target, mode CacheMode) (backends.Backend, strin
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { be.Close(ctx) })
+	return be, path
+}
+
+// mechanismSetup is loadSetup for phase=load: for a target whose Load
+// checks the file first (Target.Verify), the backend that does not, so
+// that the row times the mechanism alone (phase=check times the check).
+func mechanismSetup(tb testing.TB, t Target, mode CacheMode) (backends.Backend, string) {
+	tb.Helper()
+	be, path := loadSetup(tb, t, mode)
+	if t.Verify != nil {
+		be = t.Verify.Bare()
+	}
 	return be, path
 }
 
@@ -251,7 +313,7 @@ func benchLoad(b *testing.B, t Target, mode CacheMode) {
 		return
 	}
 	ctx := context.Background()
-	be, path := loadSetup(b, t, mode)
+	be, path := mechanismSetup(b, t, mode)
 	checkUnmapped(b, t, path)
 	batch := 1
 	if t.Backend == static.Name {

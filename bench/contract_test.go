@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/wasm"
 	"github.com/plugbench/plugbench/fixtures"
@@ -96,15 +97,17 @@ func TestDeadlines(t *testing.T) {
 		return path
 	}
 	t.Run("start function, 2s deadline", func(t *testing.T) {
-		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		const d = 2 * time.Second
+		dctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		start := time.Now()
 		_, err := be.Load(dctx, variant("startloop"))
 		took := time.Since(start)
-		if !errors.Is(err, context.DeadlineExceeded) || took > 2100*time.Millisecond {
-			t.Fatalf("Load returned in %v: %v; want context.DeadlineExceeded within 2.1s", took, err)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Load returned in %v: %v; want context.DeadlineExceeded", took, err)
 		}
-		t.Logf("Load returned in %v: %v", took, err)
+		backendstest.Ended(t, "Load", took, d)
+		t.Logf("Load: %v", err)
 	})
 	t.Run("call, 1s timeout", func(t *testing.T) {
 		mod, err := be.Load(ctx, variant("loop"))
@@ -112,21 +115,25 @@ func TestDeadlines(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer mod.Close(ctx)
-		p, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second))
+		const d = time.Second
+		p, err := mod.Instantiate(ctx, backends.WithCallTimeout(d))
 		if err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
 		_, minErr := p.Min(1, 2)
 		took := time.Since(start)
-		if !errors.Is(minErr, context.DeadlineExceeded) || took > 1100*time.Millisecond {
-			t.Fatalf("Min returned in %v: %v; want context.DeadlineExceeded within 1.1s", took, minErr)
+		if !errors.Is(minErr, context.DeadlineExceeded) {
+			t.Fatalf("Min returned in %v: %v; want context.DeadlineExceeded", took, minErr)
 		}
+		backendstest.Ended(t, "Min", took, d)
 		if _, err := p.Accumulate(1); !errors.Is(err, backends.ErrClosed) {
 			t.Errorf("the stopped instance's next call: %v, want ErrClosed", err)
 		}
 		p.Close(ctx)
-		q, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second))
+		// The next instance is bounded too, by a timeout that no busy
+		// machine makes a healthy call miss.
+		q, err := mod.Instantiate(ctx, backends.WithCallTimeout(backendstest.StuckAfter))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +141,7 @@ func TestDeadlines(t *testing.T) {
 		if v, err := q.Accumulate(5); err != nil || v != 5 {
 			t.Fatalf("the next instance: %d, %v", v, err)
 		}
-		t.Logf("Min returned in %v: %v; the next instance answers", took, minErr)
+		t.Logf("Min: %v; the next instance answers", minErr)
 	})
 	t.Run("memory bomb", func(t *testing.T) {
 		mod, err := be.Load(ctx, variant("bomb"))
@@ -154,7 +161,8 @@ func TestDeadlines(t *testing.T) {
 	t.Run("refused where a call cannot be stopped", func(t *testing.T) {
 		forTargets(t, func(t *testing.T, tg Target) {
 			_, mod := open(t, tg)
-			p, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second))
+			// A timeout that no busy machine makes a healthy call miss.
+			p, err := mod.Instantiate(ctx, backends.WithCallTimeout(backendstest.StuckAfter))
 			bounded := tg.Bounded
 			switch {
 			case bounded && err != nil:

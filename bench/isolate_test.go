@@ -20,7 +20,7 @@ import (
 )
 
 // Crash isolation. A row whose plugin runs inside the host's own process
-// (Target.Isolate: dlopen) can kill that process, and with it every row
+// (Target.Where InHost: dlopen) can kill that process, and with it every row
 // after it. Such a row runs in a child process instead: the test binary
 // re-executed with -test.run or -test.bench anchored to the row's name
 // and nothing else, given this process's fixtures. The child's result
@@ -233,7 +233,7 @@ func BenchmarkIsolation(b *testing.B) {
 	for _, where := range []string{"no", "yes"} {
 		b.Run("isolated="+where, func(b *testing.B) {
 			b.Run("op=min", func(b *testing.B) {
-				isolated := slices.DeleteFunc(slices.Clone(Targets), func(t Target) bool { return !t.Isolate })
+				isolated := slices.DeleteFunc(slices.Clone(Targets), func(t Target) bool { return !t.Isolated() })
 				for _, g := range backendGroups(isolated) {
 					b.Run("backend="+g[0].Backend, func(b *testing.B) {
 						for _, t := range g {
@@ -265,7 +265,7 @@ func TestIsolation(t *testing.T) {
 	}
 	t.Run("answers", func(t *testing.T) {
 		forTargets(t, func(t *testing.T, u Target) {
-			if !u.Isolate {
+			if !u.Isolated() {
 				return
 			}
 			if !inChild() && os.Getenv(envIsolate) != "off" {
@@ -292,7 +292,7 @@ func TestIsolation(t *testing.T) {
 // a failing input; run as a test (the seed corpus), the target leaves it
 // out and says so, and the isolated twin tests cover the seeds' values.
 func fuzzingIsolated(f *testing.F, tg Target) bool {
-	if !tg.Isolate || inChild() || os.Getenv(envIsolate) == "off" {
+	if !tg.Isolated() || inChild() || os.Getenv(envIsolate) == "off" {
 		return true
 	}
 	if fl := flag.Lookup("test.fuzz"); fl != nil && fl.Value.String() != "" {

@@ -81,6 +81,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(envRestart); spec != "" {
 		restartChild(spec) // a fresh host for BenchmarkRecover: nothing else
 	}
+	if os.Getenv(envProcMem) != "" {
+		procMemChild() // a quiet process for TestProcMem's meters
+	}
 	if err := selectBackends(os.Getenv(envBackends)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 )
 
 // The conformance table: edge inputs every backend must answer as static does.
@@ -140,7 +141,7 @@ func TestSetup(t *testing.T) {
 
 func testSetup(t *testing.T, tg Target, mode CacheMode) {
 	ctx := context.Background()
-	be, path := loadSetup(t, tg, mode)
+	be, path := mechanismSetup(t, tg, mode)
 	for range 3 { // each load as cold as the first
 		checkUnmapped(t, tg, path)
 		mod, err := be.Load(ctx, path)
@@ -172,6 +173,32 @@ func testSetup(t *testing.T, tg Target, mode CacheMode) {
 		}
 	}
 	checkUnmapped(t, tg, path)
+}
+
+// TestVerify is the twin of BenchmarkSetup's phase=check and phase=probe:
+// the check accepts the artifact, the probe finds in a child process the
+// plugin the name claims without mapping it here, and a Load that does
+// both (the backend with Config.Probe, as a host that distrusts its
+// plugins makes it) gives a plugin that answers.
+func TestVerify(t *testing.T) {
+	forTargetsIn(t, verifying(), func(t *testing.T, tg Target) {
+		path, err := tg.Path(fx)
+		if path == "" {
+			skip(t, "%s/%s: unavailable: %v", tg.Backend, tg.Fixture, err)
+		}
+		if err := tg.Verify.Check(path); err != nil {
+			t.Fatal(err)
+		}
+		checkUnmapped(t, tg, path)
+		id, err := tg.Verify.Probe(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkTargetIdentity(tg, id); err != nil {
+			t.Fatal(err)
+		}
+		checkUnmapped(t, tg, path)
+	})
 }
 
 // TestInstances checks that many instances of one module keep separate
@@ -324,11 +351,10 @@ func TestLoadCloseCycles(t *testing.T) {
 		fds2, maps2, heap2 := resources(t)
 		// A goroutine per instance or per call that never ends leaks its
 		// stack and whatever it holds. Those that end with their call
-		// (wazero's WithCloseOnContextDone watcher) may take a moment to.
-		gs2 := runtime.NumGoroutine()
-		for end := time.Now().Add(2 * time.Second); gs2 > gs && time.Now().Before(end); gs2 = runtime.NumGoroutine() {
-			time.Sleep(10 * time.Millisecond)
-		}
+		// (wazero's WithCloseOnContextDone watcher) may take a moment to:
+		// they are given backendstest.StuckAfter, polled.
+		var gs2 int
+		backendstest.Eventually(func() bool { gs2 = runtime.NumGoroutine(); return gs2 <= gs })
 		t.Logf("%d cycles: %d → %d open files, %d → %d mappings, live heap %d → %d bytes, %d → %d goroutines",
 			cycles, fds, fds2, maps, maps2, heap, heap2, gs, gs2)
 		if fds2 != fds || maps2 > maps+8 {

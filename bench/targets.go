@@ -72,14 +72,10 @@ type Target struct {
 	// Instantiate inside a start function; the others refuse the option
 	// with backends.ErrNoInterrupt.
 	Bounded bool
-	// Isolate is set for targets whose plugin runs inside the host's own
-	// process and can take it down: each of their rows runs in a child
-	// process (isolate_test.go), so a crash costs the row, not the run.
-	Isolate bool
-	// OutOfProcess is set for targets whose plugin is a process of its
-	// own: a plugin that crashes is an error naming its signal, and the
-	// host goes on.
-	OutOfProcess bool
+	// Where is where the guest runs, and so what its faults can do to the
+	// host: the fault table's expectations, the rows run isolated, and
+	// whose memory counts child processes follow from it.
+	Where Where
 	// OncePerProcess is set for targets that can open a plugin only once
 	// per process (Go's plugin package): their cold load is measured in a
 	// new process per load (benchFreshLoad).
@@ -96,6 +92,11 @@ type Target struct {
 	// with cgo: the needs-cgo config line of every result file lists
 	// them, and TestNeedsCgo checks the claim in both kinds of build.
 	NeedsCgo bool
+	// Verify, for targets whose plugin the host's own dynamic loader maps,
+	// is what their Load does with the file before the loader sees it, so
+	// that BenchmarkSetup times each step as a phase of its own
+	// (phase=check, phase=probe) and phase=load the mechanism alone.
+	Verify *Verify
 	// Modules are the Go modules the backend loads plugins with: each
 	// one's version is a config line of every result file.
 	Modules []string
@@ -105,6 +106,45 @@ type Target struct {
 	// there is none to load.
 	Faults func(dir, fault string) (string, error)
 }
+
+// Verify is what a native backend's Load does before dlopen sees the file.
+type Verify struct {
+	// Check is the in-process check of the file's headers.
+	Check func(path string) error
+	// Probe loads the file in a child process first, and checks the
+	// identity it exports there (Config.Probe).
+	Probe func(ctx context.Context, path string) (backends.Identity, error)
+	// Bare is the backend with neither: phase=load times it.
+	Bare func() backends.Backend
+}
+
+// Where is where a target's guest runs.
+type Where int
+
+const (
+	// Compiled: the guest is the host's own code (static). Its faults are
+	// the host's own.
+	Compiled Where = iota
+	// InHost: loaded into the host's process with nothing between it and
+	// the host's memory (cgo, dlopen, goplugin, and yaegi, whose guest can
+	// overflow its stack or run the host out of memory): a crash takes
+	// the host down, so each of its rows runs in a child process
+	// (isolate_test.go), and a crash costs the row, not the run.
+	InHost
+	// Sandboxed: in the host's process, inside a runtime that bounds every
+	// access the guest makes (the wasm runtimes).
+	Sandboxed
+	// OwnProcess: a process of its own: a plugin that crashes is an error
+	// naming its signal, and the host goes on.
+	OwnProcess
+)
+
+func (w Where) String() string {
+	return [...]string{"compiled in", "in the host's process", "sandboxed in the host's process", "a process of its own"}[w]
+}
+
+// Isolated reports whether t's rows run in a child process of their own.
+func (t Target) Isolated() bool { return t.Where == InHost }
 
 // CacheMode is a compilation-cache setting of the load phase.
 type CacheMode string
@@ -136,7 +176,7 @@ type Cache struct {
 // hashicorp/go-plugin's gRPC and net/rpc).
 var Targets = []Target{
 	{
-		Backend: static.Name, Fixture: FixtureBuiltin, BuiltFor: static.Name, Lang: "go",
+		Backend: static.Name, Fixture: FixtureBuiltin, BuiltFor: static.Name, Lang: "go", Where: Compiled,
 		New:        func(context.Context, Cache) (backends.Backend, error) { return static.Backend(), nil },
 		Path:       func(*fixtures.Set) (string, error) { return static.Path, nil },
 		Transports: []event.Transport{event.Value},
@@ -156,7 +196,7 @@ var Targets = []Target{
 			return s.GoPlugin()
 		},
 		Transports:     []event.Transport{event.Value, event.JSON, event.Binary, event.Flat},
-		Isolate:        true,
+		Where:          InHost,
 		OncePerProcess: true,
 		NeedsCgo:       true,
 		StaysMapped:    goplugin.Mapped,
@@ -178,7 +218,7 @@ var Targets = []Target{
 		// Interpreted Go runs in the host's process: a plugin that
 		// overflows its stack or runs the host out of memory takes the
 		// host down, as a native one does.
-		Isolate: true,
+		Where: InHost,
 		// yaegi checks before every statement whether its interpreter was
 		// stopped (an instance with WithCallTimeout gets one of its own).
 		Bounded: true,
@@ -235,7 +275,7 @@ func nativeTarget(name, fixture string) Target {
 			return s.SO, s.SOErr
 		},
 		Transports: []event.Transport{event.View, event.JSON, event.Binary, event.Flat},
-		Isolate:    true,
+		Where:      InHost,
 		Faults: func(dir, fault string) (string, error) {
 			if name == cgo.Name && !cgo.Available {
 				return "", cgo.ErrNoCgo
@@ -252,8 +292,18 @@ func nativeTarget(name, fixture string) Target {
 	}
 	if name == dlopen.Name {
 		t.IsMapped, t.Modules = dlopen.IsMapped, []string{"github.com/ebitengine/purego"}
+		t.Verify = &Verify{
+			Check: dlopen.Check,
+			Probe: func(ctx context.Context, path string) (backends.Identity, error) { return dlopen.Probe(ctx, path, 0) },
+			Bare:  func() backends.Backend { return dlopen.New(dlopen.Config{NoCheck: true}) },
+		}
 	} else {
 		t.IsMapped = cgo.IsMapped
+		t.Verify = &Verify{
+			Check: cgo.Check,
+			Probe: func(ctx context.Context, path string) (backends.Identity, error) { return cgo.Probe(ctx, path, 0) },
+			Bare:  func() backends.Backend { return cgo.New(cgo.Config{NoCheck: true}) },
+		}
 	}
 	return t
 }
@@ -290,7 +340,7 @@ func wasmTarget(name, fixture string) Target {
 	interp := name == wasm.NameInterp || name == wasm.NameInterpBounded
 	bounded := name == wasm.NameBounded || name == wasm.NameInterpBounded
 	t := Target{
-		Backend: name, Fixture: fixture, BuiltFor: wasm.BuiltFor, Lang: fixture,
+		Backend: name, Fixture: fixture, BuiltFor: wasm.BuiltFor, Lang: fixture, Where: Sandboxed,
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
 			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, Cache: cache.Wazero})
 		},
@@ -316,7 +366,7 @@ func wasmTarget(name, fixture string) Target {
 // run, on Wasmtime (through cgo).
 func wasmtimeTarget(fixture string) Target {
 	return Target{
-		Backend: wasmtime.Name, Fixture: fixture, BuiltFor: wasmtime.BuiltFor, Lang: fixture,
+		Backend: wasmtime.Name, Fixture: fixture, BuiltFor: wasmtime.BuiltFor, Lang: fixture, Where: Sandboxed,
 		NeedsCgo: true, // wasmtime-go links Wasmtime's C library
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
 			return wasmtime.New(ctx, wasmtime.Config{CacheDir: cache.Dir})
@@ -361,7 +411,7 @@ func wasmtimeFaults(fixture string) func(dir, fault string) (string, error) {
 func extismTarget(name string) Target {
 	bounded := name == extism.NameBounded
 	t := Target{
-		Backend: name, Fixture: FixtureC, BuiltFor: extism.BuiltFor, Lang: "c",
+		Backend: name, Fixture: FixtureC, BuiltFor: extism.BuiltFor, Lang: "c", Where: Sandboxed,
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
 			return extism.New(ctx, extism.Config{Cache: cache.Wazero, Interruptible: bounded})
 		},
@@ -409,8 +459,8 @@ func processTarget(name, fixture string) Target {
 			return s.ServeC()
 		},
 		// At its deadline the plugin process is killed.
-		Bounded:      true,
-		OutOfProcess: true,
+		Bounded: true,
+		Where:   OwnProcess,
 		// Events cross as bytes: the pipe's frames copy them through
 		// the kernel; shm encodes them in the shared region in place.
 		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
@@ -443,11 +493,11 @@ func hashicorpTarget(name string) Target {
 		NewLimited: func(_ context.Context, limit uint64) (backends.Backend, error) {
 			return mk(max(limit, 128<<20)), nil
 		},
-		Path:         func(s *fixtures.Set) (string, error) { return s.Hashicorp() },
-		Bounded:      true,
-		OutOfProcess: true,
-		Transports:   []event.Transport{event.JSON, event.Binary, event.Flat},
-		Modules:      []string{"github.com/hashicorp/go-plugin", "google.golang.org/grpc"},
+		Path:       func(s *fixtures.Set) (string, error) { return s.Hashicorp() },
+		Bounded:    true,
+		Where:      OwnProcess,
+		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+		Modules:    []string{"github.com/hashicorp/go-plugin", "google.golang.org/grpc"},
 		Faults: func(dir, fault string) (string, error) {
 			return faultBuild(filepath.Join(dir, fixtures.HashicorpFaultName(fault)), func(out string) error {
 				return fixtures.BuildHashicorpFault(context.Background(), out, fault)

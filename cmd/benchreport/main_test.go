@@ -159,6 +159,9 @@ func TestGolden(t *testing.T) {
 		{"report-faults", 0, []string{"report", "-faults", td("faults.json"), td("recover.txt")}},
 		{"report-faults-html", 0, []string{"report", "-format", "html", "-faults", td("faults.json"), td("recover.txt")}},
 		{"report-faults-json", 0, []string{"report", "-format", "json", "-faults", td("faults.json"), td("recover.txt")}},
+		// A table with trials, one cell of which varied (faults.json is
+		// a table from before trials).
+		{"report-faults-trials", 0, []string{"report", "-faults", td("faults-trials.json"), td("recover.txt")}},
 		{"err-faults", 2, []string{"report", "-faults", td("bad-faults.json"), td("recover.txt")}},
 		{"err-faults-missing", 2, []string{"report", "-faults", td("nope.json"), td("recover.txt")}},
 

@@ -602,46 +602,47 @@ func (a *answerer) instances() []string {
 	return out
 }
 
-// faultAnswers sorts the fault table's rows by what the worst fault
-// did to the host, and gives the range of the recoveries' cost.
+// faultAnswers sorts the fault table's rows by the gravest thing a
+// fault did to the host, and gives the range of the recoveries' cost.
 func faultAnswers(fr *FaultReport) []string {
 	if fr == nil {
 		return []string{noFaultTable}
 	}
 	t := fr.table()
-	var lives, dies, hangs []string
+	// Per consequence graver than a stopped call, the rows and their
+	// faults; the rows that met nothing graver.
+	var lives []string
+	byWorst := map[string][]string{}
 	for _, r := range t.Rows {
-		var killed, hung []string
+		faults := map[string][]string{}
 		for _, c := range r.Cells {
-			if c == nil {
-				continue
-			}
-			switch c.Outcome {
-			case "killed":
-				killed = append(killed, c.Fault)
-			case "hung":
-				hung = append(hung, c.Fault)
+			if c != nil && gravity(c.Consequence) > gravity("stopped") {
+				faults[c.Consequence] = append(faults[c.Consequence], c.Fault)
 			}
 		}
-		if len(killed) > 0 {
-			dies = append(dies, r.Label+": "+strings.Join(killed, ", "))
-		}
-		if len(hung) > 0 {
-			hangs = append(hangs, r.Label+": "+strings.Join(hung, ", "))
-		}
-		if len(killed)+len(hung) == 0 {
+		if len(faults) == 0 {
 			lives = append(lives, r.Label)
+		}
+		for cons, fs := range faults {
+			byWorst[cons] = append(byWorst[cons], r.Label+": "+strings.Join(fs, ", "))
 		}
 	}
 	var out []string
 	if len(lives) > 0 {
-		out = append(out, "The host lives through every fault (an error of the call, or a call stopped at its deadline): "+strings.Join(lives, ", ")+".")
+		out = append(out, "The host is fine whatever the fault (an error of the call, or a call stopped at its deadline): "+strings.Join(lives, ", ")+".")
 	}
-	if len(dies) > 0 {
-		out = append(out, "A fault kills the host: "+strings.Join(dies, "; ")+".")
+	lead := map[string]string{
+		"host-killed":   "A fault kills the host",
+		"host-frozen":   "A fault freezes the host: its next garbage collection waits for ever for a guest that Go cannot preempt, and only a restart helps",
+		"loader-locked": "A fault locks the dynamic loader: nothing loads in the process again until it restarts",
+		"restart":       "A fault leaves the host without a working plugin until it restarts",
+		"core-lost":     "A fault that nothing can stop keeps a core for good, and the host works on",
 	}
-	if len(hangs) > 0 {
-		out = append(out, "A fault that cannot be stopped (the call hangs): "+strings.Join(hangs, "; ")+".")
+	for g := len(faultConsequences) - 1; g > gravity("stopped"); g-- {
+		cons := faultConsequences[g].name
+		if rows := byWorst[cons]; len(rows) > 0 {
+			out = append(out, lead[cons]+": "+strings.Join(rows, "; ")+".")
+		}
 	}
 	// The recoveries' cost, by kind (BenchmarkRecover).
 	type span struct {

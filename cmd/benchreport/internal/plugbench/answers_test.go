@@ -41,7 +41,9 @@ func TestAnswers(t *testing.T) {
 		qStart:    {"A compilation cache, at its fastest mode: wasm (c) 12.3 ms → 410 µs (memory, 30× faster).", "A cold load's peak resident memory (peak-B), the largest: wasm (c) 2.86 MiB."},
 		qInstances: {"the least across a boundary: wasm (c) 1.43 MiB @100 (30.0 µs to create each), shm (c) 2.00 MiB @100 (1.00 ms to create each).",
 			"Did not run (see “Rows that did not run” for why): wasm (c) @10000, goplugin (go) @1."},
-		qFaults: {"A fault kills the host: static (builtin): segv.", "A fault that cannot be stopped (the call hangs): static (builtin): loop; wasm (c): loop."},
+		qFaults: {"A fault kills the host: static (builtin): segv.",
+			"A fault freezes the host: its next garbage collection waits for ever for a guest that Go cannot preempt, and only a restart helps: wasm (c): loop, startloop.",
+			"A fault that nothing can stop keeps a core for good, and the host works on: static (builtin): loop."},
 	} {
 		got := section(secs, heading)
 		for _, w := range wants {

@@ -48,11 +48,15 @@ type ChoiceRow struct {
 // A ChoiceCell is one figure or word. Value is the figure a numeric
 // column sorts by (seconds, bytes; for the fault column a severity),
 // absent when the cell has none; Note says why a cell is empty (a
-// skip's reason).
+// skip's reason), or gives the detail a short cell stands for (shown on
+// hover).
 type ChoiceCell struct {
 	Text  string   `json:"text"`
 	Value *float64 `json:"value,omitempty"`
 	Note  string   `json:"note,omitempty"`
+	// Class, for the HTML page, marks the cell's kind (sev-N: the
+	// worst-fault column's gravity, which colours it).
+	Class string `json:"class,omitempty"`
 }
 
 // The words of the cells without a figure.
@@ -67,6 +71,7 @@ const needsCgoKey = "needs-cgo"
 
 var choiceColumns = []ChoiceColumn{
 	{"mechanism", "mechanism", false},
+	{"safety", "worst fault", true},
 	{"call", "a call", true},
 	{"callback", "a callback", true},
 	{"payload", "1 MiB in", true},
@@ -91,13 +96,19 @@ func chooseIntro(baseline string) string {
 		"cached load: the fastest cache mode (named); memory/instance: what one more instance holds, " +
 		"the host's (the larger of its resident growth, PSS, and its Go heap) and its plugin processes' (PSS), " +
 		"at the most instances every backend measured (@N); artifact: the plugin's size on disk; " +
-		"bad plugin: the fault table, in a few words; needs cgo: the results' `needs-cgo` line; unloads: whether " +
+		"worst fault: the gravest thing any of the fault table's faults did to the host (hover for each fault's); " +
+		"bad plugin: the fault table, in a few words, each fault's gravest consequence over its trials; needs cgo: the results' `needs-cgo` line; unloads: whether " +
 		"closing frees the plugin's code; languages: the guests the backend runs in this data."
 }
 
 // chooseLegend is the line under the table.
-const chooseLegend = "Bad plugin: error: an error of the call, the host lives; stopped: stopped at the deadline; " +
-	"hangs: cannot be stopped; host dies: the host process is killed. " +
+const chooseLegend = "Worst fault and bad plugin, from the mildest: error: an error of the call, the host is fine; " +
+	"stopped: stopped at the deadline, the host is fine (contained: every fault one or the other); " +
+	"core lost: the plugin runs on, on a core of its own, and cannot be stopped, the host is fine; " +
+	"restart: the host is fine but gets no working plugin again without a new process; " +
+	"loader locked: nothing loads in the process again until it restarts; " +
+	"host freezes: the host stops at its next garbage collection, for good; host dies: the host process is killed. " +
+	"(k of N): seen in k of the cell's N trials, the others milder. " +
 	"– : the backend has no such row (no faulty GUEST: the fault table has this backend's faults with its other guests); n/a (skipped), n/a (failed): its row did not run " +
 	"(see “Rows that did not run”); ? : the data does not say."
 
@@ -211,8 +222,10 @@ func (c *chooser) row(b, f string) ChoiceRow {
 	if f != "" {
 		label += " (" + f + ")"
 	}
+	faults := c.faultCell(b, f)
 	cells := []ChoiceCell{
 		{Text: label},
+		c.safetyCell(b, f, faults),
 		c.timeCell("Call", "sec/op", b, f, true, kv{"op", "min"}),
 		c.timeCell("Callback", "sec/callback", b, f, true),
 		c.timeCell("Payload", "sec/op", b, f, true, kv{"op", "sum"}, kv{"size", "1MiB"}),
@@ -222,7 +235,7 @@ func (c *chooser) row(b, f string) ChoiceRow {
 		c.cachedLoadCell(b, f),
 		c.memoryCell(b, f),
 		c.artifactCell(b, f),
-		c.faultCell(b, f),
+		faults,
 		c.cgoCell(b),
 		c.unloadCell(b, f),
 		c.languagesCell(b),
@@ -479,33 +492,50 @@ func (c *chooser) artifactCell(b, f string) ChoiceCell {
 	return ChoiceCell{Text: fmtBytes3(v), Value: value(v)}
 }
 
-// faultWords are the few words a fault cell's outcome becomes, from
-// the worst for the host to the mildest, with their severity.
-var faultWords = []struct {
-	outcome, words string
-	severity       float64
-}{
-	{"killed", "host dies", 1000},
-	{"hung", "hangs", 100},
-	{"deadline", "stopped", 10},
-	{"error", "error", 1},
+// faultWeight is what a consequence adds to a bad-plugin cell's value,
+// which sorts the column: one fault of a graver consequence outweighs
+// every fault of a milder one.
+func faultWeight(consequence string) float64 {
+	return math.Pow(10, float64(max(gravity(consequence)-1, 0)))
 }
 
-// faultCell condenses the fault table's row: faults with the same
-// outcome together, worst first: "segv, abort: host dies; loop:
-// hangs; bomb: error" (the legend says what the words mean). Its value, for sorting, weighs each fault by its outcome.
+// faultCell condenses the fault table's row: each fault's gravest
+// consequence, faults with the same words together, gravest first:
+// "segv, abort, bomb: host dies; loop: core lost; startloop: loader
+// locked" (the legend says what the words mean). A consequence seen in
+// only some of a cell's trials says in how many: "host freezes (2 of
+// 5)". Its value, for sorting, weighs each fault by its consequence.
 func (c *chooser) faultCell(b, f string) ChoiceCell {
 	if c.fr == nil {
 		return ChoiceCell{Text: cellUnknown}
 	}
-	byOutcome := map[string][]string{}
-	any := false
+	type group struct {
+		gravity int
+		words   string
+		faults  []string
+	}
+	var groups []*group
+	sev, any := 0.0, false
 	for _, fault := range c.fr.Faults {
 		for _, cell := range c.fr.Cells {
-			if cell.Backend == b && cell.Fixture == f && cell.Fault == fault {
-				byOutcome[cell.Outcome] = append(byOutcome[cell.Outcome], fault)
-				any = true
+			if cell.Backend != b || cell.Fixture != f || cell.Fault != fault {
+				continue
 			}
+			any = true
+			if cell.Consequence == "not-applicable" {
+				continue
+			}
+			words := consequenceWord(cell.Consequence)
+			if n, k := len(cell.Trials), cell.trialsWith(cell.Consequence); k < n {
+				words += fmt.Sprintf(" (%d of %d)", k, n)
+			}
+			sev += faultWeight(cell.Consequence)
+			i := slices.IndexFunc(groups, func(g *group) bool { return g.words == words })
+			if i < 0 {
+				groups = append(groups, &group{gravity: gravity(cell.Consequence), words: words})
+				i = len(groups) - 1
+			}
+			groups[i].faults = append(groups[i].faults, fault)
 		}
 	}
 	if !any {
@@ -518,18 +548,40 @@ func (c *chooser) faultCell(b, f string) ChoiceCell {
 		}
 		return ChoiceCell{Text: cellNone}
 	}
-	var parts []string
-	sev := 0.0
-	for _, w := range faultWords {
-		if fs := byOutcome[w.outcome]; len(fs) > 0 {
-			parts = append(parts, strings.Join(fs, ", ")+": "+w.words)
-			sev += w.severity * float64(len(fs))
-		}
-	}
-	if len(parts) == 0 {
+	if len(groups) == 0 {
 		return ChoiceCell{Text: "n/a"}
 	}
+	slices.SortStableFunc(groups, func(x, y *group) int { return y.gravity - x.gravity })
+	var parts []string
+	for _, g := range groups {
+		parts = append(parts, strings.Join(g.faults, ", ")+": "+g.words)
+	}
 	return ChoiceCell{Text: strings.Join(parts, "; "), Value: value(sev)}
+}
+
+// safetyCell is the worst-fault column: the gravest consequence of any
+// of the target's faults in a word or two ("contained" when every fault
+// ends in an error or at its deadline), the bad-plugin cell on hover.
+// It sorts by the same value as the bad-plugin column.
+func (c *chooser) safetyCell(b, f string, faults ChoiceCell) ChoiceCell {
+	if faults.Value == nil {
+		// No fault measured: "?", or "–" with the reason on hover.
+		if strings.HasPrefix(faults.Text, cellNone+" ") {
+			return ChoiceCell{Text: cellNone, Note: strings.Trim(strings.TrimPrefix(faults.Text, cellNone+" "), "()")}
+		}
+		return ChoiceCell{Text: faults.Text}
+	}
+	worst := ""
+	for _, cell := range c.fr.Cells {
+		if cell.Backend == b && cell.Fixture == f && gravity(cell.Consequence) > gravity(worst) {
+			worst = cell.Consequence
+		}
+	}
+	text := consequenceWord(worst)
+	if gravity(worst) <= gravity("stopped") {
+		text = "contained"
+	}
+	return ChoiceCell{Text: text, Value: faults.Value, Note: faults.Text, Class: "sev-" + strconv.Itoa(gravity(worst))}
 }
 
 func (c *chooser) cgoCell(b string) ChoiceCell {
@@ -645,7 +697,7 @@ func WriteChoiceMarkdown(w io.Writer, ct *ChoiceTable, baseline, level string) {
 	}
 	fmt.Fprint(w, "\n|")
 	for _, col := range ct.Columns {
-		if col.Numeric && col.Key != "faults" {
+		if col.Numeric && col.Key != "faults" && col.Key != "safety" {
 			fmt.Fprint(w, "--:|")
 		} else {
 			fmt.Fprint(w, "---|")
@@ -692,11 +744,17 @@ var chooseTmpl = template.Must(template.New("choose").Funcs(template.FuncMap{
 #choosing th { border-top-width: 1px; }
 #choosing th:first-child, #choosing td:first-child { position: sticky; left: 0; z-index: 1; border-left-width: 1px; }
 #choosing td:first-child { background: #fff; }
+#choosing td.sev { white-space: nowrap; font-weight: 600; }
+#choosing td.sev[data-value]::before { content: "\25CF\00A0"; }
+#choosing td.sev-1, #choosing td.sev-2 { color: #1a7f37; }
+#choosing td.sev-3 { color: #9a6700; }
+#choosing td.sev-4, #choosing td.sev-5 { color: #bc4c00; }
+#choosing td.sev-6, #choosing td.sev-7 { color: #cf222e; }
 </style>
 <div class="scroll"><table id="choosing" class="compact">
 <thead><tr>{{range $i, $c := .T.Columns}}<th scope="col" data-key="{{$c.Key}}" data-type="{{if $c.Numeric}}number{{else}}text{{end}}" aria-sort="none"><button type="button">{{$c.Head}}</button></th>{{end}}</tr></thead>
 <tbody>
-{{range .T.Rows}}<tr data-backend="{{.Backend}}" data-fixture="{{.Fixture}}">{{range $i, $c := .Cells}}{{$col := col $.T $i}}{{$v := val $c $col.Numeric}}<td{{if eq $col.Key "faults"}} class="words"{{else if $col.Numeric}} class="n"{{end}}{{if $v}} data-value="{{$v}}"{{end}}{{if $c.Note}} title="{{$c.Note}}"{{end}}>{{$c.Text}}</td>{{end}}</tr>
+{{range .T.Rows}}<tr data-backend="{{.Backend}}" data-fixture="{{.Fixture}}">{{range $i, $c := .Cells}}{{$col := col $.T $i}}{{$v := val $c $col.Numeric}}<td{{if eq $col.Key "safety"}} class="sev {{$c.Class}}"{{else if eq $col.Key "faults"}} class="words"{{else if $col.Numeric}} class="n"{{end}}{{if $v}} data-value="{{$v}}"{{end}}{{if $c.Note}} title="{{$c.Note}}"{{end}}>{{$c.Text}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table></div>
 <p>{{md .Intro}}</p>

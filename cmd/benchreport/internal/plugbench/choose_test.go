@@ -106,16 +106,35 @@ func cells(ct *ChoiceTable) map[string]map[string]ChoiceCell {
 }
 
 var chooseFaults = &FaultReport{
-	File: "faults.json", DeadlineNs: 5e8, Faults: []string{"segv", "loop", "bomb", "startloop"},
+	File: "faults.json", DeadlineNs: 5e8, Trials: 3, Faults: []string{"segv", "loop", "bomb", "startloop"},
 	Cells: []*FaultCell{
-		{Fault: "segv", Backend: "static", Fixture: "builtin", Outcome: "killed", Signal: "SIGSEGV", Since: "call", Recovery: "restart"},
-		{Fault: "loop", Backend: "static", Fixture: "builtin", Outcome: "hung", Since: "deadline", Recovery: "reinstantiate"},
-		{Fault: "startloop", Backend: "static", Fixture: "builtin", Outcome: "not-applicable", Recovery: "none"},
-		{Fault: "segv", Backend: "wasm", Fixture: "c", Outcome: "error", Since: "call", Recovery: "reinstantiate"},
-		{Fault: "loop", Backend: "wasm", Fixture: "c", Outcome: "hung", Since: "deadline", Recovery: "restart"},
-		{Fault: "bomb", Backend: "wasm", Fixture: "c", Outcome: "error", Since: "call", Recovery: "reinstantiate"},
-		{Fault: "startloop", Backend: "wasm", Fixture: "c", Outcome: "deadline", Since: "deadline", Recovery: "reload"},
+		faultCell("segv", "static", "builtin", "killed", "restart", "host-killed"),
+		faultCell("loop", "static", "builtin", "hung", "reinstantiate", "core-lost"),
+		faultCell("startloop", "static", "builtin", "not-applicable", "none", "not-applicable"),
+		faultCell("segv", "wasm", "c", "error", "reinstantiate", "error"),
+		faultCell("loop", "wasm", "c", "hung", "restart", "host-frozen", "host-frozen", "host-frozen"),
+		faultCell("bomb", "wasm", "c", "error", "reinstantiate", "error"),
+		// A cell whose trials differed (none of ours does): the worst
+		// is the cell's, and the table says in how many trials.
+		faultCell("startloop", "wasm", "c", "deadline", "reload", "stopped", "host-frozen", "stopped"),
 	},
+}
+
+// faultCell is a cell whose trials had the consequences trials (one
+// trial when one is given); its own fields are the gravest trial's.
+func faultCell(fault, backend, fixture, outcome, recovery string, trials ...string) *FaultCell {
+	c := &FaultCell{Fault: fault, Backend: backend, Fixture: fixture}
+	for _, cons := range trials {
+		t := &FaultTrial{Outcome: outcome, Consequence: cons, Since: "call", Recovery: recovery}
+		if cons == "not-applicable" {
+			t.Since = ""
+		}
+		if gravity(cons) > gravity(c.Consequence) {
+			c.Consequence, c.Outcome, c.Since, c.Recovery = cons, t.Outcome, t.Since, t.Recovery
+		}
+		c.Trials = append(c.Trials, t)
+	}
+	return c
 }
 
 // TestChooseTable checks every column's cell from a file that has every
@@ -146,17 +165,18 @@ func TestChooseTable(t *testing.T) {
 	want := map[string]map[string]string{
 		"static (builtin)": {"call": "2.05 ns", "callback": "2.05 ns", "payload": "410 µs", "event": "102 ns (value)",
 			"instantiate": "102 ns", "load": "410 ns", "cached": "–", "memory": "300 B @100", "artifact": "– (compiled in)",
-			"faults": "segv: host dies; loop: hangs", "cgo": "no", "unload": "no (compiled in)", "languages": "go"},
+			"faults": "segv: host dies; loop: core lost", "safety": "host dies", "cgo": "no", "unload": "no (compiled in)", "languages": "go"},
 		"goplugin (go)": {"call": "4.10 ns (2.0×)", "callback": "n/a (skipped)", "load": "12.3 ms", "memory": "n/a (skipped)",
 			"faults": "–", "cgo": "yes", "unload": "no (3.36 MiB stay mapped)", "languages": "go"},
 		"wasm (c)": {"call": "20.5 ns (10×)", "callback": "41.0 ns (20×)", "payload": "1.03 ms (2.5×)", "event": "1.54 µs (flat, 15×)",
 			"instantiate": "30.8 µs (300×)", "load": "12.3 ms", "cached": "410 µs (memory)", "memory": "1.43 MiB @100",
-			"artifact": "10.0 KiB", "faults": "loop: hangs; startloop: stopped; segv, bomb: error", "cgo": "no", "unload": "yes",
+			"artifact": "10.0 KiB", "faults": "loop: host freezes; startloop: host freezes (1 of 3); segv, bomb: error",
+			"safety": "host freezes", "cgo": "no", "unload": "yes",
 			"languages": "c, go"},
 		// wasm's faults were measured with the C guest only: the Go
 		// guest's cell says so (goplugin's, with none at all, is "–").
 		"wasm (go)": {"call": "30.8 ns (15×)", "callback": "–", "event": "–", "load": "–", "unload": "?", "languages": "c, go",
-			"faults": "– (no faulty go guest)"},
+			"faults": "– (no faulty go guest)", "safety": "–"},
 		"shm (c)": {"call": "308 ns (150×)", "memory": "2.00 MiB @100", "artifact": "–", "languages": "c"},
 	}
 	for row, cols := range want {
@@ -178,6 +198,14 @@ func TestChooseTable(t *testing.T) {
 	}
 	if a, b := got["static (builtin)"]["faults"].Value, got["wasm (c)"]["faults"].Value; a == nil || b == nil || !(*a > *b) {
 		t.Errorf("fault severity static %v, wasm %v: want the host's death to rank worse", a, b)
+	}
+	// The worst-fault column sorts as the bad-plugin one, and its hover
+	// is the bad-plugin cell.
+	for _, row := range []string{"static (builtin)", "wasm (c)"} {
+		s, f := got[row]["safety"], got[row]["faults"]
+		if s.Value == nil || f.Value == nil || *s.Value != *f.Value || s.Note != f.Text {
+			t.Errorf("%s: worst fault %+v, want the value and, as its note, the text of %+v", row, s, f)
+		}
 	}
 	if v := got["wasm (go)"]["callback"].Value; v != nil {
 		t.Errorf("a missing cell has value %v, want none (sorted last)", *v)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,8 +25,11 @@ type FaultReport struct {
 	File       string            `json:"file"`
 	Config     []engine.EnvEntry `json:"config"` // in file order
 	DeadlineNs int64             `json:"deadline_ns"`
-	Faults     []string          `json:"faults"`
-	Cells      []*FaultCell      `json:"cells"`
+	// Trials is how many times each cell was run, each time in a new
+	// host process; 1 for a table from before trials.
+	Trials int          `json:"trials"`
+	Faults []string     `json:"faults"`
+	Cells  []*FaultCell `json:"cells"`
 }
 
 // A FaultCell is one fault injected into one backend and fixture.
@@ -33,6 +37,10 @@ type FaultCell struct {
 	Fault   string `json:"fault"`
 	Backend string `json:"backend"`
 	Fixture string `json:"fixture"`
+	// Consequence is what the fault cost the host in the worst of the
+	// cell's trials (one of faultConsequences), and the fields below are
+	// that trial's.
+	Consequence string `json:"consequence"`
 	// Outcome is what the host saw: an error returned by the call,
 	// the call stopped at the deadline, the isolated child process
 	// killed by Signal, a call that hung and could not be interrupted,
@@ -46,9 +54,103 @@ type FaultCell struct {
 	RecoveryNote string `json:"recovery_note"`
 	PeakRSSBytes int64  `json:"peak_rss_bytes"`
 
+	// Trials is every trial of the cell, in the order they ran; one,
+	// the cell itself, for a table from before trials.
+	Trials []*FaultTrial `json:"trials"`
+
 	// Recover is the BenchmarkRecover row of the same fault, backend
 	// and fixture (the recovery's cost), when the results hold one.
 	Recover *RecoverTime `json:"recover,omitempty"`
+}
+
+// A FaultTrial is one host process meeting a cell's fault.
+type FaultTrial struct {
+	Outcome      string `json:"outcome"`
+	Consequence  string `json:"consequence"`
+	Signal       string `json:"signal"`
+	Detail       string `json:"detail"`
+	DetectNs     int64  `json:"detect_ns"`
+	Since        string `json:"since"`
+	Recovery     string `json:"recovery"`
+	RecoveryNote string `json:"recovery_note"`
+	PeakRSSBytes int64  `json:"peak_rss_bytes"`
+}
+
+// faultConsequences are what a fault can cost the host, from the
+// mildest to the gravest, with the words the fault table and the
+// choosing table give each.
+var faultConsequences = []struct {
+	name string
+	long string // the fault table's
+	word string // the choosing table's, and the worst-fault column's
+}{
+	{"not-applicable", "n/a", "n/a"},
+	{"error", "an error, host fine", "error"},
+	{"stopped", "stopped at the deadline, host fine", "stopped"},
+	{"core-lost", "runs on, a core lost, host fine", "core lost"},
+	{"restart", "host fine, the plugin lost: restart", "restart"},
+	{"loader-locked", "loader locked, no further loads: restart", "loader locked"},
+	{"host-frozen", "host frozen (its next GC never ends): restart", "host freezes"},
+	{"host-killed", "host killed", "host dies"},
+}
+
+// gravity ranks a consequence: higher is graver, -1 if unknown.
+func gravity(consequence string) int {
+	for i, c := range faultConsequences {
+		if c.name == consequence {
+			return i
+		}
+	}
+	return -1
+}
+
+func consequenceNames() []string {
+	var out []string
+	for _, c := range faultConsequences {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+// consequenceLong and consequenceWord are a consequence's words.
+func consequenceLong(c string) string {
+	if g := gravity(c); g >= 0 {
+		return faultConsequences[g].long
+	}
+	return c
+}
+
+func consequenceWord(c string) string {
+	if g := gravity(c); g >= 0 {
+		return faultConsequences[g].word
+	}
+	return c
+}
+
+// deriveConsequence is the consequence of a cell from a table from
+// before consequences were recorded, from what it did record: a host
+// killed; one that froze (its recovery note says so) or never got
+// control back; a loader that stayed locked (nothing loads after a
+// start function that never returned); a call or start function that
+// runs on; a hang ended at the deadline; an error.
+func deriveConsequence(t *FaultTrial) string {
+	switch {
+	case t.Outcome == "not-applicable":
+		return "not-applicable"
+	case t.Outcome == "killed":
+		return "host-killed"
+	case t.Recovery == "restart" && (strings.Contains(t.RecoveryNote, "froze") || t.Outcome == "hung"):
+		return "host-frozen"
+	case t.Recovery == "restart" && strings.Contains(t.RecoveryNote, "nothing loads"):
+		return "loader-locked"
+	case t.Recovery == "restart":
+		return "restart"
+	case t.Outcome == "hung", strings.Contains(t.RecoveryNote, "runs on"):
+		return "core-lost"
+	case t.Outcome == "deadline":
+		return "stopped"
+	}
+	return "error"
 }
 
 // A RecoverTime is a BenchmarkRecover row's sec/op summary.
@@ -72,9 +174,17 @@ var (
 // rawFaultCell is a cell as decoded: pointers tell a missing field
 // from a zero one.
 type rawFaultCell struct {
-	Fault        *string `json:"fault"`
-	Backend      *string `json:"backend"`
-	Fixture      *string `json:"fixture"`
+	Fault   *string `json:"fault"`
+	Backend *string `json:"backend"`
+	Fixture *string `json:"fixture"`
+	rawFaultTrial
+	Trials []rawFaultTrial `json:"trials"`
+}
+
+// rawFaultTrial is a trial as decoded, and the fields of a cell that
+// are its worst trial's.
+type rawFaultTrial struct {
+	Consequence  *string `json:"consequence"`
 	Outcome      *string `json:"outcome"`
 	Signal       *string `json:"signal"`
 	Detail       *string `json:"detail"`
@@ -202,6 +312,13 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 			if fr.DeadlineNs <= 0 {
 				addErr(lineAt(at), "deadline_ns %d: must be positive", fr.DeadlineNs)
 			}
+		case "trials":
+			if err := dec.Decode(&fr.Trials); err != nil {
+				return nil, jsonErr(err, at)
+			}
+			if fr.Trials < 1 {
+				addErr(lineAt(at), "trials %d: want at least 1", fr.Trials)
+			}
 		case "faults":
 			if err := dec.Decode(&fr.Faults); err != nil {
 				return nil, jsonErr(err, at)
@@ -235,7 +352,7 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 				return nil, err
 			}
 		default:
-			return nil, engine.InputErrors{fmt.Errorf("%s:%d: unknown field %q (want config, deadline_ns, faults and cells)", path, lineAt(at), key)}
+			return nil, engine.InputErrors{fmt.Errorf("%s:%d: unknown field %q (want config, deadline_ns, trials, faults and cells)", path, lineAt(at), key)}
 		}
 	}
 	if err := expect('}'); err != nil {
@@ -270,6 +387,14 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 		}
 		first[k] = i
 	}
+	if !seen["trials"] {
+		fr.Trials = 1 // a table from before trials: each cell is one
+	}
+	for i, c := range fr.Cells {
+		if seen["trials"] && fr.Trials >= 1 && len(c.Trials) > 0 && len(c.Trials) != fr.Trials && c.Outcome != "not-applicable" {
+			addErr(cellLines[i], "cells[%d]: %d trials, the table says %d a cell", i, len(c.Trials), fr.Trials)
+		}
+	}
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].line < errs[j].line })
 		var ie engine.InputErrors
@@ -282,8 +407,60 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 }
 
 // checkFaultCell converts a decoded cell and lists what is wrong with
-// it.
+// it. A cell without trials is a table from before trials: it is its
+// own one trial, and its consequence, if missing, is derived.
 func checkFaultCell(raw *rawFaultCell) (*FaultCell, []string) {
+	var msgs []string
+	str := func(name string, p *string) string {
+		if p == nil {
+			msgs = append(msgs, fmt.Sprintf("missing %q", name))
+			return ""
+		}
+		return *p
+	}
+	c := &FaultCell{
+		Fault:   str("fault", raw.Fault),
+		Backend: str("backend", raw.Backend),
+		Fixture: str("fixture", raw.Fixture),
+	}
+	for _, f := range []struct{ name, val string }{{"fault", c.Fault}, {"backend", c.Backend}, {"fixture", c.Fixture}} {
+		if f.val == "" && len(msgs) == 0 {
+			msgs = append(msgs, fmt.Sprintf("%s is empty", f.name))
+		}
+	}
+	old := raw.Trials == nil
+	worst, m := checkFaultTrial(&raw.rawFaultTrial, !old)
+	msgs = append(msgs, m...)
+	c.Consequence, c.Outcome, c.Signal, c.Detail = worst.Consequence, worst.Outcome, worst.Signal, worst.Detail
+	c.DetectNs, c.Since, c.Recovery, c.RecoveryNote, c.PeakRSSBytes = worst.DetectNs, worst.Since, worst.Recovery, worst.RecoveryNote, worst.PeakRSSBytes
+	if old {
+		c.Trials = []*FaultTrial{worst}
+		return c, msgs
+	}
+	if len(raw.Trials) == 0 {
+		return c, append(msgs, "trials is empty: want every trial of the cell")
+	}
+	gravest := ""
+	for i := range raw.Trials {
+		t, m := checkFaultTrial(&raw.Trials[i], true)
+		for _, x := range m {
+			msgs = append(msgs, fmt.Sprintf("trials[%d]: %s", i, x))
+		}
+		if gravity(t.Consequence) > gravity(gravest) {
+			gravest = t.Consequence
+		}
+		c.Trials = append(c.Trials, t)
+	}
+	if len(msgs) == 0 && c.Consequence != gravest {
+		msgs = append(msgs, fmt.Sprintf("consequence %q is not its gravest trial's, %q", c.Consequence, gravest))
+	}
+	return c, msgs
+}
+
+// checkFaultTrial converts a decoded trial (or a cell's own fields) and
+// lists what is wrong with it; consequence says whether it must have a
+// consequence (else it is derived).
+func checkFaultTrial(raw *rawFaultTrial, consequence bool) (*FaultTrial, []string) {
 	var msgs []string
 	str := func(name string, p *string, required bool) string {
 		if p == nil {
@@ -294,10 +471,8 @@ func checkFaultCell(raw *rawFaultCell) (*FaultCell, []string) {
 		}
 		return *p
 	}
-	c := &FaultCell{
-		Fault:        str("fault", raw.Fault, true),
-		Backend:      str("backend", raw.Backend, true),
-		Fixture:      str("fixture", raw.Fixture, true),
+	t := &FaultTrial{
+		Consequence:  str("consequence", raw.Consequence, consequence),
 		Outcome:      str("outcome", raw.Outcome, true),
 		Signal:       str("signal", raw.Signal, false),
 		Detail:       str("detail", raw.Detail, false),
@@ -308,17 +483,12 @@ func checkFaultCell(raw *rawFaultCell) (*FaultCell, []string) {
 	if raw.DetectNs == nil {
 		msgs = append(msgs, `missing "detect_ns"`)
 	} else {
-		c.DetectNs = *raw.DetectNs
+		t.DetectNs = *raw.DetectNs
 	}
 	if raw.PeakRSSBytes != nil {
-		c.PeakRSSBytes = *raw.PeakRSSBytes
+		t.PeakRSSBytes = *raw.PeakRSSBytes
 	}
-	for _, f := range []struct{ name, val string }{{"fault", c.Fault}, {"backend", c.Backend}, {"fixture", c.Fixture}} {
-		if f.val == "" && len(msgs) == 0 {
-			msgs = append(msgs, fmt.Sprintf("%s is empty", f.name))
-		}
-	}
-	na := c.Outcome == "not-applicable"
+	na := t.Outcome == "not-applicable"
 	oneOf := func(name, val string, allowed []string, emptyOK bool) {
 		if val == "" && emptyOK {
 			return
@@ -331,21 +501,26 @@ func checkFaultCell(raw *rawFaultCell) (*FaultCell, []string) {
 		msgs = append(msgs, fmt.Sprintf("%s %q: want %s", name, val, engine.OrList(allowed)))
 	}
 	if raw.Outcome != nil {
-		oneOf("outcome", c.Outcome, faultOutcomes, false)
+		oneOf("outcome", t.Outcome, faultOutcomes, false)
 	}
 	if raw.Since != nil {
-		oneOf("since", c.Since, faultSinces, na)
+		oneOf("since", t.Since, faultSinces, na)
 	}
 	if raw.Recovery != nil {
-		oneOf("recovery", c.Recovery, faultRecoveries, na)
+		oneOf("recovery", t.Recovery, faultRecoveries, na)
 	}
-	if c.DetectNs < 0 {
-		msgs = append(msgs, fmt.Sprintf("detect_ns %d: must not be negative", c.DetectNs))
+	if raw.Consequence != nil {
+		oneOf("consequence", t.Consequence, consequenceNames(), false)
+	} else if len(msgs) == 0 {
+		t.Consequence = deriveConsequence(t)
 	}
-	if c.PeakRSSBytes < 0 {
-		msgs = append(msgs, fmt.Sprintf("peak_rss_bytes %d: must not be negative", c.PeakRSSBytes))
+	if t.DetectNs < 0 {
+		msgs = append(msgs, fmt.Sprintf("detect_ns %d: must not be negative", t.DetectNs))
 	}
-	return c, msgs
+	if t.PeakRSSBytes < 0 {
+		msgs = append(msgs, fmt.Sprintf("peak_rss_bytes %d: must not be negative", t.PeakRSSBytes))
+	}
+	return t, msgs
 }
 
 // joinRecover adds to each fault cell the BenchmarkRecover row of its
@@ -510,16 +685,74 @@ func (c *FaultCell) recoveryText() string {
 	return s
 }
 
-// cellParts are the lines of a table cell: outcome, recovery, memory.
+// cellParts are the lines of a table cell: what the fault cost the
+// host, what the host saw, the recovery, memory, and the trials.
 func (c *FaultCell) cellParts() []string {
-	parts := []string{c.outcomeText()}
-	if r := c.recoveryText(); r != "" && c.Outcome != "not-applicable" {
+	if c.Consequence == "not-applicable" {
+		return []string{"n/a"}
+	}
+	// An error or a stop at the deadline is its own consequence: the
+	// host is fine.
+	parts := []string{consequenceLong(c.Consequence), c.outcomeText()}
+	if c.Consequence == "error" || c.Consequence == "stopped" {
+		parts = []string{c.outcomeText() + ", host fine"}
+	}
+	if r := c.recoveryText(); r != "" {
 		parts = append(parts, r)
 	}
 	if c.PeakRSSBytes > 0 {
 		parts = append(parts, "peak RSS "+fmtBytes(float64(c.PeakRSSBytes)))
 	}
+	if t := c.trialsText(); t != "" {
+		parts = append(parts, t)
+	}
 	return parts
+}
+
+// trialsWith counts the trials whose consequence is consequence.
+func (c *FaultCell) trialsWith(consequence string) int {
+	n := 0
+	for _, t := range c.Trials {
+		if t.Consequence == consequence {
+			n++
+		}
+	}
+	return n
+}
+
+// trialsText says what the trials of a cell of several had in common:
+// "5 trials alike"; "5 trials, all host frozen; outcomes: 3 deadline, 2
+// hung"; "varied over 5 trials: 2 host frozen, 3 stopped". A single
+// trial says nothing (the table's intro gives the count).
+func (c *FaultCell) trialsText() string {
+	n := len(c.Trials)
+	if n <= 1 {
+		return ""
+	}
+	counts := func(key func(*FaultTrial) string, word func(string) string) (string, int) {
+		var order []string
+		seen := map[string]int{}
+		for _, t := range c.Trials {
+			k := key(t)
+			if seen[k] == 0 {
+				order = append(order, k)
+			}
+			seen[k]++
+		}
+		slices.SortStableFunc(order, func(a, b string) int { return gravity(b) - gravity(a) })
+		var parts []string
+		for _, k := range order {
+			parts = append(parts, fmt.Sprintf("%d %s", seen[k], word(k)))
+		}
+		return strings.Join(parts, ", "), len(order)
+	}
+	if s, kinds := counts(func(t *FaultTrial) string { return t.Consequence }, consequenceWord); kinds > 1 {
+		return fmt.Sprintf("varied over %d trials: %s", n, s)
+	}
+	if s, kinds := counts(func(t *FaultTrial) string { return t.Outcome }, func(o string) string { return o }); kinds > 1 {
+		return fmt.Sprintf("%d trials, all %s; outcomes: %s", n, consequenceWord(c.Consequence), s)
+	}
+	return fmt.Sprintf("%d trials alike", n)
 }
 
 // A faultTable is the fault report laid out: one row per backend and
@@ -561,9 +794,15 @@ func (c *FaultCell) label() string { return c.Backend + " (" + c.Fixture + ")" }
 
 // intro is the paragraph under the fault section's heading.
 func (fr *FaultReport) intro() string {
-	s := fmt.Sprintf("From %s: each fault injected into each backend's plugin; a cell says what the host saw, "+
+	trials := "once, in a host process of its own"
+	if fr.Trials > 1 {
+		trials = fmt.Sprintf("%d times, each in a new host process", fr.Trials)
+	}
+	s := fmt.Sprintf("From %s: each fault injected into each backend's plugin %s. A cell says first what the fault cost the host "+
+		"(in the worst trial, if they differed), then what the host saw, "+
 		"how long until it knew (from the faulty call's start, or past the deadline of %s), how it recovered and, "+
-		"from the BenchmarkRecover rows when the results have them, what the recovery costs.", fr.File, fmtDuration(float64(fr.DeadlineNs)))
+		"from the BenchmarkRecover rows when the results have them, what the recovery costs; then whether the trials agreed.",
+		fr.File, trials, fmtDuration(float64(fr.DeadlineNs)))
 	var cfg []string
 	for _, e := range fr.Config {
 		if !hiddenEnvKey(e.Key) {
@@ -611,7 +850,7 @@ func writeFaultsMarkdown(w io.Writer, fr *FaultReport) {
 	}
 	fmt.Fprintf(w, "\nDetails:\n\n")
 	for _, c := range t.Cells {
-		fmt.Fprintf(w, "- **%s, %s**: %s", engine.MDEscape(c.Fault), engine.MDEscape(c.label()), engine.MDText(c.outcomeText()))
+		fmt.Fprintf(w, "- **%s, %s**: %s; %s", engine.MDEscape(c.Fault), engine.MDEscape(c.label()), engine.MDText(consequenceLong(c.Consequence)), engine.MDText(c.outcomeText()))
 		if c.Detail != "" {
 			fmt.Fprintf(w, ": %s", engine.MDText(c.Detail))
 		}

@@ -37,6 +37,50 @@ func TestFmtDuration(t *testing.T) {
 	}
 }
 
+// withTrials gives cell, an old table's cell, the consequence cons and a
+// trial per consequence in trials (a JSON string, or "" for none).
+func withTrials(cell, cons string, trials ...string) string {
+	var ts []string
+	for _, tc := range trials {
+		t := `{"outcome": "error", "detect_ns": 1, "since": "call", "recovery": "none"`
+		if tc != "" {
+			t += `, "consequence": ` + tc
+		}
+		ts = append(ts, t+"}")
+	}
+	return strings.TrimSuffix(cell, "}") + `, "consequence": "` + cons + `", "trials": [` + strings.Join(ts, ", ") + "]}"
+}
+
+// trialsDoc is a table of n trials a cell (no trials line if n < 0).
+func trialsDoc(n int, cells ...string) string {
+	return fmt.Sprintf("{\n\"config\": {\"go\": \"go1.26.8\"},\n\"deadline_ns\": 1000,\n\"faults\": [\"segv\"],\n\"trials\": %d,\n\"cells\": [\n%s\n]\n}\n", n, strings.Join(cells, ",\n"))
+}
+
+// TestFaultsBeforeTrials checks that a table from before trials reads:
+// each cell its own one trial, its consequence derived from what it
+// recorded.
+func TestFaultsBeforeTrials(t *testing.T) {
+	in := `{"config": {}, "deadline_ns": 1, "faults": ["loop", "startloop"], "cells": [
+{"fault": "loop", "backend": "wasm", "fixture": "c", "outcome": "hung", "detect_ns": 0, "since": "deadline", "recovery": "restart", "recovery_note": "the host froze after it"},
+{"fault": "startloop", "backend": "dlopen", "fixture": "c", "outcome": "deadline", "detect_ns": 0, "since": "deadline", "recovery": "restart", "recovery_note": "nothing loads in this process any more"},
+{"fault": "loop", "backend": "dlopen", "fixture": "c", "outcome": "hung", "detect_ns": 0, "since": "deadline", "recovery": "reinstantiate"},
+{"fault": "startloop", "backend": "wasm-interp", "fixture": "c", "outcome": "deadline", "detect_ns": 0, "since": "deadline", "recovery": "reload", "recovery_note": "the start function runs on"}
+]}`
+	fr, err := parseFaults("old.json", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.Trials != 1 {
+		t.Errorf("trials %d, want 1", fr.Trials)
+	}
+	for i, want := range []string{"host-frozen", "loader-locked", "core-lost", "core-lost"} {
+		c := fr.Cells[i]
+		if c.Consequence != want || len(c.Trials) != 1 || c.Trials[0].Consequence != want {
+			t.Errorf("cell %d (%s %s): consequence %q, trials %d; want %q, one trial", i, c.Fault, c.Backend, c.Consequence, len(c.Trials), want)
+		}
+	}
+}
+
 func TestParseFaultsErrors(t *testing.T) {
 	const cell = `{"fault": "segv", "backend": "wasm", "fixture": "c", "outcome": "error", "detect_ns": 1, "since": "call", "recovery": "none"}`
 	doc := func(cells ...string) string {
@@ -49,10 +93,21 @@ func TestParseFaultsErrors(t *testing.T) {
 		{"syntax", doc(cell + ","), "f.json:7: invalid character ']' looking for beginning of value"},
 		{"config value", strings.Replace(doc(cell), `"go1.26.8"`, `1.26`, 1), "f.json:2: json: cannot unmarshal number into Go value of type string"},
 		{"trailing data", doc(cell) + "{}", "f.json:9: invalid character '{' after top-level value"},
-		{"unknown top-level field", strings.Replace(doc(cell), `"faults"`, `"fault"`, 1), `f.json:4: unknown field "fault" (want config, deadline_ns, faults and cells)`},
+		{"unknown top-level field", strings.Replace(doc(cell), `"faults"`, `"fault"`, 1), `f.json:4: unknown field "fault" (want config, deadline_ns, trials, faults and cells)`},
 		{"truncated", doc(cell)[:40], "f.json:3: unexpected end of JSON input"},
 		{"not an object", "[]", `f.json:1: want "{", have [`},
 		{"empty signal for killed is a Go fatal error", doc(strings.Replace(cell, `"error"`, `"killed"`, 1)), ""},
+		{"trials", trialsDoc(2, withTrials(cell, "error", `"error"`, `"error"`)), ""},
+		{"trials varied", trialsDoc(2, withTrials(cell, "host-frozen", `"stopped"`, `"host-frozen"`)), ""},
+		{"trials empty", trialsDoc(2, withTrials(cell, "error")), "f.json:7: cells[0]: trials is empty: want every trial of the cell"},
+		{"trials counted wrong", trialsDoc(3, withTrials(cell, "error", `"error"`, `"error"`)), "f.json:7: cells[0]: 2 trials, the table says 3 a cell"},
+		{"no trials in the table", trialsDoc(0, withTrials(cell, "error", `"error"`)), "f.json:5: trials 0: want at least 1"},
+		{"a cell's consequence is not its worst trial's", trialsDoc(2, withTrials(cell, "stopped", `"stopped"`, `"host-frozen"`)),
+			`f.json:7: cells[0]: consequence "stopped" is not its gravest trial's, "host-frozen"`},
+		{"an unknown consequence", trialsDoc(1, withTrials(cell, "fine", `"fine"`)),
+			`f.json:7: cells[0]: consequence "fine": want not-applicable, error, stopped, core-lost, restart, loader-locked, host-frozen or host-killed` + "\n" +
+				`f.json:7: cells[0]: trials[0]: consequence "fine": want not-applicable, error, stopped, core-lost, restart, loader-locked, host-frozen or host-killed`},
+		{"a trial without a consequence", trialsDoc(1, withTrials(cell, "error", "")), `f.json:7: cells[0]: trials[0]: missing "consequence"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseFaults("f.json", []byte(tt.in))

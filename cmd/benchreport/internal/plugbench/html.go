@@ -82,7 +82,7 @@ func faultsHTML(fr *FaultReport) (template.HTML, error) {
 			hf.Rows = append(hf.Rows, hr)
 		}
 		for _, c := range t.Cells {
-			det := htmlFaultDetail{Title: c.Fault + ", " + c.label(), Outcome: c.outcomeText(), Detail: c.Detail, Note: c.RecoveryNote}
+			det := htmlFaultDetail{Title: c.Fault + ", " + c.label(), Outcome: consequenceLong(c.Consequence) + "; " + c.outcomeText(), Detail: c.Detail, Note: c.RecoveryNote}
 			if c.Recover != nil {
 				det.Recover = c.Recover.Name
 			}

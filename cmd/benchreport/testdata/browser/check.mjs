@@ -4,8 +4,9 @@
 // two texts of a chart overlap (titles, axis and tick labels, row labels,
 // legend entries: their boxes as the browser lays them out, in the fonts it
 // has) and that none spills out of its chart, that the choosing table
-// sorts by every column both ways, and saves a full-page screenshot
-// (SHOT) and one of the first screen (SHOT's name with -first).
+// sorts by every column both ways, that every row's worst fault is on the
+// first screen at 1280×900, and saves a full-page screenshot (SHOT) and
+// one of the first screen (SHOT's name with -first).
 import { chromium } from 'playwright-core';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -107,13 +108,37 @@ try {
   });
   problems.push(...sorted.problems);
   // The first screen as a reader sees it (the choosing table in its
-  // first order: reload), then the whole page.
+  // first order: reload), then the whole page. On it, every row of the
+  // choosing table shows its worst fault (what a bad plugin can do to
+  // the host), in full view, with each fault's detail on hover.
   await page.reload({ waitUntil: 'load' });
+  const firstScreen = await page.evaluate(({ w, h }) => {
+    const table = document.getElementById('choosing');
+    if (!table) return { rows: 0, problems: [] };
+    const head = table.querySelector('thead th[data-key="safety"]');
+    if (!head) return { rows: 0, problems: ['choosing table: no worst-fault column (data-key="safety")'] };
+    const col = [...head.parentElement.children].indexOf(head);
+    const out = [];
+    const rows = [...table.tBodies[0].rows];
+    for (const r of rows) {
+      const name = JSON.stringify(r.cells[0].textContent.trim());
+      const c = r.cells[col];
+      const b = c.getBoundingClientRect();
+      if (c.textContent.trim() === '') out.push(`first screen: the worst fault of ${name} is empty`);
+      if (b.left < 0 || b.top < 0 || b.right > w || b.bottom > h) {
+        out.push(`first screen: the worst fault of ${name} is off the first screen at ${w}×${h} (at ${Math.round(b.left)},${Math.round(b.top)})`);
+      }
+      if (c.hasAttribute('data-value') && !c.title) out.push(`first screen: the worst fault of ${name} has no detail on hover`);
+    }
+    return { rows: rows.length, problems: out };
+  }, { w: 1280, h: 900 });
+  problems.push(...firstScreen.problems.slice(0, 10));
   await page.screenshot({ path: shot.replace(/\.png$/, '') + '-first.png' });
   await page.screenshot({ path: shot, fullPage: true });
   const ntext = texts.reduce((n, c) => n + c.items.length, 0);
   console.log(`report-check: ${report}: ${charts.length} charts drawn, ${ntext} texts, ${compared} pairs compared, ` +
-    `${sorted.columns} columns of the choosing table sorted each way and read back, screenshots ${shot} and its -first.png`);
+    `${sorted.columns} columns of the choosing table sorted each way and read back, ` +
+    `the worst fault of ${firstScreen.rows} rows on the first screen, screenshots ${shot} and its -first.png`);
 } finally {
   await browser.close();
 }
