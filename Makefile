@@ -35,9 +35,28 @@ RUST_FLAGS := --edition 2021 --crate-type cdylib --crate-name plugbench \
 	-C opt-level=2 -C panic=abort -C codegen-units=1 -C lto -C strip=debuginfo
 RUST_WASM_FLAGS := $(RUST_FLAGS) --target wasm32-unknown-unknown \
 	-C link-arg=-zstack-size=16384 -C link-arg=--initial-memory=65536
-RUST_ENV = PLUGBENCH_TOOLCHAIN=rustc-$(word 2,$(shell $(RUSTC) --version))
+RUST_ENV = PLUGBENCH_TOOLCHAIN=rustc-$(word 2,$(shell $(RUSTC) --version 2>/dev/null))
 RUST_FAULT_WASM := $(FAULTS:%=fixtures/rust/faults/plugbench-%.wasm)
 RUST_SRC := fixtures/rust/plugbench.rs
+
+# The committed wasm modules, embedded by package fixtures. `make fixtures`
+# only copies them; `make wasm` alone rebuilds them, `make wasm-check` proves
+# a rebuild gives the same bytes.
+COMMITTED_WASM := fixtures/c/plugbench.wasm $(FAULT_WASM) fixtures/c/plugbench-extism.wasm $(EXTISM_FAULT_WASM) \
+	fixtures/rust/plugbench.wasm $(RUST_FAULT_WASM)
+# $(call build_wasm,ROOT): builds every committed module afresh under ROOT, at
+# its committed path (ROOT=. overwrites them): each guest, then each fault.
+build_wasm = set -e; mkdir -p $(1)/fixtures/c/faults $(1)/fixtures/rust/faults; \
+	for fault in "" $(FAULTS); do \
+		c=plugbench; x=plugbench-extism; r=plugbench; def=; cfg=; \
+		if [ -n "$$fault" ]; then \
+			c=faults/plugbench-$$fault; x=faults/plugbench-extism-$$fault; r=faults/plugbench-$$fault; \
+			def=-DPLUGBENCH_FAULT=$$fault; cfg="plugbench_fault=\"$$fault\""; \
+		fi; \
+		$(CLANG) $(WASM_FLAGS) $$def -o $(1)/fixtures/c/$$c.wasm fixtures/c/plugbench.c; \
+		$(CLANG) $(EXTISM_WASM_FLAGS) $$def -o $(1)/fixtures/c/$$x.wasm fixtures/c/extism.c; \
+		$(RUST_ENV) $(RUSTC) $(RUST_WASM_FLAGS) $${cfg:+--cfg "$$cfg"} -o $(1)/fixtures/rust/$$r.wasm $(RUST_SRC); \
+	done
 
 # The quick run takes 6 samples of every row, the fewest that give a report
 # confidence intervals and p-values, of 3 ms each; the full run 10 samples
@@ -92,7 +111,7 @@ GATE_MEM_FLAGS := -tolerance 50% -allow-missing '^Memory/.*/instances=(1|10|1000
 	-filter '.name:Memory -(.unit:host-B/instance /backend:/^(static|cgo|dlopen|goplugin|yaegi)$$/)' \
 	-thresholds results/gate-thresholds.txt
 
-.PHONY: all tools fixtures wasm wasm-check rust-tools test bench bench-quick faults crash-check report report-full report-check readme gate ab-eval clean
+.PHONY: all tools fixtures wasm wasm-check wasm-tools rust-tools test test-shuffle bench bench-quick faults crash-check report report-full report-check readme gate ab-eval clean
 
 all: test
 
@@ -115,51 +134,38 @@ $(BUILD)/plugbench-c-extism.wasm: fixtures/c/plugbench-extism.wasm
 	@mkdir -p $(BUILD)
 	cp $< $@
 
-$(BUILD)/plugbench-go.wasm: fixtures/go/main.go
+$(BUILD)/plugbench-go.wasm: fixtures/go/main.go fixtures/go/guest/guest.go
 	@mkdir -p $(BUILD)
 	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -o $@ ./fixtures/go
 
-$(BUILD)/plugbench-rust.so: $(RUST_SRC) | rust-tools
+# The Rust guest's shared objects need Debian's rustc (make tools installs it
+# where it can); without it they are left out, as the suite's Rust rows say.
+$(BUILD)/plugbench-rust.so: $(RUST_SRC) | tools
 	@mkdir -p $(BUILD)
-	$(RUST_ENV) $(RUSTC) $(RUST_FLAGS) -o $@ $(RUST_SRC)
+	@if [ -x $(RUSTC) ]; then set -x; $(RUST_ENV) $(RUSTC) $(RUST_FLAGS) -o $@ $(RUST_SRC); \
+	else echo "fixtures: no $(RUSTC): $@ not built (the Rust guest's native rows skip and say why)" >&2; fi
 
 $(BUILD)/plugbench-rust.wasm: fixtures/rust/plugbench.wasm
 	@mkdir -p $(BUILD)
 	cp $< $@
 
-$(BUILD)/plugbench-rust-%.so: $(RUST_SRC) | rust-tools
+$(BUILD)/plugbench-rust-%.so: $(RUST_SRC) | tools
 	@mkdir -p $(BUILD)
-	$(RUST_ENV) $(RUSTC) $(RUST_FLAGS) --cfg 'plugbench_fault="$*"' -o $@ $(RUST_SRC)
+	@if [ -x $(RUSTC) ]; then set -x; $(RUST_ENV) $(RUSTC) $(RUST_FLAGS) --cfg 'plugbench_fault="$*"' -o $@ $(RUST_SRC); \
+	else echo "fixtures: no $(RUSTC): $@ not built" >&2; fi
 
 $(BUILD)/plugbench-rust-%.wasm: fixtures/rust/faults/plugbench-%.wasm
 	@mkdir -p $(BUILD)
 	cp $< $@
 
-## wasm: rebuild the committed wasm modules, C's (Debian: apt-get install clang lld) and
-## Rust's (rustc libstd-rust-dev-wasm32, see rust-tools), each plugin and its faults
-wasm: fixtures/c/plugbench.wasm $(FAULT_WASM) fixtures/rust/plugbench.wasm $(RUST_FAULT_WASM) \
-	fixtures/c/plugbench-extism.wasm $(EXTISM_FAULT_WASM)
-
-fixtures/c/plugbench.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
-	$(CLANG) $(WASM_FLAGS) -o $@ fixtures/c/plugbench.c
-
-fixtures/c/faults/plugbench-%.wasm: fixtures/c/plugbench.c fixtures/c/plugbench.h
-	@mkdir -p $(@D)
-	$(CLANG) $(WASM_FLAGS) -DPLUGBENCH_FAULT=$* -o $@ fixtures/c/plugbench.c
-
-fixtures/c/plugbench-extism.wasm: $(EXTISM_SRC)
-	$(CLANG) $(EXTISM_WASM_FLAGS) -o $@ fixtures/c/extism.c
-
-$(EXTISM_FAULT_WASM): fixtures/c/faults/plugbench-extism-%.wasm: $(EXTISM_SRC)
-	@mkdir -p $(@D)
-	$(CLANG) $(EXTISM_WASM_FLAGS) -DPLUGBENCH_FAULT=$* -o $@ fixtures/c/extism.c
-
-fixtures/rust/plugbench.wasm: $(RUST_SRC) | rust-tools
-	$(RUST_ENV) $(RUSTC) $(RUST_WASM_FLAGS) -o $@ $(RUST_SRC)
-
-fixtures/rust/faults/plugbench-%.wasm: $(RUST_SRC) | rust-tools
-	@mkdir -p $(@D)
-	$(RUST_ENV) $(RUSTC) $(RUST_WASM_FLAGS) --cfg 'plugbench_fault="$*"' -o $@ $(RUST_SRC)
+## wasm: rebuild the committed wasm modules, C's (clang lld, installed with apt-get where
+## missing) and Rust's (rustc libstd-rust-dev-wasm32, see rust-tools), each plugin and its faults
+# Only this target writes them, whatever the files' times say: a clone's
+# times are the checkout's, and a committed artifact is never rebuilt behind
+# the user's back (make fixtures copies them as they are).
+wasm: | wasm-tools rust-tools
+	@$(call build_wasm,.)
+	@echo "wasm: rebuilt $(words $(COMMITTED_WASM)) modules ($$($(CLANG) --version | head -1); $$($(RUSTC) --version)); git diff shows what changed"
 
 ## tools: what rows need beyond Go and gcc: Debian's rustc for the Rust guest's shared
 ## object, installed where missing; if that fails, the Rust rows skip and say why
@@ -184,43 +190,29 @@ $(BUILD)/plugbench-c-%.wasm: fixtures/c/faults/plugbench-%.wasm
 	@mkdir -p $(BUILD)
 	cp $< $@
 
-## wasm-check: rebuild every committed wasm module, C's and Rust's, and fail if any differs
-wasm-check: | rust-tools
-	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; bad=0; \
-	for fault in "" $(FAULTS); do \
-		want=fixtures/c/plugbench.wasm; def=; \
-		if [ -n "$$fault" ]; then want=fixtures/c/faults/plugbench-$$fault.wasm; def=-DPLUGBENCH_FAULT=$$fault; fi; \
-		$(CLANG) $(WASM_FLAGS) $$def -o $$tmp/out.wasm fixtures/c/plugbench.c; \
-		if cmp -s $$tmp/out.wasm $$want; then \
+## wasm-check: rebuild every committed wasm module, C's and Rust's, into a temporary folder
+## and fail if any differs
+wasm-check: | wasm-tools rust-tools
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(call build_wasm,$$tmp); \
+	bad=0; \
+	for want in $(COMMITTED_WASM); do \
+		if cmp -s $$tmp/$$want $$want; then \
 			echo "wasm-check: $$want is reproducible"; \
 		else \
-			echo "wasm-check: $$want differs from a fresh build ($$($(CLANG) --version | head -1)); run make wasm and commit it" >&2; \
-			bad=1; \
-		fi; \
-	done; \
-	for fault in "" $(FAULTS); do \
-		want=fixtures/c/plugbench-extism.wasm; def=; \
-		if [ -n "$$fault" ]; then want=fixtures/c/faults/plugbench-extism-$$fault.wasm; def=-DPLUGBENCH_FAULT=$$fault; fi; \
-		$(CLANG) $(EXTISM_WASM_FLAGS) $$def -o $$tmp/out.wasm fixtures/c/extism.c; \
-		if cmp -s $$tmp/out.wasm $$want; then \
-			echo "wasm-check: $$want is reproducible"; \
-		else \
-			echo "wasm-check: $$want differs from a fresh build ($$($(CLANG) --version | head -1)); run make wasm and commit it" >&2; \
-			bad=1; \
-		fi; \
-	done; \
-	for fault in "" $(FAULTS); do \
-		want=fixtures/rust/plugbench.wasm; cfg=; \
-		if [ -n "$$fault" ]; then want=fixtures/rust/faults/plugbench-$$fault.wasm; cfg="plugbench_fault=\"$$fault\""; fi; \
-		$(RUST_ENV) $(RUSTC) $(RUST_WASM_FLAGS) $${cfg:+--cfg "$$cfg"} -o $$tmp/out.wasm $(RUST_SRC); \
-		if cmp -s $$tmp/out.wasm $$want; then \
-			echo "wasm-check: $$want is reproducible"; \
-		else \
-			echo "wasm-check: $$want differs from a fresh build ($$($(RUSTC) --version)); run make wasm and commit it" >&2; \
+			echo "wasm-check: $$want differs from a fresh build ($$($(CLANG) --version | head -1); $$($(RUSTC) --version)); run make wasm and commit it" >&2; \
 			bad=1; \
 		fi; \
 	done; \
 	exit $$bad
+
+# wasm-tools: install Debian's clang and lld (apt-get) where clang or wasm-ld is missing.
+wasm-tools:
+	@if ! command -v $(CLANG) >/dev/null || ! command -v wasm-ld >/dev/null; then \
+		echo "wasm-tools: installing clang lld (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq clang lld >/dev/null; \
+	fi
 
 # The gRPC code of backends/hashicorp: protoc from Debian's protobuf-compiler
 # (PROTOC_VERSION; `make proto-check` refuses another), its two Go plugins at
@@ -281,6 +273,15 @@ proto-tools:
 test: tools
 	$(GO) test ./...
 
+# The packages whose tests take seconds: all but the suite's (bench), the
+# fixtures' builds and go-plugin's process starts.
+SHUFFLE_PKGS = $$($(GO) list ./... | grep -v -e '/bench$$' -e '/fixtures$$' -e '/backends/hashicorp$$')
+
+## test-shuffle: the fast packages' tests twice, in a random order each time (-shuffle=on -count=2):
+## what a test leaves behind for the next one, or needs of the one before, fails here. CI runs it
+test-shuffle: tools
+	$(GO) test -shuffle=on -count=2 $(SHUFFLE_PKGS)
+
 ## bench-quick: the main job: a short run that covers every row
 bench-quick: tools
 	@mkdir -p $(RESULTS)
@@ -292,10 +293,17 @@ bench: tools
 	$(GO) test ./bench $(BENCH_FULL) | tee $(RESULTS)/latest.txt
 	$(GO) test ./bench $(BENCH_FULL_MEMORY) | tee -a $(RESULTS)/latest.txt
 
-## faults: the fault table (every backend x fault, each in a process of its own) into results/faults-latest.json
+# The fault table runs each cell FAULT_TRIALS times, each in a new host
+# process: 5 for the committed table (make faults, 72 s here),
+# 1 in make report's quick run (RATIONALE.md, "Why trials, and why one in
+# the quick run?").
+FAULT_TRIALS ?= 5
+
+## faults: the fault table (every backend x fault, FAULT_TRIALS=5 times each, each in a new host
+## process) into results/faults-latest.json
 faults: tools
 	@mkdir -p $(RESULTS)
-	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -parallel 4 -faults $(CURDIR)/$(RESULTS)/faults-latest.json
+	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -parallel 4 -timeout 30m -fault-trials $(FAULT_TRIALS) -faults $(CURDIR)/$(RESULTS)/faults-latest.json
 
 ## crash-check: a segfaulting .so costs its row, not the run (every other row printed, exit non-zero, nothing left behind)
 crash-check:
@@ -304,7 +312,7 @@ crash-check:
 ## report: the main job: the quick run and the fault table, then results/REPORT.md and results/report.html
 report: tools
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	PLUGBENCH_FAULT_BUILD=$$tmp $(MAKE) --no-print-directory bench-quick faults
+	PLUGBENCH_FAULT_BUILD=$$tmp $(MAKE) --no-print-directory bench-quick faults FAULT_TRIALS=1
 	$(BENCHREPORT) report -faults $(RESULTS)/faults-latest.json -o $(RESULTS)/REPORT.md $(RESULTS)/latest.txt
 	$(BENCHREPORT) report -faults $(RESULTS)/faults-latest.json -format html -o $(RESULTS)/report.html $(RESULTS)/latest.txt
 	@echo "report: $(RESULTS)/REPORT.md and $(RESULTS)/report.html"
