@@ -92,7 +92,8 @@ func chooseIntro(baseline string) string {
 	return "One row per backend and guest, every cell from the data: medians, with the ratio to " + baseline +
 		"'s median of the same benchmark where one means something (the crossings and instantiate). " +
 		"A call: `min`; a callback: one call back into the host; 1 MiB in: `sum` of 1 MiB; typical event: " +
-		"the typical event's round trip through the backend's fastest transport (named); cold load: from the file; " +
+		"the typical event's round trip through the backend's fastest transport (named); cold load: from the file " +
+		"(a native plugin's: the loader's work + the check of its headers, the probe on hover); " +
 		"cached load: the fastest cache mode (named); memory/instance: what one more instance holds, " +
 		"the host's (the larger of its resident growth, PSS, and its Go heap) and its plugin processes' (PSS), " +
 		"at the most instances every backend measured (@N); artifact: the plugin's size on disk; " +
@@ -370,7 +371,19 @@ func (c *chooser) coldLoadCell(b, f string) ChoiceCell {
 	if cold == nil {
 		return c.missing("Setup", b, f, kv{"phase", "load"})
 	}
-	return ChoiceCell{Text: fmtSeconds(float64(cold.Center)), Value: value(float64(cold.Center))}
+	cell := ChoiceCell{Text: fmtSeconds(float64(cold.Center)), Value: value(float64(cold.Center))}
+	// A native load's row times the loader alone; the check every Load
+	// makes first, and the opt-in probe, are rows of their own.
+	if check := c.find("Setup", "sec/op", b, f, kv{"phase", "check"}); len(check) > 0 {
+		total := float64(cold.Center) + float64(check[0].Center)
+		cell.Text += " + " + fmtSeconds(float64(check[0].Center)) + " check"
+		cell.Value = value(total)
+		cell.Note = "the dynamic loader's work, then the check of the file's headers that every Load makes first"
+		if probe := c.find("Setup", "sec/op", b, f, kv{"phase", "probe"}); len(probe) > 0 {
+			cell.Note += "; a Load with the probe on (Config.Probe) adds " + fmtSeconds(float64(probe[0].Center)) + ": the file loaded in a child process first"
+		}
+	}
+	return cell
 }
 
 // cachedLoadCell is the fastest cache mode's load: "379 µs (memory)".

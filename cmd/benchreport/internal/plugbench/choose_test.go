@@ -34,6 +34,7 @@ func chooseInput(t *testing.T, config string, memory bool) string {
 		{"Call/op=min/backend=wasm/fixture=c", "%g ns/op", 20},
 		{"Call/op=min/backend=wasm/fixture=go", "%g ns/op", 30},
 		{"Call/op=min/backend=shm/fixture=c", "%g ns/op", 300},
+		{"Call/op=min/backend=dlopen/fixture=c", "%g ns/op", 80},
 		{"Callback/backend=static/fixture=builtin", "%g ns/callback", 2},
 		{"Callback/backend=wasm/fixture=c", "%g ns/callback", 40},
 		{"Payload/op=sum/size=1MiB/backend=static/fixture=builtin", "%g ns/op", 400000},
@@ -44,6 +45,10 @@ func chooseInput(t *testing.T, config string, memory bool) string {
 		{"Event/transport=json/shape=large/backend=wasm/fixture=c", "%g ns/op", 50},
 		{"Setup/phase=load/backend=static/fixture=builtin", "%g ns/op", 400},
 		{"Setup/phase=load/backend=goplugin/fixture=go", "%g ns/op", 12e6},
+		// A native load: the loader alone, then the check and the probe.
+		{"Setup/phase=load/backend=dlopen/fixture=c", "%g ns/op", 50e3},
+		{"Setup/phase=check/backend=dlopen/fixture=c", "%g ns/op", 10e3},
+		{"Setup/phase=probe/backend=dlopen/fixture=c", "%g ns/op", 4e6},
 		{"Setup/phase=load/backend=wasm/fixture=c/cache=none", "%g ns/op", 12e6},
 		{"Setup/phase=load/backend=wasm/fixture=c/cache=memory", "%g ns/op", 4e5},
 		{"Setup/phase=load/backend=wasm/fixture=c/cache=disk", "%g ns/op", 6e5},
@@ -155,7 +160,7 @@ func TestChooseTable(t *testing.T) {
 	// The call table's order (a fixture's rank is where it first
 	// appears: go before c here), then the rows only other benchmarks
 	// have.
-	if got, want := strings.Join(order, ", "), "static (builtin), goplugin (go), wasm (go), wasm (c), shm (c)"; got != want {
+	if got, want := strings.Join(order, ", "), "static (builtin), goplugin (go), wasm (go), wasm (c), shm (c), dlopen (c)"; got != want {
 		t.Errorf("rows %s, want %s", got, want)
 	}
 	if len(ct.Notes) != 0 {
@@ -178,6 +183,7 @@ func TestChooseTable(t *testing.T) {
 		"wasm (go)": {"call": "30.8 ns (15×)", "callback": "–", "event": "–", "load": "–", "unload": "?", "languages": "c, go",
 			"faults": "– (no faulty go guest)", "safety": "–"},
 		"shm (c)": {"call": "308 ns (150×)", "memory": "2.00 MiB @100", "artifact": "–", "languages": "c"},
+		"dlopen (c)": {"call": "82.0 ns (40×)", "load": "51.3 µs + 10.3 µs check"},
 	}
 	for row, cols := range want {
 		for col, w := range cols {
@@ -185,6 +191,12 @@ func TestChooseTable(t *testing.T) {
 				t.Errorf("%s, %s: %q, want %q", row, col, g, w)
 			}
 		}
+	}
+	if n := got["dlopen (c)"]["load"].Note; !strings.Contains(n, "adds 4.10 ms") {
+		t.Errorf("a native cold load's note is %q, want the probe's cost", n)
+	}
+	if v := got["dlopen (c)"]["load"].Value; v == nil || math.Abs(*v-61.5e-6) > 1e-9 {
+		t.Errorf("a native cold load sorts by %v, want the loader's and the check's 61.5 µs", v)
 	}
 	if n := got["goplugin (go)"]["callback"].Note; n != "goplugin/go: no callback in this guest" {
 		t.Errorf("a skipped cell's note is %q, want the skip's reason", n)
@@ -255,13 +267,15 @@ func TestChooseHTML(t *testing.T) {
 		`<td class="n" data-value="0.0000000205">20.5 ns (10×)</td>`,
 		`<td class="n" data-value="1500000">1.43 MiB @100</td>`,
 		`<td class="n" title="goplugin/go: no callback in this guest">n/a (skipped)</td>`,
+		// The worst fault: coloured by its gravity, the detail on hover.
+		`<td class="sev sev-7" data-value="1000100" title="segv: host dies; loop: core lost">host dies</td>`,
 		`<script>`,
 	} {
 		if !strings.Contains(s, w) {
 			t.Errorf("HTML lacks %s", w)
 		}
 	}
-	if n, want := strings.Count(s, "<tr data-backend="), 5; n != want {
+	if n, want := strings.Count(s, "<tr data-backend="), 6; n != want {
 		t.Errorf("%d body rows, want %d", n, want)
 	}
 }
