@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/dlopen"
 	"github.com/plugbench/plugbench/backends/extism"
 	"github.com/plugbench/plugbench/backends/goplugin"
@@ -672,7 +673,9 @@ func recoverByReinstantiate(mod backends.Module, hung bool) (string, string) {
 // healthy plugin still loads with the same backend in this process;
 // locked reports that it does not because the loader is held.
 func recoverByReload(tg Target, be backends.Backend, loadErr error) (recovery, note string, locked bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), faultDeadline)
+	// A healthy load must not meet a deadline a busy machine's compile or
+	// process start could: a locked loader refuses at once anyway.
+	ctx, cancel := context.WithTimeout(context.Background(), backendstest.StuckAfter)
 	defer cancel()
 	path, err := tg.Path(fx)
 	if path == "" {
