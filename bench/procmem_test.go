@@ -26,6 +26,22 @@ type memSnapshot struct {
 	host  uint64 // this process's PSS, bytes
 	child uint64 // the PSS of every descendant process, bytes
 	procs int    // how many descendant processes there are
+	pss   map[int]uint64
+}
+
+// since returns how many of s's descendant processes were not in before,
+// and their PSS: the processes made in between. Processes that were
+// there before, and run on, are not counted: their memory moves by
+// itself (a Go plugin process's collector, pages shared with processes
+// that come and go), and is not what was made.
+func (s memSnapshot) since(before memSnapshot) (procs int, pss uint64) {
+	for pid, p := range s.pss {
+		if _, old := before.pss[pid]; !old {
+			procs++
+			pss += p
+		}
+	}
+	return procs, pss
 }
 
 // snapshot collects garbage and returns what is free to the system
@@ -37,7 +53,7 @@ func snapshot() (memSnapshot, error) {
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	s := memSnapshot{heap: ms.HeapAlloc}
+	s := memSnapshot{heap: ms.HeapAlloc, pss: map[int]uint64{}}
 	var err error
 	if s.host, err = pss(os.Getpid()); err != nil {
 		return s, err
@@ -56,6 +72,7 @@ func snapshot() (memSnapshot, error) {
 		}
 		s.child += p
 		s.procs++
+		s.pss[pid] = p
 	}
 	return s, nil
 }

@@ -16,8 +16,11 @@ import (
 // This test checks the machinery (worktree, builds, interleaving, gate), not
 // the gate's power: "go test ./..." runs other packages' tests beside it on a
 // small machine, and a same-code run once showed a +14% shift under that load.
-// So it gates with a 25% tolerance and injects a 100% slowdown; the power at
-// 10% is measured by "make ab-eval" on a quiet machine (results/ab-eval.txt).
+// So it gates with a 25% tolerance and injects a 16x slowdown. A 2x one was
+// measured +66% but not significant (p 0.084) in a run beside the suite's
+// other tests and a benchmark run: load that slows one sample of a pair by
+// 2x is common on a busy machine, by 16x it is not. The power at 10% and 5%
+// is measured by "make ab-eval" on a quiet machine (results/ab-eval*.txt).
 func TestAB(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -25,7 +28,7 @@ func TestAB(t *testing.T) {
 		want  int
 	}{
 		{"same code", 4000, 0},
-		{"2x slower build", 8000, exitRegression},
+		{"16x slower build", 64000, exitRegression},
 	} {
 		t.Run(c.name, func(t *testing.T) { testAB(t, c.loops, c.want) })
 	}

@@ -1,8 +1,9 @@
 // Package ab measures two builds of a Go benchmark package against each
 // other on the same machine state: it builds the package's test binary
 // at a git ref (in a temporary git worktree) and in the working tree,
-// runs the two binaries interleaved, round after round, and writes each
-// side's results to a file for the gate to compare.
+// runs the two binaries interleaved, round after round (base first in odd
+// rounds, new first in even ones), and writes each side's results to a
+// file for the gate to compare.
 //
 // Two sequential runs cannot tell a slower machine from a slower build;
 // interleaved rounds share the machine's drifts, so what differs between
@@ -170,7 +171,15 @@ func Run(ctx context.Context, log io.Writer, o *Options) (basePath, newPath stri
 		runArgs = append(runArgs, "-test.benchmem")
 	}
 	for round := 1; round <= o.Rounds; round++ {
-		for _, s := range sides {
+		// Base first in odd rounds, new first in even ones (ABBA): a
+		// machine that drifts one way (load building up, a CPU warming)
+		// slows whichever side runs second in every round alike, and
+		// alternating cancels it between rounds.
+		order := sides
+		if round%2 == 0 {
+			order = []*side{sides[1], sides[0]}
+		}
+		for _, s := range order {
 			fmt.Fprintf(log, "ab: round %d/%d: %s\n", round, o.Rounds, s.name)
 			cmd := exec.CommandContext(ctx, s.bin, runArgs...)
 			cmd.Dir = filepath.Join(s.dir, o.Pkg)

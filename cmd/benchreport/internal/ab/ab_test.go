@@ -15,8 +15,8 @@ import (
 // TestRun runs two builds of a throwaway repository's benchmark, each
 // reporting which build it is as a metric: every round of the base file
 // must come from the commit, every round of the new file from the
-// working tree, in the order base, new, base, new, …, and the worktree
-// must be gone afterwards.
+// working tree, base first in odd rounds and new first in even ones, and
+// the worktree must be gone afterwards.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs test binaries")
@@ -103,7 +103,7 @@ func BenchmarkX(b *testing.B) {
 	for _, m := range regexp.MustCompile(`ab: round (\d)/3: (\w+)`).FindAllStringSubmatch(log.String(), -1) {
 		order = append(order, m[1]+m[2])
 	}
-	if got, want := strings.Join(order, " "), "1base 1new 2base 2new 3base 3new"; got != want {
+	if got, want := strings.Join(order, " "), "1base 1new 2new 2base 3base 3new"; got != want {
 		t.Errorf("rounds ran in the order %q, want %q", got, want)
 	}
 	if wts := git("worktree", "list"); strings.Count(wts, "\n") != 0 {
