@@ -182,7 +182,7 @@ func TestChooseTable(t *testing.T) {
 		// guest's cell says so (goplugin's, with none at all, is "–").
 		"wasm (go)": {"call": "30.8 ns (15×)", "callback": "–", "event": "–", "load": "–", "unload": "?", "languages": "c, go",
 			"faults": "– (no faulty go guest)", "safety": "–"},
-		"shm (c)": {"call": "308 ns (150×)", "memory": "2.00 MiB @100", "artifact": "–", "languages": "c"},
+		"shm (c)":    {"call": "308 ns (150×)", "memory": "2.00 MiB @100", "artifact": "–", "languages": "c"},
 		"dlopen (c)": {"call": "82.0 ns (40×)", "load": "51.3 µs + 10.3 µs check"},
 	}
 	for row, cols := range want {
