@@ -111,8 +111,20 @@ GATE_MEM_FLAGS := -tolerance 50% -allow-missing '^Memory/.*/instances=(1|10|1000
 	-filter '.name:Memory -(.unit:host-B/instance /backend:/^(static|cgo|dlopen|goplugin|yaegi)$$/)' \
 	-thresholds results/gate-thresholds.txt
 
-.PHONY: all tools fixtures wasm wasm-check wasm-tools rust-tools test test-shuffle bench bench-quick faults crash-check report report-full report-check readme gate ab-eval clean
+.PHONY: help all tools fixtures wasm wasm-check wasm-tools rust-tools test test-shuffle bench bench-quick faults crash-check report report-full report-check readme baseline gate ab-eval clean
 
+# Plain make lists the targets: the main job takes minutes, and says so.
+.DEFAULT_GOAL := help
+
+## help: list the targets, from the comments above each (plain make does this)
+help:
+	@echo "plugbench: make TARGET, one of:"
+	@awk '/^## [a-z][a-z-]*:/ { line = substr($$0, 4); t = line; sub(/:.*/, "", t); sub(/^[^:]*: */, "", line); \
+		printf "  %-13s %s\n", t, line; next } \
+		/^## / { printf "  %-13s   %s\n", "", substr($$0, 4) }' $(firstword $(MAKEFILE_LIST))
+	@echo "README.md says more of each; the main job is make report, the tests make test."
+
+## all: the tests (make test)
 all: test
 
 ## fixtures: build every artifact into fixtures/build (used by PLUGBENCH_FIXTURES)
@@ -158,8 +170,8 @@ $(BUILD)/plugbench-rust-%.wasm: fixtures/rust/faults/plugbench-%.wasm
 	@mkdir -p $(BUILD)
 	cp $< $@
 
-## wasm: rebuild the committed wasm modules, C's (clang lld, installed with apt-get where
-## missing) and Rust's (rustc libstd-rust-dev-wasm32, see rust-tools), each plugin and its faults
+## wasm: rebuild the committed wasm modules (C's, Extism's and Rust's, with their faults)
+## with Debian's clang, lld and rustc, installed with apt-get where missing
 # Only this target writes them, whatever the files' times say: a clone's
 # times are the checkout's, and a committed artifact is never rebuilt behind
 # the user's back (make fixtures copies them as they are).
@@ -167,8 +179,8 @@ wasm: | wasm-tools rust-tools
 	@$(call build_wasm,.)
 	@echo "wasm: rebuilt $(words $(COMMITTED_WASM)) modules ($$($(CLANG) --version | head -1); $$($(RUSTC) --version)); git diff shows what changed"
 
-## tools: what rows need beyond Go and gcc: Debian's rustc for the Rust guest's shared
-## object, installed where missing; if that fails, the Rust rows skip and say why
+## tools: install what rows need beyond Go and gcc (Debian's rustc), where it can
+## (if it cannot, the Rust guest's native rows skip and say why)
 tools:
 	@$(MAKE) -s rust-tools || echo "tools: could not install rustc (apt-get); the Rust guest's native rows will skip and say why" >&2
 
@@ -190,8 +202,8 @@ $(BUILD)/plugbench-c-%.wasm: fixtures/c/faults/plugbench-%.wasm
 	@mkdir -p $(BUILD)
 	cp $< $@
 
-## wasm-check: rebuild every committed wasm module, C's and Rust's, into a temporary folder
-## and fail if any differs
+## wasm-check: fail if a rebuild of the committed wasm modules differs from them
+## (built into a temporary folder)
 wasm-check: | wasm-tools rust-tools
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(call build_wasm,$$tmp); \
@@ -206,7 +218,7 @@ wasm-check: | wasm-tools rust-tools
 	done; \
 	exit $$bad
 
-# wasm-tools: install Debian's clang and lld (apt-get) where clang or wasm-ld is missing.
+## wasm-tools: install Debian's clang and lld (apt-get) where clang or wasm-ld is missing
 wasm-tools:
 	@if ! command -v $(CLANG) >/dev/null || ! command -v wasm-ld >/dev/null; then \
 		echo "wasm-tools: installing clang lld (apt-get)"; \
@@ -231,15 +243,15 @@ protoc = $(GO) build -o $$tmp/protoc-gen-go google.golang.org/protobuf/cmd/proto
 
 .PHONY: proto proto-check proto-tools
 
-## proto: regenerate backends/hashicorp's gRPC code (protoc from Debian's protobuf-compiler,
-## installed with apt-get where missing; the Go plugins at go.mod's tool versions)
+## proto: regenerate backends/hashicorp's gRPC code (Debian's protoc, installed where
+## missing; the Go plugins at go.mod's tool versions)
 proto: | proto-tools
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(call protoc,.); \
 	echo "proto: regenerated $(PROTO_GEN) ($$($(PROTOC) --version))"
 
-## proto-check: regenerate backends/hashicorp's gRPC code into a temporary folder and fail
-## if it differs from the committed files, or if protoc is not $(PROTOC_VERSION)
+## proto-check: fail if a regeneration of backends/hashicorp's gRPC code differs from it
+## (or if protoc is not the version that made it)
 proto-check: | proto-tools
 	@have=$$($(PROTOC) --version | awk '{print $$2}'); \
 	if [ "$$have" != "$(PROTOC_VERSION)" ]; then \
@@ -261,7 +273,7 @@ proto-check: | proto-tools
 	done; \
 	exit $$bad
 
-# proto-tools: install Debian's protobuf-compiler (apt-get) where protoc is missing.
+## proto-tools: install Debian's protobuf-compiler (apt-get) where protoc is missing
 proto-tools:
 	@if ! command -v $(PROTOC) >/dev/null; then \
 		echo "proto-tools: installing protobuf-compiler (apt-get)"; \
@@ -277,17 +289,17 @@ test: tools
 # fixtures' builds and go-plugin's process starts.
 SHUFFLE_PKGS = $$($(GO) list ./... | grep -v -e '/bench$$' -e '/fixtures$$' -e '/backends/hashicorp$$')
 
-## test-shuffle: the fast packages' tests twice, in a random order each time (-shuffle=on -count=2):
-## what a test leaves behind for the next one, or needs of the one before, fails here. CI runs it
+## test-shuffle: the fast packages' tests twice, shuffled (-shuffle=on -count=2); CI runs it
+## (what a test leaves behind for the next, or needs of the one before, fails here)
 test-shuffle: tools
 	$(GO) test -shuffle=on -count=2 $(SHUFFLE_PKGS)
 
-## bench-quick: the main job: a short run that covers every row
+## bench-quick: the quick run: every row, 6 samples of 1 ms, into results/latest.txt
 bench-quick: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_QUICK) | tee $(RESULTS)/latest.txt
 
-## bench: the full run (-count=10; memory -count=6), raw output to results/latest.txt
+## bench: the full run (10 samples of 150 ms; memory 6 of 20 ms) into results/latest.txt
 bench: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_FULL) | tee $(RESULTS)/latest.txt
@@ -299,55 +311,72 @@ bench: tools
 # the quick run?").
 FAULT_TRIALS ?= 5
 
-## faults: the fault table (every backend x fault, FAULT_TRIALS=5 times each, each in a new host
-## process) into results/faults-latest.json
+## faults: the fault table into results/faults-latest.json: every backend x fault,
+## FAULT_TRIALS (5) times each, each in a new host process
 faults: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -parallel 4 -timeout 30m -fault-trials $(FAULT_TRIALS) -faults $(CURDIR)/$(RESULTS)/faults-latest.json
 
-## crash-check: a segfaulting .so costs its row, not the run (every other row printed, exit non-zero, nothing left behind)
+## crash-check: check that a segfaulting .so costs its row, not the run; CI runs it
 crash-check:
 	bash bench/testdata/crash-check.sh
 
-## report: the main job: the quick run and the fault table, then results/REPORT.md and results/report.html
+# make report writes here, a folder git ignores: the main job leaves the
+# tree as it was. The committed report (results/REPORT.md, report.html,
+# charts/) is the full run's: make baseline records it, make report-full
+# redraws it from the committed data.
+LATEST := $(RESULTS)/latest
+
+## report: the main job: the quick run, the fault table (each cell once) and their report in
+## results/latest/ (report.html, REPORT.md, charts/), which git ignores; about 2 1/2 min
 report: tools
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	PLUGBENCH_FAULT_BUILD=$$tmp $(MAKE) --no-print-directory bench-quick faults FAULT_TRIALS=1
-	$(BENCHREPORT) report -faults $(RESULTS)/faults-latest.json -o $(RESULTS)/REPORT.md $(RESULTS)/latest.txt
-	$(BENCHREPORT) report -faults $(RESULTS)/faults-latest.json -format html -o $(RESULTS)/report.html $(RESULTS)/latest.txt
-	@echo "report: $(RESULTS)/REPORT.md and $(RESULTS)/report.html"
+	@mkdir -p $(LATEST)
+	@$(BENCHREPORT) report -faults $(RESULTS)/faults-latest.json -o $(LATEST)/REPORT.md $(RESULTS)/latest.txt
+	@$(BENCHREPORT) report -faults $(RESULTS)/faults-latest.json -format html -o $(LATEST)/report.html $(RESULTS)/latest.txt
+	@echo "report: $(LATEST)/report.html (open it in a browser) and $(LATEST)/REPORT.md; the raw results are $(RESULTS)/latest.txt and $(RESULTS)/faults-latest.json"
 
-## report-full: the committed report, from the full run in results/baseline.txt and results/faults.json
+## report-full: draw the committed report (results/REPORT.md, report.html, charts/) again
+## from the committed full run (results/baseline.txt, results/faults.json)
 report-full:
 	$(BENCHREPORT) report -faults $(RESULTS)/faults.json -o $(RESULTS)/REPORT.md $(RESULTS)/baseline.txt
 	$(BENCHREPORT) report -faults $(RESULTS)/faults.json -format html -o $(RESULTS)/report.html $(RESULTS)/baseline.txt
 
-## readme: README's "Choosing a mechanism" table, from the committed results/baseline.txt and
-## results/faults.json (TestREADMEChoosing fails when README differs from what they give)
+## baseline: record the full run as the committed one (about 40 min): make bench and make
+## faults, then results/baseline.txt, results/faults.json, the report and README's table
+baseline: bench faults
+	cp $(RESULTS)/latest.txt $(RESULTS)/baseline.txt
+	cp $(RESULTS)/faults-latest.json $(RESULTS)/faults.json
+	$(MAKE) --no-print-directory report-full readme
+	@echo "baseline: recorded; git diff results README.md shows what moved"
+
+## readme: write README's generated parts from the committed results/baseline.txt and
+## results/faults.json (a test fails when README differs from what they give)
 readme:
 	$(BENCHREPORT) choose -faults $(RESULTS)/faults.json -readme README.md $(RESULTS)/baseline.txt
 
-## report-check: open report.html in headless Chromium (installed with apt-get where
-## missing), fail on any console error or chart text that overlaps another or
-## spills out of its chart, or any column of the choosing table that does not sort
-## both ways; save results/report.png and results/report-first.png (the first
-## screen); first check that the check fails on a chart made to overlap
-## (testdata/browser/overlap.html)
+# report-check checks make report's page when there is one, else the
+# committed one; REPORT_HTML=FILE names another.
+REPORT_HTML ?= $(if $(wildcard $(LATEST)/report.html),$(LATEST)/report.html,$(RESULTS)/report.html)
+
+## report-check: check the report's page in headless Chromium: no console error, no chart
+## text overlapping or spilling, every column sorting, every row's worst fault on the first
+## screen; screenshots beside it. results/latest/report.html after make report, else the
+## committed one (REPORT_HTML=FILE for another); it first fails a page made to fail
 report-check:
 	bash cmd/benchreport/testdata/browser-check.sh -selftest
-	bash cmd/benchreport/testdata/browser-check.sh $(RESULTS)/report.html $(RESULTS)/report.png
+	bash cmd/benchreport/testdata/browser-check.sh $(REPORT_HTML) $(dir $(REPORT_HTML))report.png
 
-## gate: the project's own regression gate against results/baseline.txt
+## gate: the regression gate: a 6-sample run against results/baseline.txt; CI runs it
 gate: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_GATE) > $(RESULTS)/gate.txt
 	$(BENCHREPORT) gate $(GATE_FLAGS) $(call GATE_RERUN,gate-rerun) $(RESULTS)/baseline.txt $(RESULTS)/gate.txt
 	$(BENCHREPORT) gate $(GATE_MEM_FLAGS) $(call GATE_RERUN,gate-rerun-memory) $(RESULTS)/baseline.txt $(RESULTS)/gate.txt
 
-## ab-eval: how often benchreport ab flags an unchanged tree, and catches a slowdown of
-## dlopen's call: AB_SLOWDOWN=10 (the default: 12 loop iterations, 8 rounds of 100 ms, the
-## gate's defaults) or AB_SLOWDOWN=5 (6 iterations, measured +5.5%; 64 rounds of 100 ms,
-## -tolerance 3%, the static and dlopen rows: the wasm rows' compiles would double each round)
+## ab-eval: how often benchreport ab flags an unchanged tree, and catches a slowdown
+## of dlopen's call (AB_SLOWDOWN=10, the default, or 5: results/ab-eval*.txt)
 AB_SLOWDOWN ?= 10
 AB_EVAL_10 := bash cmd/benchreport/testdata/ab-eval.sh 10 12
 AB_EVAL_5 := FILTER='^BenchmarkCall$$/^op=min$$/^backend=(static|dlopen)$$/' ROUNDS=64 GATE='-tolerance 3%' \
@@ -356,5 +385,6 @@ ab-eval:
 	@test -n "$(AB_EVAL_$(AB_SLOWDOWN))" || { echo "ab-eval: AB_SLOWDOWN=$(AB_SLOWDOWN): want 10 or 5" >&2; exit 2; }
 	$(AB_EVAL_$(AB_SLOWDOWN))
 
+## clean: remove what the targets build and write that git ignores (fixtures/build, results/latest)
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(LATEST)

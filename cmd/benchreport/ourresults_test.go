@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -203,5 +204,43 @@ func TestChooseReadme(t *testing.T) {
 	}
 	if _, stderr, code := runMain("choose", "-readme", path, sample); code != exitBad || !strings.Contains(stderr, "no \"<!-- choosing") {
 		t.Errorf("choose -readme on a file without markers: exit %d, stderr %q; want 2 and the markers named", code, stderr)
+	}
+}
+
+// TestREADMETargets fails when README.md's table of targets misses a
+// target the Makefile documents (a "## target:" comment, which make help
+// lists), or names one the Makefile lacks.
+func TestREADMETargets(t *testing.T) {
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Skipf("no Makefile: %v", err)
+	}
+	doc, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^## ([a-z][a-z-]*):`).FindAllSubmatch(mk, -1) {
+		documented[string(m[1])] = true
+	}
+	if len(documented) < 10 {
+		t.Fatalf("%d targets with a ## comment in the Makefile: the pattern is off", len(documented))
+	}
+	// The table's first cells: `make X` (or several, "`make a` / `make b`").
+	listed := map[string]bool{}
+	for _, row := range regexp.MustCompile("(?m)^\\| (`make [^|]*)\\|").FindAllSubmatch(doc, -1) {
+		for _, m := range regexp.MustCompile("`make ([a-z][a-z-]*)`").FindAllSubmatch(row[1], -1) {
+			listed[string(m[1])] = true
+		}
+	}
+	for tgt := range documented {
+		if !listed[tgt] {
+			t.Errorf("README.md's table of targets has no row for make %s", tgt)
+		}
+	}
+	for tgt := range listed {
+		if !documented[tgt] {
+			t.Errorf("README.md's table of targets lists make %s, which the Makefile does not document (## %s:)", tgt, tgt)
+		}
 	}
 }
