@@ -74,6 +74,14 @@ BENCH_FULL  := -run '^$$' -bench . -skip '^BenchmarkMemory$$' -benchtime=150ms -
 BENCH_FULL_MEMORY := -run '^$$' -bench '^BenchmarkMemory$$' -benchtime=20ms -count=6 -timeout=30m
 
 BENCHREPORT := $(GO) run ./cmd/benchreport
+# The runs show where they are, not their output: benchreport progress
+# writes the output whole to the results file, and prints the group, the
+# rows done of those planned (an earlier run's: the last quick run's, or
+# the committed full run's), the time and what is left, on one updating
+# line on a terminal and a line a group in a log; failures with their
+# context.
+PROGRESS := $(BENCHREPORT) progress
+QUICK_PLAN = $(firstword $(wildcard $(RESULTS)/latest.txt) $(RESULTS)/baseline.txt)
 # The gate's run: enough samples for Mann-Whitney U (6), short enough for CI.
 BENCH_GATE_RUN := -run '^$$' -benchtime=100ms -count=6 -timeout=30m -instances=100
 BENCH_GATE  := $(BENCH_GATE_RUN) -bench .
@@ -297,13 +305,13 @@ test-shuffle: tools
 ## bench-quick: the quick run: every row, 6 samples of 1 ms, into results/latest.txt
 bench-quick: tools
 	@mkdir -p $(RESULTS)
-	$(GO) test ./bench $(BENCH_QUICK) | tee $(RESULTS)/latest.txt
+	$(GO) test ./bench $(BENCH_QUICK) | $(PROGRESS) -plan $(QUICK_PLAN) -o $(RESULTS)/latest.txt
 
 ## bench: the full run (10 samples of 150 ms; memory 6 of 20 ms) into results/latest.txt
 bench: tools
 	@mkdir -p $(RESULTS)
-	$(GO) test ./bench $(BENCH_FULL) | tee $(RESULTS)/latest.txt
-	$(GO) test ./bench $(BENCH_FULL_MEMORY) | tee -a $(RESULTS)/latest.txt
+	$(GO) test ./bench $(BENCH_FULL) | $(PROGRESS) -plan $(RESULTS)/baseline.txt -skip '^BenchmarkMemory$$' -o $(RESULTS)/latest.txt
+	$(GO) test ./bench $(BENCH_FULL_MEMORY) | $(PROGRESS) -plan $(RESULTS)/baseline.txt -groups '^BenchmarkMemory$$' -append -o $(RESULTS)/latest.txt
 
 # The fault table runs each cell FAULT_TRIALS times, each in a new host
 # process: 5 for the committed table (make faults, 72 s here),

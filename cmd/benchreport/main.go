@@ -383,6 +383,7 @@ Commands:
   gate [flags] BASE NEW            fail (exit 1) on a significant regression
   ab [flags] -base REF             run ./bench at REF and in the working tree, then gate
   choose [flags] file              plugbench's "Choosing a mechanism" table as Markdown (-readme: into README)
+  progress -o FILE [flags]         copy go test -bench output to FILE and show where the run is
 
 Run "benchreport <command> -h" (or "benchreport help <command>") for the
 flags of a command, with their defaults.
@@ -425,10 +426,12 @@ func run(stdout, stderr io.Writer, args []string) error {
 		return cmdAB(stdout, stderr, args[1:])
 	case "choose":
 		return cmdChoose(stdout, stderr, args[1:])
+	case "progress":
+		return cmdProgress(stdout, stderr, args[1:])
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 && args[0] == "help" {
 			switch args[1] {
-			case "report", "gate", "ab", "choose":
+			case "report", "gate", "ab", "choose", "progress":
 				return run(stdout, stderr, []string{args[1], "-h"})
 			}
 			usage(stderr)
