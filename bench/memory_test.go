@@ -82,7 +82,7 @@ func BenchmarkMemory(b *testing.B) {
 			b.Run("instances="+strconv.Itoa(n), func(b *testing.B) {
 				if last != nil {
 					if reason := last.wontFit(n); reason != "" {
-						skip(b, "%s/%s: %s", t.Backend, t.Fixture, reason)
+						skipByDesign(b, "%s/%s: %s", t.Backend, t.Fixture, reason)
 					}
 				}
 				m := benchMemory(b, t, n)

@@ -78,10 +78,10 @@ func forFaultCells[T interface {
 						tb.Run("fixture="+tg.Fixture, func(tb T) {
 							if outcome == "not-applicable" {
 								_, err := tg.Faults(faultDir, fault)
-								skip(tb, "%s/%s %s: not applicable: %v", tg.Backend, tg.Fixture, fault, err)
+								skipByDesign(tb, "%s/%s %s: not applicable: %v", tg.Backend, tg.Fixture, fault, err)
 							}
 							if outcome == "hung" || (fault == "startloop" && recovery == "reload" && !tg.Bounded) {
-								skip(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; its recovery (%s) is timed elsewhere: a new instance by BenchmarkSetup, a new process by the restart rows here", tg.Backend, tg.Fixture, fault, recovery)
+								skipByDesign(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; its recovery (%s) is timed elsewhere: a new instance by BenchmarkSetup, a new process by the restart rows here", tg.Backend, tg.Fixture, fault, recovery)
 							}
 							path, err := tg.Faults(faultDir, fault)
 							if path == "" {

@@ -135,9 +135,6 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 	}
 	fmt.Fprintf(bw, "%s\n\n", rep.intro())
 
-	writeNotRunMarkdown(bw, rep)
-	writeEnvMarkdown(bw, rep)
-
 	if len(rep.Findings) > 0 || len(rep.FindingSections) > 0 {
 		fmt.Fprintf(bw, "## Findings\n\n")
 		for _, f := range rep.Findings {
@@ -154,6 +151,9 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 			fmt.Fprintln(bw)
 		}
 	}
+
+	writeNotRunMarkdown(bw, rep)
+	writeEnvMarkdown(bw, rep)
 
 	for _, sec := range rep.Sections {
 		sec.Markdown(bw)
@@ -236,20 +236,24 @@ func (rep *Report) FailedRunWarnings() []string {
 // reason.
 type notRunGroup struct {
 	File, Status, Reason string
+	ByDesign             bool
 	Names                []string
 }
 
 // notRunGroups groups rep.NotRun by file, status and reason, in order
 // of first appearance: a missing dependency often skips many rows
-// for the same reason.
-func notRunGroups(rep *Report) []*notRunGroup {
+// for the same reason. byDesign picks the skips by design, or the rest.
+func notRunGroups(rep *Report, byDesign bool) []*notRunGroup {
 	var out []*notRunGroup
 	index := map[[3]string]*notRunGroup{}
 	for _, nr := range rep.NotRun {
+		if nr.ByDesign != byDesign {
+			continue
+		}
 		k := [3]string{nr.File, nr.Status, nr.Reason}
 		g := index[k]
 		if g == nil {
-			g = &notRunGroup{File: nr.File, Status: nr.Status, Reason: nr.Reason}
+			g = &notRunGroup{File: nr.File, Status: nr.Status, Reason: nr.Reason, ByDesign: nr.ByDesign}
 			index[k] = g
 			out = append(out, g)
 		}
@@ -261,6 +265,9 @@ func notRunGroups(rep *Report) []*notRunGroup {
 // heading describes a group: "skipped, 2 rows".
 func (g *notRunGroup) heading(multiFile bool) string {
 	head := g.Status
+	if g.ByDesign {
+		head = "by design"
+	}
 	if multiFile {
 		head = g.File + ": " + head
 	}
@@ -270,29 +277,44 @@ func (g *notRunGroup) heading(multiFile bool) string {
 	return head
 }
 
+// The two lists of rows that did not run: the ones to look into (a
+// failure, or a skip for want of something), then the ones that cannot
+// run by design, which say why.
+const (
+	notRunHeading       = "Rows that did not run"
+	notRunIntro         = "These benchmarks printed a failure, or a skip for want of something, instead of results; they are not in the tables."
+	byDesignHeading     = "Rows skipped by design"
+	byDesignIntro       = "These benchmarks cannot be measured as the others are, and said why (their skip began “by design”); they are not in the tables."
+)
+
 func writeNotRunMarkdown(w io.Writer, rep *Report) {
-	if len(rep.NotRun) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "## Rows that did not run\n\n")
-	fmt.Fprintf(w, "These benchmarks printed a skip or a failure instead of results; they are not in the tables.\n\n")
-	for _, s := range rep.NotRunNotes {
-		fmt.Fprintf(w, "%s\n\n", MDEscape(s))
-	}
 	multi := len(rep.Environment) > 1
-	for _, g := range notRunGroups(rep) {
-		head := g.heading(multi)
-		// The reason's lines end in a hard line break ("\\").
-		lines := strings.Split(NonEmpty(g.Reason, "(no reason given)"), "\n")
-		for i := range lines {
-			lines[i] = MDText(lines[i])
+	list := func(groups []*notRunGroup) {
+		for _, g := range groups {
+			head := g.heading(multi)
+			// The reason's lines end in a hard line break ("\\").
+			lines := strings.Split(NonEmpty(g.Reason, "(no reason given)"), "\n")
+			for i := range lines {
+				lines[i] = MDText(lines[i])
+			}
+			fmt.Fprintf(w, "- **%s**: %s\n", MDEscape(head), strings.Join(lines, "\\\n  "))
+			for _, name := range g.Names {
+				fmt.Fprintf(w, "  - %s\n", MDCode(name))
+			}
 		}
-		fmt.Fprintf(w, "- **%s**: %s\n", MDEscape(head), strings.Join(lines, "\\\n  "))
-		for _, name := range g.Names {
-			fmt.Fprintf(w, "  - %s\n", MDCode(name))
-		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
+	if groups := notRunGroups(rep, false); len(groups) > 0 || len(rep.NotRunNotes) > 0 {
+		fmt.Fprintf(w, "## %s\n\n%s\n\n", notRunHeading, notRunIntro)
+		for _, s := range rep.NotRunNotes {
+			fmt.Fprintf(w, "%s\n\n", MDEscape(s))
+		}
+		list(groups)
+	}
+	if groups := notRunGroups(rep, true); len(groups) > 0 {
+		fmt.Fprintf(w, "## %s\n\n%s\n\n", byDesignHeading, byDesignIntro)
+		list(groups)
+	}
 }
 
 // MDCode formats s as inline code, or escaped text if it holds a

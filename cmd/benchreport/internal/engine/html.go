@@ -58,11 +58,6 @@ th[aria-sort="descending"] button::after { content: " ▼"; }
 a ratio is a benchmark's median in the file over its median in <code>{{.R.Baseline}}</code> (below 1× is less),
 and p is the Mann–Whitney U test between the two samples (significant if p &lt; {{.R.Alpha}}; ~ means no significant difference).</p>{{else}}<p>Medians with {{pct .R.Confidence}}% confidence intervals; ratios are relative to the <code>{{.R.Baseline}}</code> {{.LabelHeader}} of the same group;
 p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~ means no significant difference).</p>{{end}}
-{{if .R.NotRun}}<h2>Rows that did not run</h2>
-<p>These benchmarks printed a skip or a failure instead of results; they are not in the tables.</p>
-{{range .R.NotRunNotes}}<p class="warn">{{.}}</p>
-{{end}}<ul>{{range .NotRun}}<li><strong>{{.Head}}</strong>: <span class="reason">{{.Reason}}</span><ul>{{range .Names}}<li><code>{{.}}</code></li>{{end}}</ul></li>
-{{end}}</ul>{{end}}
 {{if or .EnvKeys .EnvNote}}<h2>Environment</h2>
 {{if .EnvKeys}}<table><tr><th>key</th>{{range .R.Environment}}<th>{{.File}}</th>{{end}}</tr>
 {{range .EnvKeys}}<tr><td>{{.}}</td>{{range index $.EnvVals .}}<td>{{.}}</td>{{end}}</tr>
@@ -73,6 +68,15 @@ p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~
 {{end}}{{range .R.FindingSections}}<h3>{{.Heading}}</h3>
 <ul>{{range .Findings}}<li>{{md .}}</li>{{end}}</ul>
 {{end}}{{end}}
+{{if or .NotRun .R.NotRunNotes}}<h2>{{.NotRunHeading}}</h2>
+<p>{{.NotRunIntro}}</p>
+{{range .R.NotRunNotes}}<p class="warn">{{.}}</p>
+{{end}}<ul>{{range .NotRun}}<li><strong>{{.Head}}</strong>: <span class="reason">{{.Reason}}</span><ul>{{range .Names}}<li><code>{{.}}</code></li>{{end}}</ul></li>
+{{end}}</ul>{{end}}
+{{if .ByDesign}}<h2>{{.ByDesignHeading}}</h2>
+<p>{{.ByDesignIntro}}</p>
+<ul>{{range .ByDesign}}<li><strong>{{.Head}}</strong>: <span class="reason">{{.Reason}}</span><ul>{{range .Names}}<li><code>{{.}}</code></li>{{end}}</ul></li>
+{{end}}</ul>{{end}}
 {{range .Sections}}{{.}}{{end}}{{if .Charts}}<h2>Charts</h2>
 {{range .Charts}}<figure>{{.SVG}}</figure>
 {{end}}{{end}}
@@ -103,7 +107,8 @@ type htmlData struct {
 	EnvKeys     []string
 	EnvVals     map[string][]string
 	EnvNote     string
-	NotRun      []htmlNotRun
+	NotRun      []htmlNotRun // the rows to look into
+	ByDesign    []htmlNotRun // the rows that cannot run, by design
 	Lead        []template.HTML
 	Sections    []template.HTML
 	Charts      []htmlChart
@@ -117,13 +122,21 @@ type htmlNotRun struct {
 
 func (htmlData) Verdict(r *Row, better string) string { return verdictWord(r, better) }
 
+func (htmlData) NotRunHeading() string   { return notRunHeading }
+func (htmlData) NotRunIntro() string     { return notRunIntro }
+func (htmlData) ByDesignHeading() string { return byDesignHeading }
+func (htmlData) ByDesignIntro() string   { return byDesignIntro }
+
 func writeHTML(w io.Writer, rep *Report) error {
 	d := htmlData{R: rep, FailedRuns: rep.FailedRunWarnings(), Multi: len(DistinctFiles(rep)) > 1, LabelHeader: rep.labelHeader()}
 	var hidden []string
 	d.EnvKeys, d.EnvVals, hidden = envRows(rep)
 	d.EnvNote = hiddenEnvNote(rep, hidden)
-	for _, g := range notRunGroups(rep) {
+	for _, g := range notRunGroups(rep, false) {
 		d.NotRun = append(d.NotRun, htmlNotRun{g.heading(len(rep.Environment) > 1), NonEmpty(g.Reason, "(no reason given)"), g.Names})
+	}
+	for _, g := range notRunGroups(rep, true) {
+		d.ByDesign = append(d.ByDesign, htmlNotRun{g.heading(len(rep.Environment) > 1), NonEmpty(g.Reason, "(no reason given)"), g.Names})
 	}
 	for _, sec := range rep.Lead {
 		h, err := sec.HTML()

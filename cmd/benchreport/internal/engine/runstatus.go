@@ -34,7 +34,15 @@ type NotRun struct {
 	Name   string `json:"name"`
 	Status string `json:"status"` // "skipped" or "failed"
 	Reason string `json:"reason"` // lines joined with "\n"
+	// ByDesign is set for a skip whose reason began "by design: " (which
+	// Reason no longer holds): the benchmark cannot run there, and said
+	// so, rather than could not. The report lists such rows apart.
+	ByDesign bool `json:"by_design,omitempty"`
 }
+
+// ByDesignPrefix begins the reason of a benchmark that skips by design
+// (NotRun.ByDesign).
+const ByDesignPrefix = "by design: "
 
 // Statuses of a NotRun.
 const (
@@ -130,6 +138,9 @@ func scanRun(file string, b []byte) (*FailedRun, []NotRun) {
 			continue
 		}
 		nr := NotRun{File: file, Name: name, Status: status, Reason: reason}
+		if rest, ok := strings.CutPrefix(reason, ByDesignPrefix); ok && status == NotRunSkipped {
+			nr.Reason, nr.ByDesign = rest, true
+		}
 		k, ok := index[name]
 		if !ok {
 			index[name] = len(out)
@@ -138,7 +149,7 @@ func scanRun(file string, b []byte) (*FailedRun, []NotRun) {
 		}
 		have := &out[k]
 		if nr.Status == NotRunFailed && have.Status != NotRunFailed {
-			have.Status = NotRunFailed
+			have.Status, have.ByDesign = NotRunFailed, false
 			if nr.Reason != "" {
 				have.Reason = nr.Reason
 			}
