@@ -364,6 +364,7 @@ var sharedModules sync.Map // "backend/fixture" → *sharedModule
 //
 //	--- SKIP: BenchmarkCall/op=min/backend=dlopen/fixture=c
 //	    dlopen/c: unavailable: …
+//
 // skipByDesign skips a row that cannot be measured the way the others
 // are, and says why: its reason begins "by design: ", and benchreport
 // lists such rows apart from those that could not run for want of

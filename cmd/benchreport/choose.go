@@ -29,9 +29,10 @@ func cmdChoose(stdout, stderr io.Writer, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: benchreport choose [-faults FILE] [-readme FILE] [-level ###] file
 
-Choose writes plugbench's "Choosing a mechanism" table of a results file
-(the table that heads the report) as Markdown: one row per backend and
-fixture, every cell from the data. With -readme it rewrites the part of
+Choose writes plugbench's "At a glance" lines and "Choosing a mechanism"
+table of a results file (what heads the report) as Markdown: a line per
+common need, then one row per backend and fixture, every cell from the
+data. With -readme it rewrites the part of
 FILE between the lines
 	`+chooseBegin+`
 	`+chooseEnd+`
@@ -85,6 +86,7 @@ func chooseMarkdown(rep *engine.Report, level string) (string, error) {
 	for _, e := range rep.Ext {
 		if ct, ok := e.Value.(*plugbench.ChoiceTable); ok && e.Key == "choosing" {
 			var b bytes.Buffer
+			plugbench.WriteGlanceMarkdown(&b, ct, rep.Baseline, level)
 			plugbench.WriteChoiceMarkdown(&b, ct, rep.Baseline, level)
 			return b.String(), nil
 		}

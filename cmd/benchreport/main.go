@@ -382,7 +382,7 @@ Commands:
   report [flags] [label=]file...   summarize results as md, html, csv or json
   gate [flags] BASE NEW            fail (exit 1) on a significant regression
   ab [flags] -base REF             run ./bench at REF and in the working tree, then gate
-  choose [flags] file              plugbench's "Choosing a mechanism" table as Markdown (-readme: into README)
+  choose [flags] file              plugbench's "At a glance" and "Choosing a mechanism" as Markdown (-readme: into README)
   progress -o FILE [flags]         copy go test -bench output to FILE and show where the run is
 
 Run "benchreport <command> -h" (or "benchreport help <command>") for the

@@ -271,18 +271,16 @@ func (p *progress) status() string {
 	if p.group != "" {
 		b.WriteString(p.group)
 		if n := len(p.groupOrder); n > 0 {
-			for i, g := range p.groupOrder {
-				if g == p.group {
-					fmt.Fprintf(&b, " (group %d of %d)", i+1, n)
-					break
-				}
-			}
+			// The groups in the order this run started them.
+			fmt.Fprintf(&b, " (group %d of %d)", len(p.lastGroup), max(n, len(p.lastGroup)))
 		}
 		b.WriteString(": ")
 	}
 	if p.total > 0 {
 		fmt.Fprintf(&b, "%d of about %d rows, %s", p.done, max(p.total, p.done), clock(elapsed))
-		if p.done > 0 && p.total > p.done {
+		// No estimate from the first few rows: the first of a run pays
+		// for the build and the fixtures.
+		if p.done*20 >= p.total && p.total > p.done {
 			left := time.Duration(float64(elapsed) / float64(p.done) * float64(p.total-p.done))
 			fmt.Fprintf(&b, ", about %s left", clock(left))
 		}

@@ -281,10 +281,10 @@ func (g *notRunGroup) heading(multiFile bool) string {
 // failure, or a skip for want of something), then the ones that cannot
 // run by design, which say why.
 const (
-	notRunHeading       = "Rows that did not run"
-	notRunIntro         = "These benchmarks printed a failure, or a skip for want of something, instead of results; they are not in the tables."
-	byDesignHeading     = "Rows skipped by design"
-	byDesignIntro       = "These benchmarks cannot be measured as the others are, and said why (their skip began “by design”); they are not in the tables."
+	notRunHeading   = "Rows that did not run"
+	notRunIntro     = "These benchmarks printed a failure, or a skip for want of something, instead of results; they are not in the tables."
+	byDesignHeading = "Rows skipped by design"
+	byDesignIntro   = "These benchmarks cannot be measured as the others are, and said why (their skip began “by design”); they are not in the tables."
 )
 
 func writeNotRunMarkdown(w io.Writer, rep *Report) {

@@ -333,3 +333,38 @@ func TestMemoryChartTotals(t *testing.T) {
 		}
 	}
 }
+
+// TestGlance checks the report's first lines against the choosing
+// table they are drawn from: each need named once, with the mechanism
+// and its figure, and nothing said for a need the data cannot answer.
+func TestGlance(t *testing.T) {
+	rep := report(t, chooseInput(t, "needs-cgo: cgo goplugin wasmtime\n", true))
+	lines := glance(chooseTable(rep, chooseFaults), "static")
+	got := map[string]string{}
+	for _, l := range lines {
+		got[l.Need] = l.Answer
+	}
+	for need, want := range map[string]string{
+		"The cheapest call": "goplugin (go), 4.10 ns (2.0× static) a `min` call; to a C or Rust plugin, wasm (c), 20.5 ns (10× static).",
+		// No mechanism of this data contains every fault: wasm's loop
+		// freezes the host.
+		"A plugin you do not trust": "no mechanism contains every fault in this data; a runaway guest freezes the host with wasm (c).",
+		"Many instances":            "the least memory an instance, wasm (c), 1.43 MiB @100.",
+		"No cgo":                    "in a host built with `CGO_ENABLED=0`, the cheapest call is wasm (c), 20.5 ns (10× static).",
+		"Unloading":                 "every mechanism frees its plugin at `Close` but goplugin (go): 3.36 MiB stay mapped.",
+	} {
+		if got[need] != want {
+			t.Errorf("%s: %q\nwant %q", need, got[need], want)
+		}
+	}
+	if len(lines) != 5 {
+		t.Errorf("%d lines, want 5: %+v", len(lines), lines)
+	}
+	// Without a fault table or memory rows, those needs are not answered.
+	rep = report(t, chooseInput(t, "", false))
+	for _, l := range glance(chooseTable(rep, nil), "static") {
+		if l.Need == "A plugin you do not trust" || l.Need == "Many instances" || l.Need == "No cgo" {
+			t.Errorf("answered %q without the data for it: %s", l.Need, l.Answer)
+		}
+	}
+}

@@ -87,7 +87,12 @@ func Apply(rep *engine.Report, ds *engine.Dataset, fr *FaultReport) error {
 	baseline := rep.Baseline
 	if ct := chooseTable(rep, fr); ct != nil {
 		rep.Ext = append(rep.Ext, engine.ExtField{Key: "choosing", Value: ct})
+		lines := glance(ct, baseline)
+		rep.Ext = append(rep.Ext, engine.ExtField{Key: "at_a_glance", Value: lines})
 		rep.Lead = append(rep.Lead, engine.Section{
+			Markdown: func(w io.Writer) { writeGlanceMarkdown(w, lines, "##") },
+			HTML:     func() (template.HTML, error) { return glanceHTML(lines) },
+		}, engine.Section{
 			Markdown: func(w io.Writer) { WriteChoiceMarkdown(w, ct, baseline, "##") },
 			HTML:     func() (template.HTML, error) { return chooseHTML(ct, baseline) },
 		})
