@@ -358,13 +358,6 @@ type sharedModule struct {
 
 var sharedModules sync.Map // "backend/fixture" → *sharedModule
 
-// skip skips tb's row with a reason. A benchmark row that cannot run says
-// why in the benchmark output itself, not only under -v, in go test's own
-// form, which benchreport reads and lists:
-//
-//	--- SKIP: BenchmarkCall/op=min/backend=dlopen/fixture=c
-//	    dlopen/c: unavailable: …
-//
 // skipByDesign skips a row that cannot be measured the way the others
 // are, and says why: its reason begins "by design: ", and benchreport
 // lists such rows apart from those that could not run for want of
@@ -374,6 +367,12 @@ func skipByDesign(tb testing.TB, format string, args ...any) {
 	skip(tb, "by design: "+format, args...)
 }
 
+// skip skips tb's row with a reason. A benchmark row that cannot run says
+// why in the benchmark output itself, not only under -v, in go test's own
+// form, which benchreport reads and lists:
+//
+//	--- SKIP: BenchmarkCall/op=min/backend=dlopen/fixture=c
+//	    dlopen/c: unavailable: …
 func skip(tb testing.TB, format string, args ...any) {
 	tb.Helper()
 	reason := fmt.Sprintf(format, args...)
