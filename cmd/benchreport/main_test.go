@@ -109,7 +109,12 @@ func TestGolden(t *testing.T) {
 
 		// Gate outcomes.
 		{"gate-same", 0, []string{"gate", base, same}},
-		{"gate-identical", 0, []string{"gate", base, base}},
+		// A file gated against itself, or reported with itself, says
+		// nothing: an error, not a pass.
+		{"gate-identical", 2, []string{"gate", base, base}},
+		{"report-same-file", 2, []string{"report", base, "again=" + base}},
+		// A wasm module is not benchmark output.
+		{"report-binary", 2, []string{"report", "../../fixtures/c/plugbench.wasm"}},
 		{"gate-slow", 1, []string{"gate", base, td("gate-slow.txt")}},
 		{"gate-slow-json", 1, []string{"gate", "-format", "json", base, td("gate-slow.txt")}},
 		{"gate-slow-md", 1, []string{"gate", "-format", "md", base, td("gate-slow.txt")}},
@@ -125,7 +130,7 @@ func TestGolden(t *testing.T) {
 		{"gate-machine", 1, []string{"gate", base, td("gate-machine.txt")}},
 		{"gate-normalize", 0, []string{"gate", "-normalize", "backend=static", base, td("gate-machine.txt")}},
 		{"gate-normalize-name", 0, []string{"gate", "-normalize", "BenchmarkCall/op=min/backend=static/fixture=builtin", "-filter", "/op:min", base, td("gate-machine.txt")}},
-		{"gate-events", 0, []string{"gate", "-normalize", "backend=static", td("events.txt"), td("events.txt")}},
+		{"gate-events", 0, []string{"gate", "-normalize", "backend=static", td("events.txt"), td("events-again.txt")}},
 		{"gate-labels", 1, []string{"gate", "-filter", "/backend:wasm", "old=" + base, "new=" + td("gate-slow.txt")}},
 		{"gate-machine-json", 1, []string{"gate", "-format", "json", base, td("gate-machine.txt")}},
 		{"gate-machine-md", 1, []string{"gate", "-format", "md", base, td("gate-machine.txt")}},
@@ -335,8 +340,8 @@ func TestGateFiresOnSlowdown(t *testing.T) {
 	if _, stderr, code := runMain("gate", base, same); code != exitOK {
 		t.Errorf("same distribution: exit %d, want 0; stderr:\n%s", code, stderr)
 	}
-	if _, stderr, code := runMain("gate", base, base); code != exitOK {
-		t.Errorf("identical files: exit %d, want 0; stderr:\n%s", code, stderr)
+	if _, stderr, code := runMain("gate", base, base); code != exitBad || !strings.Contains(stderr, "a file compared with itself") {
+		t.Errorf("a file against itself: exit %d, want %d and the reason; stderr:\n%s", code, exitBad, stderr)
 	}
 	// A 2% slowdown is within the default 5% tolerance but not 1%.
 	if _, _, code := runMain("gate", base, small); code != exitOK {

@@ -49,7 +49,11 @@ func cmdReport(stdout, stderr io.Writer, args []string) error {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	if f.out.Format == "md" && f.out.Out == "" && f.out.ChartDir == "" && len(rep.Charts) > 0 {
-		fmt.Fprintf(stderr, "note: %d charts not written: use -o FILE or -charts DIR\n", len(rep.Charts))
+		what := "charts"
+		if len(rep.Charts) == 1 {
+			what = "chart"
+		}
+		fmt.Fprintf(stderr, "note: %d %s not written: use -o FILE or -charts DIR\n", len(rep.Charts), what)
 	}
 	return engine.WriteReport(stdout, rep, f.out)
 }

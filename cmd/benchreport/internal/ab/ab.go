@@ -112,9 +112,9 @@ func Run(ctx context.Context, log io.Writer, o *Options) (basePath, newPath stri
 	if err != nil || strings.HasPrefix(rel, "..") {
 		return "", "", fmt.Errorf("ab: current directory is outside the repository %s", top)
 	}
-	commit, err := gitOutput(ctx, cwd, "rev-parse", "--verify", o.Base+"^{commit}")
+	commit, err := gitOutput(ctx, cwd, "rev-parse", "--verify", "--quiet", o.Base+"^{commit}")
 	if err != nil {
-		return "", "", fmt.Errorf("ab: resolving -base %s: %w", o.Base, err)
+		return "", "", fmt.Errorf("ab: -base %s: no such commit in %s (a branch, a tag or a commit, such as -base HEAD~1 or -base origin/main)", o.Base, top)
 	}
 
 	out, err := filepath.Abs(o.Out)

@@ -3,6 +3,7 @@ package ab
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,6 +69,11 @@ func BenchmarkX(b *testing.B) {
 	// From a subdirectory, as a user in their package's folder would.
 	t.Chdir(filepath.Join(repo, "sub"))
 	out := filepath.Join(t.TempDir(), "out")
+	// A -base that names nothing is refused in our words, not git's.
+	_, _, err := Run(context.Background(), io.Discard, &Options{Base: "NOSUCHREF", Pkg: "./p", Bench: ".", Benchtime: "10x", Rounds: 3, Out: out})
+	if err == nil || !strings.Contains(err.Error(), "ab: -base NOSUCHREF: no such commit in ") || strings.Contains(err.Error(), "fatal") {
+		t.Errorf("Run with -base NOSUCHREF: %v, want it named as no such commit", err)
+	}
 	var log bytes.Buffer
 	o := &Options{Base: "HEAD", Pkg: "./p", Bench: ".", Benchtime: "10x", Rounds: 3, Out: out}
 	basePath, newPath, err := Run(context.Background(), &log, o)

@@ -178,7 +178,8 @@ func writeMarkdown(w io.Writer, rep *Report, chartLink, chartFormat string) erro
 			last = head
 		}
 		fmt.Fprintf(bw, "### %s (%s is better)\n\n", t.Unit, t.Better)
-		fmt.Fprintf(bw, "| benchmark | %s | %s | %g%% CI | vs %s | ratio CI | p | n |\n", MDEscape(rep.labelHeader()), t.Summary, 100*rep.Confidence, MDEscape(rep.Baseline))
+		fmt.Fprintf(bw, "| benchmark | %s | %s | %s | vs %s | ratio %s | p | n |\n", MDEscape(rep.labelHeader()), t.Summary,
+			CILabel(t.Levels(false)), MDEscape(rep.Baseline), CILabel(t.Levels(true)))
 		fmt.Fprintf(bw, "|---|---|--:|--:|--:|--:|--:|--:|\n")
 		for _, r := range t.Rows {
 			vs, rci, p := "", "", ""
@@ -439,15 +440,41 @@ func (rep *Report) labelHeader() string {
 // intro is the paragraph under a report's title: what its numbers
 // are.
 func (rep *Report) intro() string {
-	if rep.ByFile {
-		return fmt.Sprintf("Medians with %g%% confidence intervals. Each file is compared with the first, `%s`: "+
+	ci := rep.intervalsNote()
+	switch {
+	case rep.ByFile && len(DistinctFiles(rep)) < 2:
+		return "Medians with " + ci + "."
+	case rep.ByFile:
+		return fmt.Sprintf("Medians with %s. Each file is compared with the first, `%s`: "+
 			"a ratio is a benchmark's median in the file over its median in `%s` (below 1× is less), "+
 			"and p is the Mann–Whitney U test between the two samples (significant if p < %g; `~` means no significant difference).",
-			100*rep.Confidence, rep.Baseline, rep.Baseline, rep.Alpha)
+			ci, rep.Baseline, rep.Baseline, rep.Alpha)
 	}
-	return fmt.Sprintf("Medians with %g%% confidence intervals; ratios are relative to the `%s` %s of the same group; "+
+	return fmt.Sprintf("Medians with %s; ratios are relative to the `%s` %s of the same group; "+
 		"p is the Mann–Whitney U test against it (significant if p < %g; `~` means no significant difference).",
-		100*rep.Confidence, rep.Baseline, rep.labelHeader(), rep.Alpha)
+		ci, rep.Baseline, rep.labelHeader(), rep.Alpha)
+}
+
+// intervalsNote says what the intervals are: "confidence intervals of at
+// least 95%, which reach 96.9% with 6 samples and 97.9% with 10 (each
+// table names its own)". An interval of a median from n samples is made
+// of two of them, so its confidence moves in steps with n: the report
+// names the one it reached, not the one asked for.
+func (rep *Report) intervalsNote() string {
+	sizes, levels := rep.levelsBySize()
+	if len(sizes) == 0 {
+		return fmt.Sprintf("confidence intervals of at least %s", FmtLevel(rep.Confidence))
+	}
+	var parts []string
+	for _, n := range sizes {
+		parts = append(parts, fmt.Sprintf("%s with %d samples", FmtLevel(levels[n]), n))
+		if len(parts) == 4 && len(sizes) > 5 {
+			parts = append(parts, "…")
+			break
+		}
+	}
+	return fmt.Sprintf("confidence intervals of at least %s, which reach %s (each table's CI column names its own)",
+		FmtLevel(rep.Confidence), andList(parts))
 }
 
 // writeCSV writes one line per row with raw (unscaled) numbers.
@@ -496,4 +523,15 @@ func MDText(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	return strings.NewReplacer(`\`, `\\`, "&", "&amp;", "|", `\|`, "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;",
 		"`", "\\`", "[", `\[`, "]", `\]`).Replace(s)
+}
+
+// andList joins words as "a, b and c".
+func andList(words []string) string {
+	switch len(words) {
+	case 0:
+		return ""
+	case 1:
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }

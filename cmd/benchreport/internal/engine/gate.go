@@ -477,7 +477,7 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 		row.P = &p
 		tooFew := false
 		for _, w := range cmp.Warnings {
-			row.Warnings = append(row.Warnings, w.Error())
+			row.Warnings = append(row.Warnings, ourWords(w.Error()))
 			// benchmath warns "need >= N samples to detect a
 			// difference" when no outcome could be significant.
 			tooFew = tooFew || strings.HasPrefix(w.Error(), "need ")

@@ -19,6 +19,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"p":       func(r *Row) string { return FmtP(float64(r.P)) },
 	"pct":     func(x float64) string { return strconv.FormatFloat(100*x, 'g', -1, 64) },
 	"md":      MDInline,
+	"cilabel": CILabel,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -54,10 +55,7 @@ th[aria-sort="descending"] button::after { content: " ▼"; }
 <body>
 <h1>{{.R.Title}}</h1>
 {{range .FailedRuns}}<p class="alert">⚠ {{.}}</p>
-{{end}}{{range .Lead}}{{.}}{{end}}{{if .R.ByFile}}<p>Medians with {{pct .R.Confidence}}% confidence intervals. Each file is compared with the first, <code>{{.R.Baseline}}</code>:
-a ratio is a benchmark's median in the file over its median in <code>{{.R.Baseline}}</code> (below 1× is less),
-and p is the Mann–Whitney U test between the two samples (significant if p &lt; {{.R.Alpha}}; ~ means no significant difference).</p>{{else}}<p>Medians with {{pct .R.Confidence}}% confidence intervals; ratios are relative to the <code>{{.R.Baseline}}</code> {{.LabelHeader}} of the same group;
-p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~ means no significant difference).</p>{{end}}
+{{end}}{{range .Lead}}{{.}}{{end}}<p>{{md .Intro}}</p>
 {{if or .EnvKeys .EnvNote}}<h2>Environment</h2>
 {{if .EnvKeys}}<table><tr><th>key</th>{{range .R.Environment}}<th>{{.File}}</th>{{end}}</tr>
 {{range .EnvKeys}}<tr><td>{{.}}</td>{{range index $.EnvVals .}}<td>{{.}}</td>{{end}}</tr>
@@ -81,7 +79,7 @@ p is the Mann–Whitney U test against it (significant if p &lt; {{.R.Alpha}}; ~
 {{range .Charts}}<figure>{{.SVG}}</figure>
 {{end}}{{end}}
 {{range .R.Tables}}{{$t := .}}<h2>{{if $.Multi}}{{.File}}: {{end}}{{.Benchmark}} <small>{{.Unit}} ({{.Better}} is better)</small></h2>
-<table><tr><th>benchmark</th><th>{{$.LabelHeader}}</th><th>{{.Summary}}</th><th>{{pct $.R.Confidence}}% CI</th><th>vs {{$.R.Baseline}}</th><th>ratio CI</th><th>p</th><th>n</th></tr>
+<table><tr><th>benchmark</th><th>{{$.LabelHeader}}</th><th>{{.Summary}}</th><th>{{cilabel (.Levels false)}}</th><th>vs {{$.R.Baseline}}</th><th>ratio {{cilabel (.Levels true)}}</th><th>p</th><th>n</th></tr>
 {{range .Rows}}<tr{{if .Baseline}} class="base"{{end}}><td>{{.Group}}</td><td>{{.Label}}</td><td class="n">{{val .Center $t.Unit}}</td><td class="n">{{ci . $t.Unit}}</td>
 {{- if .Baseline}}<td>baseline</td><td></td><td></td>{{else if .HasBase}}<td class="n {{$.Verdict . $t.Better}}">{{if not .Significant}}~ {{end}}{{ratio . $t.Unit}}</td><td class="n">{{ratioCI .}}</td><td class="n">{{p .}}</td>{{else}}<td></td><td></td><td></td>{{end -}}
 <td class="n">{{.N}}{{if .Warnings}} <span class="warn" title="{{range .Warnings}}{{.}}; {{end}}">⚠</span>{{end}}</td></tr>
@@ -104,6 +102,7 @@ type htmlData struct {
 	FailedRuns  []string // warnings
 	Multi       bool
 	LabelHeader string
+	Intro       string // Markdown inline
 	EnvKeys     []string
 	EnvVals     map[string][]string
 	EnvNote     string
@@ -128,7 +127,7 @@ func (htmlData) ByDesignHeading() string { return byDesignHeading }
 func (htmlData) ByDesignIntro() string   { return byDesignIntro }
 
 func writeHTML(w io.Writer, rep *Report) error {
-	d := htmlData{R: rep, FailedRuns: rep.FailedRunWarnings(), Multi: len(DistinctFiles(rep)) > 1, LabelHeader: rep.labelHeader()}
+	d := htmlData{R: rep, FailedRuns: rep.FailedRunWarnings(), Multi: len(DistinctFiles(rep)) > 1, LabelHeader: rep.labelHeader(), Intro: rep.intro()}
 	var hidden []string
 	d.EnvKeys, d.EnvVals, hidden = envRows(rep)
 	d.EnvNote = hiddenEnvNote(rep, hidden)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchproc"
@@ -136,6 +137,20 @@ func ReadFiles(args []string, filter *benchproc.Filter, opts ParseOpts) (*Datase
 		}
 		data[i] = b
 	}
+	// A file given twice would be compared with itself: a report of
+	// nothing, a gate that cannot fail.
+	for i, in := range ins {
+		fi, err := os.Stat(in.Path)
+		if err != nil {
+			continue
+		}
+		for _, o := range ins[:i] {
+			if fo, err := os.Stat(o.Path); err == nil && os.SameFile(fi, fo) {
+				errs = append(errs, fmt.Errorf("%s: the same file as %s: a file compared with itself shows nothing (give two runs)", in.Path, o.Path))
+				break
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -235,6 +250,10 @@ func ParseInputs(ins []*Input, data [][]byte, filter *benchproc.Filter, opts Par
 		}
 		notRun = keepNotRun(notRun, ran, in, filter)
 		ds.NotRun = append(ds.NotRun, notRun...)
+		if in.NResults == 0 && isBinary(b) {
+			addErr(fmt.Errorf("%s: not the output of go test -bench: a binary file (give the text go test prints, e.g. go test -bench . > results.txt)", in.Path))
+			continue
+		}
 		if in.NResults == 0 {
 			msg := "no benchmark results"
 			if len(notRun) > 0 {
@@ -401,4 +420,19 @@ func Lookup(parts []KV, key string) string {
 		}
 	}
 	return ""
+}
+
+// isBinary reports whether b looks like a binary file rather than text:
+// a NUL byte, or bytes that are not UTF-8, in its first 8 KiB.
+func isBinary(b []byte) bool {
+	head := b[:min(len(b), 8<<10)]
+	if bytes.IndexByte(head, 0) >= 0 {
+		return true
+	}
+	if len(head) < len(b) { // cut: drop a character the cut may have split
+		for i := 0; i < 3 && len(head) > 0 && !utf8.Valid(head); i++ {
+			head = head[:len(head)-1]
+		}
+	}
+	return !utf8.Valid(head)
 }

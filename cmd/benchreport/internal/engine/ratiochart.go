@@ -60,6 +60,7 @@ func RatioCharts(rep *Report) ([]Chart, error) {
 			}
 		}
 		var rows []DotRow
+		var levels []float64 // the ratio intervals' confidences
 		rowIdx := map[string]int{}
 		for _, it := range its {
 			i, ok := rowIdx[it.cat]
@@ -70,6 +71,9 @@ func RatioCharts(rep *Report) ([]Chart, error) {
 			}
 			r := it.r
 			rows[i].Points[slices.Index(series, it.series)] = DotPoint{float64(r.Ratio), float64(r.RatioLo), float64(r.RatioHi)}
+			if r.RatioConfidence > 0 {
+				levels = append(levels, r.RatioConfidence)
+			}
 		}
 		base := rep.Baseline
 		what := "median"
@@ -81,7 +85,7 @@ func RatioCharts(rep *Report) ([]Chart, error) {
 		}
 		dc := DotChart{
 			Name:   "ratio-" + chartFileName(unit),
-			Title:  fmt.Sprintf("%s relative to %s (ratio of %ss, %g%% CI)", unit, base, what, 100*rep.Confidence),
+			Title:  fmt.Sprintf("%s relative to %s (ratio of %ss, %s)", unit, base, what, CILabel(levels)),
 			Unit:   "ratio",
 			Axis:   "ratio to " + base,
 			Series: series,

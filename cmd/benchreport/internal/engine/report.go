@@ -9,7 +9,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
@@ -573,7 +575,7 @@ func BuildReport(ds *Dataset, p *Projections, f *ReportOptions) (*Report, error)
 			r.P = Num(cmp.P)
 			r.Significant = cmp.P < cmp.Alpha
 			for _, w := range cmp.Warnings {
-				r.Warnings = append(r.Warnings, w.Error())
+				r.Warnings = append(r.Warnings, ourWords(w.Error()))
 			}
 		}
 		t.Rows = rows
@@ -713,4 +715,60 @@ func WriteReport(stdout io.Writer, rep *Report, f OutputOptions) error {
 		}
 	}
 	return err
+}
+
+// FmtLevel formats a confidence level to a tenth of a percent: "96.9%",
+// "95%".
+func FmtLevel(conf float64) string {
+	return strconv.FormatFloat(math.Floor(1000*conf+1e-9)/10, 'f', -1, 64) + "%"
+}
+
+// CILabel names the confidence intervals of levels: "96.9% CI" when
+// they all reach the same, "≥93.9% CI" (the least) when they differ.
+// Intervals of medians reach what their sample size allows, at least
+// the confidence asked for; those of ratios, the product of their two
+// sides'.
+func CILabel(levels []float64) string {
+	if len(levels) == 0 {
+		return "CI"
+	}
+	lo, hi := slices.Min(levels), slices.Max(levels)
+	if FmtLevel(lo) == FmtLevel(hi) {
+		return FmtLevel(lo) + " CI"
+	}
+	return "≥" + FmtLevel(lo) + " CI"
+}
+
+// Levels returns the confidence each row's interval reached, or with
+// ratio its ratio interval's (rows compared with the baseline only).
+func (t *Table) Levels(ratio bool) []float64 {
+	var out []float64
+	for _, r := range t.Rows {
+		switch {
+		case ratio && r.HasBase && !r.Baseline && r.RatioConfidence > 0:
+			out = append(out, r.RatioConfidence)
+		case !ratio && r.Confidence > 0:
+			out = append(out, r.Confidence)
+		}
+	}
+	return out
+}
+
+// levelsBySize returns, per sample size, the confidence the intervals
+// of that many samples reach, in increasing size.
+func (rep *Report) levelsBySize() (sizes []int, levels map[int]float64) {
+	levels = map[int]float64{}
+	for _, t := range rep.Tables {
+		for _, r := range t.Rows {
+			if r.Confidence <= 0 || r.N < 2 {
+				continue
+			}
+			if _, ok := levels[r.N]; !ok {
+				sizes = append(sizes, r.N)
+			}
+			levels[r.N] = max(levels[r.N], r.Confidence)
+		}
+	}
+	slices.Sort(sizes)
+	return sizes, levels
 }

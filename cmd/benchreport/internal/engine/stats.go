@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
@@ -40,10 +41,10 @@ func (o *statOpts) summarize(unit string, values []float64) *summary {
 		Summary:    sum,
 	}
 	for _, w := range s.Warnings {
-		out.warnings = append(out.warnings, w.Error())
+		out.warnings = append(out.warnings, ourWords(w.Error()))
 	}
 	for _, w := range sum.Warnings {
-		out.warnings = append(out.warnings, w.Error())
+		out.warnings = append(out.warnings, ourWords(w.Error()))
 	}
 	if IsCountUnit(unit) {
 		// Allocation counts are usually constant; benchmath's
@@ -155,3 +156,7 @@ func pctString(x float64) string {
 	}
 	return fmt.Sprintf("%+.2f%%", 100*x)
 }
+
+// ourWords puts a message of x/perf's in the report's words: "≥" for
+// ">=", as the report's own messages say it.
+func ourWords(s string) string { return strings.ReplaceAll(s, ">=", "≥") }

@@ -25,7 +25,6 @@ func makeCharts(rep *engine.Report) ([]engine.Chart, error) {
 		return err
 	}
 	files := engine.DistinctFiles(rep)
-	ci := fmt.Sprintf("%g%% CI", 100*rep.Confidence)
 	for fi, file := range files {
 		suffix, prefix := "", ""
 		if len(files) > 1 {
@@ -36,7 +35,7 @@ func makeCharts(rep *engine.Report) ([]engine.Chart, error) {
 			if t == nil {
 				continue
 			}
-			title := fmt.Sprintf("%s%s cost relative to %s, by op (sec/op, %s)", prefix, bench, rep.Baseline, ci)
+			title := fmt.Sprintf("%s%s cost relative to %s, by op (sec/op, %s)", prefix, bench, rep.Baseline, engine.CILabel(t.Levels(true)))
 			if err := add(ratioChart(t, lowerName(bench)+"-ratio"+suffix, title, rep.Baseline)); err != nil {
 				return nil, err
 			}
@@ -53,14 +52,14 @@ func makeCharts(rep *engine.Report) ([]engine.Chart, error) {
 				if len(ops) > 1 || op != "" {
 					name, what = "payload-"+op+suffix, "Payload cost of "+op
 				}
-				title := fmt.Sprintf("%s%s per backend, by size (sec/op, %s)", prefix, what, ci)
+				title := fmt.Sprintf("%s%s per backend, by size (sec/op, %s)", prefix, what, engine.CILabel(t.Levels(false)))
 				if err := add(payloadChart(t, op, name, title)); err != nil {
 					return nil, err
 				}
 			}
 		}
 		if t := engine.FindTable(rep, file, "Setup", "sec/op"); t != nil {
-			title := fmt.Sprintf("%sSetup phases per backend (sec/op, %s)", prefix, ci)
+			title := fmt.Sprintf("%sSetup phases per backend (sec/op, %s)", prefix, engine.CILabel(t.Levels(false)))
 			if err := add(setupChart(t, "setup"+suffix, title)); err != nil {
 				return nil, err
 			}
@@ -237,9 +236,8 @@ func eventCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Char
 		}
 		return err
 	}
-	ci := fmt.Sprintf("%g%% CI", 100*rep.Confidence)
 	if t := engine.FindTable(rep, file, "Event", "sec/op"); t != nil {
-		title := fmt.Sprintf("%sEvent round trip per backend and transport, by shape (sec/op, %s)", prefix, ci)
+		title := fmt.Sprintf("%sEvent round trip per backend and transport, by shape (sec/op, %s)", prefix, engine.CILabel(t.Levels(false)))
 		d := newDots("event"+suffix, title, "sec/op", "sec/op")
 		for _, r := range t.Rows {
 			d.put(evLabel(r), engine.NonEmpty(r.Key("shape"), r.Group), center(r))
@@ -254,7 +252,7 @@ func eventCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Char
 		}
 	}
 	if t := engine.FindTable(rep, file, "Pipeline", "events/s"); t != nil {
-		title := fmt.Sprintf("%sPipeline throughput per backend, by transport (events/s, %s)", prefix, ci)
+		title := fmt.Sprintf("%sPipeline throughput per backend, by transport (events/s, %s)", prefix, engine.CILabel(t.Levels(false)))
 		d := newDots("pipeline"+suffix, title, "events/s", "events/s (more is better)")
 		for _, r := range t.Rows {
 			d.put(backendOf(r), engine.NonEmpty(r.Key("transport"), r.Group), center(r))
@@ -269,7 +267,7 @@ func eventCharts(rep *engine.Report, file, prefix, suffix string) ([]engine.Char
 		}
 	}
 	if t := engine.FindTable(rep, file, "Callback", "sec/callback"); t != nil {
-		title := fmt.Sprintf("%sOne host callback per backend (sec/callback, %s)", prefix, ci)
+		title := fmt.Sprintf("%sOne host callback per backend (sec/callback, %s)", prefix, engine.CILabel(t.Levels(false)))
 		d := newDots("callback"+suffix, title, "sec/callback", "sec/callback")
 		for _, r := range t.Rows {
 			d.put(evLabel(r), "", center(r))

@@ -2,7 +2,6 @@ package plugbench
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
@@ -58,9 +57,9 @@ func notRunFindings(rep *engine.Report, dead map[string][]string) []string {
 // bound (see ratio), hence "≥" unless it reaches 95%.
 func ciPct(conf float64) string {
 	if conf >= 0.95 {
-		return fmt.Sprintf("%.0f%%", math.Floor(100*conf))
+		return engine.FmtLevel(conf)
 	}
-	return fmt.Sprintf("≥%.0f%%", math.Floor(100*conf))
+	return "≥" + engine.FmtLevel(conf)
 }
 
 // forEachGroup calls f with each run of rows of the same group.
