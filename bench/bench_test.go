@@ -500,6 +500,7 @@ func BenchmarkCall(b *testing.B) {
 
 func benchCall(b *testing.B, op string, p backends.Plugin) {
 	b.ReportAllocs()
+	defer reportSlowWaits(b, p)()
 	switch op {
 	case "min":
 		var r int32
@@ -526,6 +527,34 @@ func benchCall(b *testing.B, op string, p backends.Plugin) {
 		}
 	default:
 		b.Fatalf("unknown op %q", op)
+	}
+}
+
+// doorbell is an instance on shm's shared-memory channel, which counts
+// the replies it had to yield its CPU or sleep for.
+type doorbell interface {
+	DoorbellWaits() (waits, slow uint64, ok bool)
+}
+
+// reportSlowWaits starts counting p's slow waits, if it has a doorbell,
+// and returns what reports, after the loop, the share of the row's round
+// trips that were slow (slow-waits): a row measured while the host and
+// the plugin did not each have a free core is the fallback's, and the
+// report says so.
+func reportSlowWaits(b *testing.B, p backends.Plugin) func() {
+	d, ok := p.(doorbell)
+	if !ok {
+		return func() {}
+	}
+	w0, s0, ok := d.DoorbellWaits()
+	if !ok {
+		return func() {}
+	}
+	return func() {
+		w1, s1, _ := d.DoorbellWaits()
+		if w1 > w0 {
+			b.ReportMetric(float64(s1-s0)/float64(w1-w0), "slow-waits")
+		}
 	}
 }
 

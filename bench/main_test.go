@@ -269,6 +269,10 @@ var units = []string{
 	"child-B/instance better=lower",
 	"artifact-B better=lower assume=exact",
 	"peak-B better=lower",
+	// The share of a row's round trips whose reply the host had to yield
+	// its CPU or sleep for (shm's doorbell): a row where the two sides did
+	// not each have a core measured the fallback, not the spinning path.
+	"slow-waits better=lower",
 }
 
 // commit names the source measured: git's HEAD, "-dirty" when the tree has

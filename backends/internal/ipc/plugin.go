@@ -261,6 +261,18 @@ func (p *Plugin) Pid() int {
 	return p.ch.proc().cmd.Process.Pid
 }
 
+// DoorbellWaits returns, for an instance on the shared-memory channel,
+// how many replies it waited for and how many of them it had to yield
+// its CPU or sleep for (the plugin's reply did not come while it spun:
+// the two sides did not each have a core), and ok; ok is false on
+// another channel.
+func (p *Plugin) DoorbellWaits() (waits, slow uint64, ok bool) {
+	if p.sh == nil {
+		return 0, 0, false
+	}
+	return p.sh.waits, p.sh.slow, true
+}
+
 // Min sends the min op.
 func (p *Plugin) Min(a, b int32) (int32, error) {
 	r, _, err := p.do(cabi.SymMin, opMin, int64(a), int64(b), nil, nil)

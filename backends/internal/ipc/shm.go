@@ -57,9 +57,13 @@ type shmChan struct {
 	csleep *uint32
 	hsleep *uint32
 	seen   uint32 // the last value of resp seen
-	emit   func(int64) int64
-	last   []byte
-	closed sync.Once
+	// waits counts the replies waited for, slow those the host had to
+	// yield its CPU or sleep for: the plugin's reply did not come while
+	// it spun, because the two sides did not each have a core.
+	waits, slow uint64
+	emit        func(int64) int64
+	last        []byte
+	closed      sync.Once
 }
 
 // Spin and sleep bounds of the host's wait: it spins on the doorbell for
@@ -145,9 +149,14 @@ func (s *shmChan) ring(op uint8, a, b int64, n int) {
 // wait waits for the plugin's next reply, or its death.
 func (s *shmChan) wait() error {
 	var start time.Time // of the spin; zero until the first look at the clock
+	s.waits++
+	slow := false
 	for i := 1; ; i++ {
 		if v := atomic.LoadUint32(s.resp); v != s.seen {
 			s.seen = v
+			if slow {
+				s.slow++
+			}
 			return nil
 		}
 		if s.c.dead.Load() {
@@ -166,9 +175,11 @@ func (s *shmChan) wait() error {
 		case d < spinFor:
 			// The plugin may be waiting for this very CPU (a loaded
 			// machine): let it run.
+			slow = true
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 			continue
 		}
+		slow = true
 		atomic.StoreUint32(s.hsleep, 1)
 		if atomic.LoadUint32(s.resp) == s.seen && !s.c.dead.Load() {
 			futex(s.resp, futexWait, s.seen, sleepSlice)

@@ -522,6 +522,9 @@ func BuildReport(ds *Dataset, p *Projections, f *ReportOptions) (*Report, error)
 			if r.N < f.MinSamples {
 				r.Warnings = append(r.Warnings, fmt.Sprintf("only %d samples (want ≥ %d)", r.N, f.MinSamples))
 			}
+			if w := r.Spread(); w > SpreadLimit {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("samples spread widely: the interval's ends are %.1f× apart", w))
+			}
 			if len(c.residues) > 1 {
 				var names []string
 				for _, fld := range benchproc.NonSingularFields(c.residues) {
@@ -771,4 +774,20 @@ func (rep *Report) levelsBySize() (sizes []int, levels map[int]float64) {
 	}
 	slices.Sort(sizes)
 	return sizes, levels
+}
+
+// SpreadLimit is how far apart a row's interval's ends may be, as a
+// ratio, before the report marks its figure as suspect: past it, the
+// samples disagree more than the machine's noise makes them on a quiet
+// day (a full run's rows here: 3 of 975 past 3×; a 1 ms quick run on a
+// busy machine: one in ten).
+const SpreadLimit = 3
+
+// Spread is how many times its lower end the interval's upper end is,
+// for a positive sample; 1 otherwise.
+func (r *Row) Spread() float64 {
+	if r.Lo > 0 && r.Hi > r.Lo {
+		return float64(r.Hi) / float64(r.Lo)
+	}
+	return 1
 }

@@ -109,7 +109,8 @@ const chooseLegend = "Worst fault and bad plugin, from the mildest: error: an er
 	"restart: the host is fine but gets no working plugin again without a new process; " +
 	"loader locked: nothing loads in the process again until it restarts; " +
 	"host freezes: the host stops at its next garbage collection, for good; host dies: the host process is killed. " +
-	"(k of N): seen in k of the cell's N trials, the others milder. " +
+	"(k of N): seen in k of the cell's N trials, the others milder. ⚠: a figure the report doubts, and why on hover " +
+	"(shm's doorbell falling back to sleeping, samples spread widely, or a call far dearer than the same mechanism's to its other guest). " +
 	"– : the backend has no such row (no faulty GUEST: the fault table has this backend's faults with its other guests); n/a (skipped), n/a (failed): its row did not run " +
 	"(see “Rows that did not run”); ? : the data does not say."
 
@@ -227,7 +228,7 @@ func (c *chooser) row(b, f string) ChoiceRow {
 	cells := []ChoiceCell{
 		{Text: label},
 		c.safetyCell(b, f, faults),
-		c.timeCell("Call", "sec/op", b, f, true, kv{"op", "min"}),
+		c.otherGuest(c.timeCell("Call", "sec/op", b, f, true, kv{"op", "min"}), b, f),
 		c.timeCell("Callback", "sec/callback", b, f, true),
 		c.timeCell("Payload", "sec/op", b, f, true, kv{"op", "sum"}, kv{"size", "1MiB"}),
 		c.eventCell(b, f),
@@ -312,8 +313,86 @@ func (c *chooser) timeCell(bench, unit, b, f string, ratio bool, keys ...kv) Cho
 	if ratio {
 		s = withRatio(s, r)
 	}
-	return ChoiceCell{Text: s, Value: value(float64(r.Center))}
+	return c.markSuspect(ChoiceCell{Text: s, Value: value(float64(r.Center))}, bench, r, b, f, keys...)
 }
+
+// suspectMark follows a figure the report does not trust; the cell's
+// note (on hover, and in the legend's words) says why.
+const suspectMark = " ⚠"
+
+// slowWaitsLimit is the share of slow round trips past which an shm
+// row measured its fallback: a slow one costs microseconds, forty
+// times a spinning one, so a twentieth of them moves the median.
+const slowWaitsLimit = 0.05
+
+// markSuspect marks cell, the figure of row r (benchmark bench, backend
+// b, fixture f), when the report has reason to doubt it: shm's doorbell
+// had to yield or sleep for its replies (the suite counts them:
+// slow-waits), or its samples spread widely. The reasons go in the
+// cell's note.
+func (c *chooser) markSuspect(cell ChoiceCell, bench string, r *engine.Row, b, f string, keys ...kv) ChoiceCell {
+	var why []string
+	for _, sw := range c.find(bench, "slow-waits", b, f, keys...) {
+		if float64(sw.Center) >= slowWaitsLimit {
+			why = append(why, fmt.Sprintf("the host had to yield its CPU or sleep for %.0f%% of the replies: "+
+				"it and the plugin did not each have a free core, so this is the doorbell's fallback, not its spinning path "+
+				"(RATIONALE: Why does the shared-memory doorbell spin, then yield, then sleep?)", 100*float64(sw.Center)))
+			break
+		}
+	}
+	if w := r.Spread(); w > engine.SpreadLimit {
+		why = append(why, fmt.Sprintf("its samples spread widely: the interval is %s – %s, %.1f× apart (a busy machine?)",
+			fmtSeconds(float64(r.Lo)), fmtSeconds(float64(r.Hi)), w))
+	}
+	return suspect(cell, why...)
+}
+
+// suspect marks cell with the reasons given, if any.
+func suspect(cell ChoiceCell, why ...string) ChoiceCell {
+	if len(why) == 0 {
+		return cell
+	}
+	if !strings.HasSuffix(cell.Text, suspectMark) {
+		cell.Text += suspectMark
+	}
+	switch {
+	case strings.HasPrefix(cell.Note, "⚠ "): // marked before: more reasons
+		cell.Note += "; " + strings.Join(why, "; ")
+	case cell.Note != "":
+		cell.Note = "⚠ " + strings.Join(why, "; ") + ". " + cell.Note
+	default:
+		cell.Note = "⚠ " + strings.Join(why, "; ")
+	}
+	return cell
+}
+
+// otherGuest marks a backend's call that is far dearer than the same
+// mechanism's call to another guest: a mechanism's guests cost within
+// a few times of each other everywhere in this suite, so more says
+// the row measured something else (shm's fallback on a busy machine:
+// 7.59 µs against 240 ns).
+func (c *chooser) otherGuest(cell ChoiceCell, b, f string) ChoiceCell {
+	if cell.Value == nil {
+		return cell
+	}
+	for _, other := range c.fixtures[b] {
+		if other == f {
+			continue
+		}
+		rows := c.find("Call", "sec/op", b, other, kv{"op", "min"})
+		if len(rows) == 0 || !(rows[0].Center > 0) {
+			continue
+		}
+		if x := *cell.Value / float64(rows[0].Center); x > otherGuestLimit {
+			return suspect(cell, fmt.Sprintf("%.0f× the same mechanism's call to its %s guest (%s)", x, other, fmtSeconds(float64(rows[0].Center))))
+		}
+	}
+	return cell
+}
+
+// otherGuestLimit is how many times dearer than another guest's a
+// mechanism's call may be before the report doubts it.
+const otherGuestLimit = 3
 
 // typicalShape is the event shape the table quotes: "typical", or the
 // middle shape of the data.

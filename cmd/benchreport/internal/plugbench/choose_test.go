@@ -368,3 +368,41 @@ func TestGlance(t *testing.T) {
 		}
 	}
 }
+
+// TestChooseSuspect checks the marks on figures the report doubts, each
+// with its reason on hover: shm's call whose replies the host had to
+// sleep for (the suite's slow-waits), which is also far dearer than the
+// same mechanism's call to its other guest; a row whose samples spread
+// widely; and nothing on a figure with no reason.
+func TestChooseSuspect(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("goos: linux\ngoarch: amd64\nUnit slow-waits better=lower\nUnit ns/callback better=lower\n")
+	for i := range 6 {
+		f := 1 + float64(i)/100
+		fmt.Fprintf(&b, "BenchmarkCall/op=min/backend=static/fixture=builtin-2 1000 %g ns/op\n", 2*f)
+		fmt.Fprintf(&b, "BenchmarkCall/op=min/backend=shm/fixture=c-2 1000 %g ns/op %g slow-waits\n", 7600*f, 0.9)
+		fmt.Fprintf(&b, "BenchmarkCall/op=min/backend=shm/fixture=go-2 1000 %g ns/op %g slow-waits\n", 240*f, 0.001)
+		fmt.Fprintf(&b, "BenchmarkCallback/backend=static/fixture=builtin-2 1000 %g ns/callback\n", 2*f)
+		// The callback's samples: 100 ns, then a burst of load.
+		fmt.Fprintf(&b, "BenchmarkCallback/backend=shm/fixture=go-2 1000 %g ns/callback\n", []float64{100, 100, 110, 900, 1000, 1200}[i])
+	}
+	path := filepath.Join(t.TempDir(), "suspect.txt")
+	if err := os.WriteFile(path, []byte(b.String()), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	got := cells(chooseTable(report(t, path), nil))
+	c := got["shm (c)"]["call"]
+	if !strings.HasSuffix(c.Text, " ⚠") || !strings.Contains(c.Note, "yield its CPU or sleep for 90% of the replies") ||
+		!strings.Contains(c.Note, "32× the same mechanism's call to its go guest (246 ns)") || strings.Contains(c.Note, "⚠ ⚠") {
+		t.Errorf("shm (c)'s call: %+v, want marked, for its slow waits and against its go guest", c)
+	}
+	if c := got["shm (go)"]["call"]; strings.Contains(c.Text, "⚠") || c.Note != "" {
+		t.Errorf("shm (go)'s call: %+v, want no mark", c)
+	}
+	if c := got["shm (go)"]["callback"]; !strings.HasSuffix(c.Text, " ⚠") || !strings.Contains(c.Note, "its samples spread widely") {
+		t.Errorf("shm (go)'s callback: %+v, want marked for its spread", c)
+	}
+	if c := got["static (builtin)"]["call"]; strings.Contains(c.Text, "⚠") {
+		t.Errorf("static's call: %+v, want no mark", c)
+	}
+}
