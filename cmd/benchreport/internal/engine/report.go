@@ -637,7 +637,7 @@ func isSubset(a, b []KV) bool {
 }
 
 func fileTag(file string, n int) string {
-	if n <= 1 {
+	if n <= 1 || file == "" { // a table of several files (by file) names them in its rows
 		return ""
 	}
 	return file + ": "
