@@ -99,7 +99,9 @@ type Module interface {
 	Path() string
 	// Instantiate makes a new instance with its own state.
 	Instantiate(ctx context.Context, opts ...Option) (Plugin, error)
-	// Close unloads the module. Close every instance first.
+	// Close unloads the module. Close every instance first: while one is
+	// open, Close fails with an error matching ErrInstancesOpen and the
+	// module stays loaded. Close twice is harmless.
 	Close(ctx context.Context) error
 }
 
@@ -187,6 +189,9 @@ var (
 	ErrNoInterrupt = errors.New("cannot interrupt a running plugin")
 	// ErrMemoryLimit: the guest asked for more memory than its limit.
 	ErrMemoryLimit = errors.New("memory limit reached")
+	// ErrInstancesOpen: Module.Close while instances of the module are
+	// still open. The module stays loaded; close them first.
+	ErrInstancesOpen = errors.New("instances still open")
 	// ErrCrashed: loading the plugin killed the process that loaded it,
 	// a child process the host ran for the purpose (a native backend's
 	// probe), so that the host's own process was never touched.
@@ -356,6 +361,12 @@ func Process(c EventConn, in, out *event.Event) (keep bool, err error) {
 // backend and the call, and matches ErrClosed.
 func Closed(backend, call string) error {
 	return fmt.Errorf("%s: %s: %w", backend, call, ErrClosed)
+}
+
+// InstancesOpen returns the error of Module.Close while n instances of the
+// module at path are open: an *Error that matches ErrInstancesOpen.
+func InstancesOpen(backend, path string, n int) error {
+	return &Error{Backend: backend, Path: path, Err: fmt.Errorf("close: %w (%d)", ErrInstancesOpen, n)}
 }
 
 // NoInterrupt returns the error of a backend that cannot bound a call: it

@@ -193,7 +193,7 @@ func (m *module) Close(context.Context) error {
 		return nil
 	}
 	if m.instances > 0 {
-		return &backends.Error{Backend: Name, Path: m.path, Err: fmt.Errorf("close with %d instances open", m.instances)}
+		return backends.InstancesOpen(Name, m.path, m.instances)
 	}
 	err := purego.Dlclose(m.handle)
 	m.handle = 0

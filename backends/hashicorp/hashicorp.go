@@ -423,7 +423,7 @@ func (m *module) Close(context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.instances > 0 {
-		return m.fail("", fmt.Errorf("close with %d instances open", m.instances))
+		return backends.InstancesOpen(m.b.name, m.path, m.instances)
 	}
 	m.closed = true
 	if m.spare != nil {

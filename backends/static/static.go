@@ -103,7 +103,7 @@ func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backen
 // are open.
 func (m *module) Close(context.Context) error {
 	if n := m.instances.Load(); n > 0 {
-		return &backends.Error{Backend: Name, Path: m.path, Err: fmt.Errorf("close with %d instances open", n)}
+		return backends.InstancesOpen(Name, m.path, int(n))
 	}
 	m.closed = true
 	return nil

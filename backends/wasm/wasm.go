@@ -444,7 +444,7 @@ func (m *module) Close(ctx context.Context) error {
 		return nil
 	}
 	if m.instances > 0 {
-		return m.fail("", fmt.Errorf("close with %d instances open", m.instances))
+		return backends.InstancesOpen(m.b.name, m.path, m.instances)
 	}
 	m.closed = true
 	if err := m.cm.Close(ctx); err != nil {

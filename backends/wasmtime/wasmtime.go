@@ -577,7 +577,7 @@ func (m *module) Close(ctx context.Context) error {
 		return nil
 	}
 	if m.instances > 0 {
-		return m.fail("", fmt.Errorf("close with %d instances open", m.instances))
+		return backends.InstancesOpen(Name, m.path, m.instances)
 	}
 	m.closed = true
 	m.b.drop(m.wm)
