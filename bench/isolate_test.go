@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -272,7 +273,7 @@ func TestIsolation(t *testing.T) {
 				t.Fatal("an isolated target's row ran in the parent process")
 			}
 			_, mod := open(t, u)
-			conform(t, instance(t, mod), minCases, accumulateCases, bufferCases[:8])
+			backendstest.Answers(t, instance(t, mod), minCases, accumulateCases, bufferCases[:8])
 		})
 	})
 	t.Run("crash", func(t *testing.T) {

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"runtime"
@@ -38,44 +39,11 @@ func allBytes() []byte {
 	return b
 }
 
-// conform checks that p answers every call on the given inputs exactly as
-// the static plugin does.
-func conform(t *testing.T, p backends.Plugin, mins [][2]int32, accs []int64, bufs [][]byte) {
-	t.Helper()
-	ref := reference()
-	for _, c := range mins {
-		got, err := p.Min(c[0], c[1])
-		want, _ := ref.Min(c[0], c[1])
-		if err != nil || got != want {
-			t.Errorf("min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
-		}
-	}
-	for _, x := range accs {
-		got, err := p.Accumulate(x)
-		want, _ := ref.Accumulate(x)
-		if err != nil || got != want {
-			t.Errorf("accumulate(%d) = %d, %v; want %d", x, got, err, want)
-		}
-	}
-	for _, buf := range bufs {
-		got, err := p.Sum(buf)
-		want, _ := ref.Sum(buf)
-		if err != nil || got != want {
-			t.Errorf("sum of %d bytes = %d, %v; want %d", len(buf), got, err, want)
-		}
-		up, wantUp := bytes.Clone(buf), bytes.Clone(buf)
-		ref.Upper(wantUp)
-		if err := p.Upper(up); err != nil || !bytes.Equal(up, wantUp) {
-			t.Errorf("upper of %d bytes: err %v, equal to static's: %v", len(buf), err, bytes.Equal(up, wantUp))
-		}
-	}
-}
-
 // TestConformance runs the edge table through every backend and fixture.
 func TestConformance(t *testing.T) {
 	forTargets(t, func(t *testing.T, tg Target) {
 		_, mod := open(t, tg)
-		conform(t, instance(t, mod), minCases, accumulateCases, bufferCases)
+		backendstest.Answers(t, instance(t, mod), minCases, accumulateCases, bufferCases)
 	})
 }
 
@@ -158,9 +126,9 @@ func testSetup(t *testing.T, tg Target, mode CacheMode) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conform(t, p, minCases[:2], accumulateCases[:2], bufferCases[:7])
-		if err := mod.Close(ctx); err == nil {
-			t.Fatal("module closed with an instance open")
+		backendstest.Answers(t, p, minCases[:2], accumulateCases[:2], bufferCases[:7])
+		if err := mod.Close(ctx); !errors.Is(err, backends.ErrInstancesOpen) {
+			t.Fatalf("module Close with an instance open: %v, want ErrInstancesOpen", err)
 		}
 		if err := p.Close(ctx); err != nil {
 			t.Fatal(err)
@@ -236,7 +204,7 @@ func TestCall(t *testing.T) {
 				p := instance(t, mod)
 				switch op {
 				case "min":
-					conform(t, p, minCases, nil, nil)
+					backendstest.Answers(t, p, minCases, nil, nil)
 				case "accumulate":
 					for i := int64(1); i <= 1000; i++ {
 						if got, err := p.Accumulate(accX); err != nil || got != accX*i {
@@ -261,7 +229,7 @@ func TestPayload(t *testing.T) {
 					for range 2 {
 						buf := payload(size.n)
 						if op == "sum" {
-							conform(t, p, nil, nil, [][]byte{buf})
+							backendstest.Answers(t, p, nil, nil, [][]byte{buf})
 							continue
 						}
 						want := bytes.Clone(buf)

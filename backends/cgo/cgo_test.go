@@ -3,11 +3,9 @@
 package cgo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +21,6 @@ import (
 	"github.com/plugbench/plugbench/backends/dlopen"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/internal/cabi/cabitest"
-	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -87,6 +84,8 @@ func open(tb testing.TB, be backends.Backend, opts ...backends.Option) backends.
 
 func TestLoadErrors(t *testing.T) { cabitest.LoadErrors(t, Backend(), IsMapped) }
 
+// TestIdentity checks that cgo reads the artifact's identity as the dlopen
+// backend does.
 func TestIdentity(t *testing.T) {
 	so := fixture(t)
 	ctx := context.Background()
@@ -95,10 +94,6 @@ func TestIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mod.Close(ctx)
-	if id := mod.Identity(); id.Backend != "dlopen" || id.Lang != "c" || mod.Path() != so {
-		t.Errorf("identity %+v, path %s", id, mod.Path())
-	}
-	// The artifact's own identity, as the dlopen backend reads it.
 	dmod, err := dlopen.Backend().Load(ctx, so)
 	if err != nil {
 		t.Fatal(err)
@@ -111,45 +106,9 @@ func TestIdentity(t *testing.T) {
 
 func TestCloseUnmaps(t *testing.T) { cabitest.CloseUnmaps(t, Backend(), IsMapped) }
 
-// TestCalls checks every call against the static backend, bit for bit,
-// with empty and nil payloads among them.
-func TestCalls(t *testing.T) {
-	p := open(t, Backend())
-	ref := static.NewPlugin(nil)
-	for _, c := range [][2]int32{{3, 4}, {0, 0}, {-1, 1}, {1, -1}, {math.MinInt32, math.MaxInt32}, {math.MaxInt32, math.MinInt32}} {
-		got, err := p.Min(c[0], c[1])
-		want, _ := ref.Min(c[0], c[1])
-		if err != nil || got != want {
-			t.Errorf("min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
-		}
-	}
-	for _, x := range []int64{7, 0, -1, math.MaxInt64, 1, math.MinInt64, math.MinInt64, -1, 42} {
-		got, err := p.Accumulate(x)
-		want, _ := ref.Accumulate(x)
-		if err != nil || got != want {
-			t.Errorf("accumulate(%d) = %d, %v; want %d", x, got, err, want)
-		}
-	}
-	all := make([]byte, 256)
-	for i := range all {
-		all[i] = byte(i)
-	}
-	big := bytes.Repeat([]byte("aZ{`\x80"), 1<<18)
-	for _, b := range [][]byte{nil, {}, {0}, {'a'}, {'z' + 1}, {'a' - 1}, []byte("Hello, World!"), all, big, all[3:3]} {
-		got, err := p.Sum(b)
-		want, _ := ref.Sum(b)
-		if err != nil || got != want {
-			t.Errorf("sum(%d bytes) = %d, %v; want %d", len(b), got, err, want)
-		}
-		g, w := slices.Clone(b), slices.Clone(b)
-		if err := p.Upper(g); err != nil {
-			t.Fatal(err)
-		}
-		ref.Upper(w)
-		if !bytes.Equal(g, w) {
-			t.Errorf("upper(%.20q) = %.20q, want %.20q", b, g, w)
-		}
-	}
+// TestBackend checks the contract with backendstest's kit.
+func TestBackend(t *testing.T) {
+	backendstest.TestBackend(t, backendstest.Kit{Backend: Backend(), Guests: map[string]string{"c": fixture(t)}, BuiltFor: dlopen.Name})
 }
 
 // TestCallsOnStack passes payloads that live on the caller's stack: cgo
@@ -169,50 +128,15 @@ func TestCallsOnStack(t *testing.T) {
 	}
 }
 
-func TestCallback(t *testing.T) {
-	p := open(t, Backend(), backends.WithEmit(func(v int64) int64 { return 3*v + 1 }))
-	q := open(t, Backend(), backends.WithEmit(func(v int64) int64 { return -v }))
-	ref := static.NewPlugin(func(v int64) int64 { return 3*v + 1 })
-	for _, k := range []int32{0, 1, 7, 1000} {
-		got, err := p.(backends.Caller).Callback(k)
-		want, _ := ref.Callback(k)
-		if err != nil || got != want {
-			t.Errorf("callback(%d) = %d, %v; want %d", k, got, err, want)
-		}
-		// Each instance calls its own function.
-		if got, _ := q.(backends.Caller).Callback(k); got != -int64(k)*int64(k-1)/2 {
-			t.Errorf("the second instance: callback(%d) = %d", k, got)
-		}
-	}
-	none := open(t, Backend())
-	if _, err := none.(backends.Caller).Callback(3); !errors.Is(err, backends.ErrNoHost) {
-		t.Errorf("callback without a host: %v, want ErrNoHost", err)
-	}
-}
-
-// TestEvents runs every shape, and the edge cases, through every
-// transport, against event.Process and against the dlopen backend's
-// connection (the same answers and the same Moved).
-func TestEvents(t *testing.T) {
+// TestEventsLikeDlopen checks that cgo's connections answer as the dlopen
+// backend's, moving the same bytes (backendstest's kit checks the answers
+// themselves).
+func TestEventsLikeDlopen(t *testing.T) {
 	p := open(t, Backend()).(*Plugin)
 	d := open(t, dlopen.Backend()).(backends.EventPlugin)
 	if got, want := p.Transports(), d.Transports(); !slices.Equal(got, want) {
 		t.Fatalf("transports %v, dlopen offers %v", got, want)
 	}
-	var inputs []*event.Event
-	for _, s := range event.Shapes {
-		e, err := event.Shape(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, e)
-	}
-	inputs = append(inputs,
-		&event.Event{}, // nothing at all
-		&event.Event{Tags: []string{"a", "drop"}},                                // dropped by a tag
-		&event.Event{Fields: []event.Field{event.StringField("level", "debug")}}, // dropped by level
-		&event.Event{Origin: strings.Repeat("o", event.MaxString), Fields: []event.Field{event.ListField("l"), event.IntField("count", -1), event.BoolField("b", true)}},
-	)
 	for _, tr := range p.Transports() {
 		t.Run("transport="+string(tr), func(t *testing.T) {
 			c, err := p.Events(tr)
@@ -223,40 +147,18 @@ func TestEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, in := range inputs {
-				var got, want, dgot event.Event
+			for i, in := range backendstest.Events(20) {
+				var got, dgot event.Event
 				keep, err := backends.Process(c, in, &got)
-				if err != nil {
-					t.Fatalf("input %d: %v", i, err)
-				}
-				wkeep, _ := event.Process(in, &want)
-				if keep != wkeep || keep && !event.Equal(&got, &want) {
-					t.Errorf("input %d: keep %v, %+v; want %v, %+v", i, keep, got, wkeep, want)
-				}
-				if _, err := backends.Process(dc, in, &dgot); err != nil {
-					t.Fatal(err)
+				dkeep, derr := backends.Process(dc, in, &dgot)
+				if err != nil || derr != nil || keep != dkeep || keep && !event.Equal(&got, &dgot) {
+					t.Errorf("input %d: keep %v, %v, %s; dlopen: keep %v, %v", i, keep, err, event.Diff(&got, &dgot), dkeep, derr)
 				}
 				if c.Moved() != dc.Moved() {
 					t.Errorf("input %d: moved %d bytes, dlopen %d", i, c.Moved(), dc.Moved())
 				}
 			}
-			// Beyond a limit: refused by Encode or by the plugin, never a crash.
-			bad := []*event.Event{
-				{Origin: strings.Repeat("x", event.MaxString+1)},
-				{Tags: make([]string, event.MaxTags+1)},
-				{Fields: []event.Field{event.FloatField("nan", math.NaN())}},
-				{Fields: []event.Field{event.ListField("l", make([]int64, event.MaxList+1)...)}},
-			}
-			for i, in := range bad {
-				var out event.Event
-				if _, err := backends.Process(c, in, &out); err == nil {
-					t.Errorf("bad input %d: no error", i)
-				}
-			}
 		})
-	}
-	if _, err := p.Events(event.Value); !errors.Is(err, backends.ErrMissingExport) {
-		t.Errorf("Events(value): %v, want ErrMissingExport", err)
 	}
 }
 
@@ -323,7 +225,8 @@ func TestAllocs(t *testing.T) {
 	}
 }
 
-// TestFaults checks the # Faults contract of package backends.
+// TestFaults checks the # Faults contract of package backends that cgo
+// keeps by refusing: a call in the host's own thread cannot be bounded.
 func TestFaults(t *testing.T) {
 	ctx := context.Background()
 	mod, err := Backend().Load(ctx, fixture(t))
@@ -333,57 +236,6 @@ func TestFaults(t *testing.T) {
 	defer mod.Close(ctx)
 	if _, err := mod.Instantiate(ctx, backends.WithCallTimeout(time.Second)); !errors.Is(err, backends.ErrNoInterrupt) {
 		t.Errorf("WithCallTimeout: %v, want ErrNoInterrupt", err)
-	}
-	p, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := p.(backends.EventPlugin)
-	in, _ := event.Shape("typical")
-	var conns []backends.EventConn
-	for _, tr := range ep.Transports() {
-		c, err := ep.Events(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Encode(in); err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
-	if err := mod.Close(ctx); err == nil {
-		t.Fatal("module closed with an instance open")
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatalf("a second Close: %v", err)
-	}
-	check := func(call string, err error) {
-		t.Helper()
-		if !errors.Is(err, backends.ErrClosed) || !strings.HasPrefix(err.Error(), Name+": ") {
-			t.Errorf("%s after Close: %v, want a cgo error matching ErrClosed", call, err)
-		}
-	}
-	_, err = p.Min(1, 2)
-	check("Min", err)
-	_, err = p.Accumulate(1)
-	check("Accumulate", err)
-	_, err = p.Sum([]byte("abc"))
-	check("Sum", err)
-	check("Upper", p.Upper([]byte("abc")))
-	_, err = p.(backends.Caller).Callback(3)
-	check("Callback", err)
-	_, err = ep.Events(event.JSON)
-	check("Events", err)
-	for i, c := range conns {
-		_, err := c.Call()
-		check(fmt.Sprintf("connection %d: Call", i), err)
-		check(fmt.Sprintf("connection %d: Encode or Decode", i), errors.Join(c.Encode(in), c.Decode(new(event.Event))))
-	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
-	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -115,215 +114,44 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-func TestIdentity(t *testing.T) {
-	mod := load(t, newBackend(t, Config{}), guest(t))
-	id := mod.Identity()
-	if id.Lang != "c" || id.Backend != BuiltFor || !strings.HasPrefix(id.Toolchain, "clang-") || strings.Contains(id.Raw, "fault") {
-		t.Errorf("identity %+v", id)
-	}
-	t.Logf("identity %q", id.Raw)
-}
-
-func TestCalls(t *testing.T) {
+// TestBackend checks the contract with backendstest's kit, on both of
+// the backend's configurations.
+func TestBackend(t *testing.T) {
 	for _, interruptible := range []bool{false, true} {
 		be := newBackend(t, Config{Interruptible: interruptible})
-		t.Run(be.Name(), func(t *testing.T) {
-			p := instantiate(t, load(t, be, guest(t)))
-			ref := static.NewPlugin(nil)
-			for _, c := range [][2]int32{{1, 2}, {2, 1}, {-5, 3}, {-1 << 31, 1<<31 - 1}, {7, 7}} {
-				got, err := p.Min(c[0], c[1])
-				want, _ := ref.Min(c[0], c[1])
-				if err != nil || got != want {
-					t.Errorf("Min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
-				}
-			}
-			for _, x := range []int64{1, 1<<63 - 1, 5, -7, -1 << 63} { // wraps around
-				got, err := p.Accumulate(x)
-				want, _ := ref.Accumulate(x)
-				if err != nil || got != want {
-					t.Errorf("Accumulate(%d) = %d, %v; want %d", x, got, err, want)
-				}
-			}
-			for _, n := range []int{0, 1, 7, 8, 9, 1000, 1 << 20} {
-				b := make([]byte, n)
-				for i := range b {
-					b[i] = byte(i*7 + i>>8)
-				}
-				got, err := p.Sum(b)
-				want, _ := ref.Sum(b)
-				if err != nil || got != want {
-					t.Errorf("Sum(%d bytes) = %d, %v; want %d", n, got, err, want)
-				}
-				u, w := bytes.Clone(b), bytes.Clone(b)
-				if err := p.Upper(u); err != nil {
-					t.Errorf("Upper(%d bytes): %v", n, err)
-				}
-				ref.Upper(w)
-				if !bytes.Equal(u, w) {
-					t.Errorf("Upper(%d bytes) differs from static", n)
-				}
-			}
-			// A second instance has its own state.
-			q := instantiate(t, load(t, be, guest(t)))
-			if got, err := q.Accumulate(3); err != nil || got != 3 {
-				t.Errorf("a new instance's Accumulate(3) = %d, %v; want 3", got, err)
-			}
+		t.Run("backend="+be.Name(), func(t *testing.T) {
+			backendstest.TestBackend(t, backendstest.Kit{
+				Backend:    be,
+				Guests:     map[string]string{"c": guest(t)},
+				BuiltFor:   BuiltFor,
+				Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+			})
 		})
 	}
 }
 
-// events are what TestEvents sends: every shape, a dropped event, and one
-// whose output outgrows the guest's first output area.
-func events(t *testing.T) []*event.Event {
-	var evs []*event.Event
-	for _, s := range event.Shapes {
-		e, err := event.Shape(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, e)
+// TestToolchain checks the guest's toolchain, and that it is the healthy
+// build.
+func TestToolchain(t *testing.T) {
+	mod := load(t, newBackend(t, Config{}), guest(t))
+	id := mod.Identity()
+	if !strings.HasPrefix(id.Toolchain, "clang-") || strings.Contains(id.Raw, "fault") {
+		t.Errorf("identity %+v", id)
 	}
-	drop, _ := event.Shape("typical")
-	drop.Tags = append(drop.Tags[:len(drop.Tags):len(drop.Tags)], "drop")
-	evs = append(evs, drop)
-	// Many short count fields: each output field outgrows its input.
-	grow := &event.Event{ID: 1, Origin: "o"}
-	for range 63 {
-		grow.Fields = append(grow.Fields, event.IntField("count", 99))
-	}
-	return append(evs, grow)
 }
 
-func TestEvents(t *testing.T) {
+// TestMalformed: the guest says an input is malformed, and the instance
+// is fine after it.
+func TestMalformed(t *testing.T) {
 	p := instantiate(t, load(t, newBackend(t, Config{}), guest(t)))
-	if got := fmt.Sprint(p.Transports()); got != fmt.Sprint([]event.Transport{event.JSON, event.Binary, event.Flat}) {
-		t.Fatalf("transports %s", got)
-	}
-	if _, err := p.Events(event.View); !errors.Is(err, backends.ErrMissingExport) {
-		t.Errorf("Events(view): %v, want ErrMissingExport", err)
-	}
-	for _, tr := range p.Transports() {
-		c, err := p.Events(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, in := range events(t) {
-			var want, got event.Event
-			wkeep, werr := event.Process(in, &want)
-			keep, err := backends.Process(c, in, &got)
-			if err != nil || werr != nil || keep != wkeep {
-				t.Errorf("%s: event %d: keep %v, %v; want %v, %v", tr, i, keep, err, wkeep, werr)
-				continue
-			}
-			if keep && !event.Equal(&got, &want) {
-				t.Errorf("%s: event %d: %s", tr, i, event.Diff(&got, &want))
-			}
-			if c.Moved() == 0 {
-				t.Errorf("%s: event %d: moved nothing", tr, i)
-			}
-		}
-	}
-	// Malformed input: the guest says so.
 	c, _ := p.Events(event.JSON)
 	cc := c.(*conn)
 	cc.enc, cc.encoded = []byte(`{"id":1,`), true
 	if _, err := c.Call(); !errors.Is(err, event.ErrMalformed) {
 		t.Errorf("malformed JSON: %v, want ErrMalformed", err)
 	}
-	// And the instance is fine after it.
 	if got, err := p.Min(4, 2); err != nil || got != 2 {
 		t.Errorf("Min after a malformed event: %d, %v", got, err)
-	}
-}
-
-func TestCallback(t *testing.T) {
-	mod := load(t, newBackend(t, Config{}), guest(t))
-	var calls int
-	p := instantiate(t, mod, backends.WithEmit(func(v int64) int64 { calls++; return v*v - 1<<62 }))
-	q := instantiate(t, mod, backends.WithEmit(func(v int64) int64 { return -v }))
-	ref := static.NewPlugin(func(v int64) int64 { return v*v - 1<<62 })
-	for _, k := range []int32{0, 1, 16, 1000} {
-		got, err := p.Callback(k)
-		want, _ := ref.Callback(k)
-		if err != nil || got != want {
-			t.Errorf("Callback(%d) = %d, %v; want %d", k, got, err, want)
-		}
-	}
-	if calls != 1017 {
-		t.Errorf("emit called %d times, want 1017", calls)
-	}
-	if got, err := q.Callback(4); err != nil || got != -6 {
-		t.Errorf("the other instance's Callback(4) = %d, %v; want -6", got, err)
-	}
-	r := instantiate(t, mod)
-	if _, err := r.Callback(1); !errors.Is(err, backends.ErrNoHost) {
-		t.Errorf("Callback without WithEmit: %v, want ErrNoHost", err)
-	}
-}
-
-func TestClosed(t *testing.T) {
-	ctx := context.Background()
-	be := newBackend(t, Config{})
-	mod, err := be.Load(ctx, guest(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := p.(backends.EventPlugin)
-	in, _ := event.Shape("typical")
-	var conns []backends.EventConn
-	for _, tr := range ep.Transports() {
-		c, err := ep.Events(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Encode(in); err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
-	if err := mod.Close(ctx); err == nil {
-		t.Fatal("module closed with an instance open")
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatalf("a second Close: %v", err)
-	}
-	check := func(call string, err error) {
-		t.Helper()
-		if !errors.Is(err, backends.ErrClosed) || !strings.HasPrefix(err.Error(), Name+": ") {
-			t.Errorf("%s after Close: %v, want an extism error matching ErrClosed", call, err)
-		}
-	}
-	_, err = p.Min(1, 2)
-	check("Min", err)
-	_, err = p.Accumulate(1)
-	check("Accumulate", err)
-	_, err = p.Sum([]byte("abc"))
-	check("Sum", err)
-	check("Upper", p.Upper([]byte("abc")))
-	_, err = p.(backends.Caller).Callback(3)
-	check("Callback", err)
-	_, err = ep.Events(event.JSON)
-	check("Events", err)
-	for i, c := range conns {
-		_, err := c.Call()
-		check(fmt.Sprintf("connection %d: Call", i), err)
-		check(fmt.Sprintf("connection %d: Encode or Decode", i), errors.Join(c.Encode(in), c.Decode(new(event.Event))))
-	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatalf("a second module Close: %v", err)
-	}
-	if _, err := mod.Instantiate(ctx); err == nil {
-		t.Error("Instantiate after Close succeeded")
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
-	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -103,123 +102,20 @@ func TestUnavailable(t *testing.T) {
 	t.Log(err)
 }
 
-func TestIdentity(t *testing.T) {
-	mod, _ := load(t)
-	id := mod.Identity()
-	if id.Lang != "go" || id.Backend != Name || !strings.HasPrefix(id.Toolchain, "go") {
-		t.Fatalf("identity %q", id.Raw)
-	}
-	t.Log(id)
+// TestBackend checks the contract with backendstest's kit.
+func TestBackend(t *testing.T) {
+	backendstest.TestBackend(t, backendstest.Kit{
+		Backend:    Backend(),
+		Guests:     map[string]string{"go": healthy(t)},
+		Transports: []event.Transport{event.Value, event.JSON, event.Binary, event.Flat},
+	})
 }
 
-// TestAnswers checks the plugin's answers against the static backend's.
-func TestAnswers(t *testing.T) {
+// TestMalformed checks that a malformed input is the plugin's
+// event.ErrMalformed: host and plugin share package event, and so its
+// sentinel errors.
+func TestMalformed(t *testing.T) {
 	_, p := load(t)
-	ref := static.NewPlugin(func(v int64) int64 { return 3*v + 1 })
-	for _, c := range [][2]int32{{1, 2}, {2, 1}, {-5, 3}, {-1 << 31, 1<<31 - 1}, {7, 7}} {
-		got, err := p.Min(c[0], c[1])
-		want, _ := ref.Min(c[0], c[1])
-		if err != nil || got != want {
-			t.Errorf("Min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
-		}
-	}
-	for _, x := range []int64{1, -7, 1 << 62, 1 << 62, 3} { // wraps
-		got, err := p.Accumulate(x)
-		want, _ := ref.Accumulate(x)
-		if err != nil || got != want {
-			t.Errorf("Accumulate(%d) = %d, %v; want %d", x, got, err, want)
-		}
-	}
-	for _, s := range []string{"", "a", "Hello, World! az{`@[", strings.Repeat("\xff\x00zq", 1000)} {
-		got, err := p.Sum([]byte(s))
-		want, _ := ref.Sum([]byte(s))
-		if err != nil || got != want {
-			t.Errorf("Sum(%q) = %d, %v; want %d", s, got, err, want)
-		}
-		b, w := []byte(s), []byte(s)
-		if err := p.Upper(b); err != nil {
-			t.Fatal(err)
-		}
-		ref.Upper(w)
-		if string(b) != string(w) {
-			t.Errorf("Upper(%q) = %q, want %q", s, b, w)
-		}
-	}
-	for _, k := range []int32{0, 1, 10, 1000} {
-		got, err := p.Callback(k)
-		want, _ := ref.Callback(k)
-		if err != nil || got != want {
-			t.Errorf("Callback(%d) = %d, %v; want %d", k, got, err, want)
-		}
-	}
-}
-
-func TestNoHost(t *testing.T) {
-	mod, _ := load(t)
-	p, err := mod.Instantiate(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
-	if _, err := p.(backends.Caller).Callback(1); !errors.Is(err, backends.ErrNoHost) {
-		t.Fatalf("Callback without WithEmit = %v, want ErrNoHost", err)
-	}
-}
-
-// events are the inputs of TestEvents: every shape, and events the rule
-// drops.
-func events(t *testing.T) []*event.Event {
-	var evs []*event.Event
-	for _, name := range []string{"small", "typical", "large"} {
-		e, err := event.Shape(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, e)
-	}
-	for i := range event.Batch(8) {
-		evs = append(evs, &event.Batch(8)[i])
-	}
-	evs = append(evs,
-		&event.Event{ID: 1, Tags: []string{"a", "drop"}},
-		&event.Event{ID: 2, Fields: []event.Field{event.StringField("level", "debug")}},
-		&event.Event{ID: 3, Origin: "o", Fields: []event.Field{event.IntField("count", 1<<63-1), event.BoolField("b", true), event.ListField("l", 1, -2, 3)}},
-	)
-	return evs
-}
-
-// TestEvents checks every transport against the static backend's value
-// transport, event by event.
-func TestEvents(t *testing.T) {
-	_, p := load(t)
-	if got := fmt.Sprint(p.Transports()); got != "[value json binary flat]" {
-		t.Fatalf("transports %s", got)
-	}
-	ref, _ := static.NewPlugin(nil).Events(event.Value)
-	for _, tr := range p.Transports() {
-		t.Run("transport="+string(tr), func(t *testing.T) {
-			c, err := p.Events(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, in := range events(t) {
-				var got, want event.Event
-				keep, err := backends.Process(c, in, &got)
-				wkeep, werr := backends.Process(ref, in, &want)
-				if err != nil || werr != nil || keep != wkeep {
-					t.Fatalf("event %d: keep %v, %v; want %v, %v", i, keep, err, wkeep, werr)
-				}
-				if d := event.Diff(&got, &want); keep && d != "" {
-					t.Fatalf("event %d: %s", i, d)
-				}
-			}
-		})
-	}
-	if _, err := p.Events(event.View); !errors.Is(err, backends.ErrMissingExport) {
-		t.Errorf("Events(view) = %v, want ErrMissingExport", err)
-	}
-	// A malformed input is the plugin's event.ErrMalformed: host and plugin
-	// share package event, and so its sentinel errors.
 	c, _ := p.Events(event.JSON)
 	ec := c.(*encConn)
 	ec.in = []byte(`{"id":`)
@@ -228,61 +124,19 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-func TestClosed(t *testing.T) {
+// TestNoInterrupt checks that a Go plugin, running in the host's own
+// goroutine, refuses WithCallTimeout.
+func TestNoInterrupt(t *testing.T) {
 	ctx := context.Background()
 	mod, err := Backend().Load(ctx, healthy(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer mod.Close(ctx)
 	if _, err := mod.Instantiate(ctx, backends.WithCallTimeout(1)); !errors.Is(err, backends.ErrNoInterrupt) {
 		t.Errorf("WithCallTimeout: %v, want ErrNoInterrupt", err)
 	}
-	pl, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := pl.(*Plugin)
-	vc, _ := p.Events(event.Value)
-	jc, _ := p.Events(event.JSON)
-	if err := mod.Close(ctx); err == nil {
-		t.Fatal("module closed with an instance open")
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	e, _ := event.Shape("small")
-	for name, err := range map[string]error{
-		"min":         second(p.Min(1, 2)),
-		"accumulate":  second(p.Accumulate(1)),
-		"sum":         second(p.Sum([]byte("a"))),
-		"upper":       p.Upper([]byte("a")),
-		"callback":    second(p.Callback(1)),
-		"events":      second(p.Events(event.Value)),
-		"value.enc":   vc.Encode(e),
-		"value.call":  second(vc.Call()),
-		"value.dec":   vc.Decode(e),
-		"json.encode": jc.Encode(e),
-		"json.call":   second(jc.Call()),
-	} {
-		if !errors.Is(err, backends.ErrClosed) || !strings.HasPrefix(err.Error(), Name+": ") {
-			t.Errorf("%s after Close: %v, want a goplugin error matching ErrClosed", name, err)
-		}
-	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatalf("second module Close: %v", err)
-	}
-	if _, err := mod.Instantiate(ctx); err == nil {
-		t.Fatal("instantiated a closed module")
-	}
 }
-
-func second[T any](_ T, err error) error { return err }
 
 // TestReopen: a plugin is opened once per process; a later Load gives a
 // fresh Module of the same plugin, and nothing is ever unmapped.

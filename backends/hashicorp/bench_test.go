@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 )
 
 // BenchmarkMin times the cheapest call, a round trip over each protocol.
@@ -11,7 +12,7 @@ func BenchmarkMin(b *testing.B) {
 	built(b)
 	for _, be := range []backends.Backend{GRPC(), NetRPC()} {
 		b.Run("backend="+be.Name(), func(b *testing.B) {
-			p := open(b, be, healthy)
+			p := backendstest.Open(b, be, healthy)
 			b.ReportAllocs()
 			for b.Loop() {
 				if r, err := p.Min(3, 4); r != 3 || err != nil {

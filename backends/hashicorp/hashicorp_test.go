@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
-	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -107,29 +105,6 @@ func both(t *testing.T, f func(t *testing.T, be backends.Backend)) {
 	}
 }
 
-// open loads path with be and instantiates it with opts; both are closed
-// at the end of the test.
-func open(tb testing.TB, be backends.Backend, path string, opts ...backends.Option) backends.Plugin {
-	tb.Helper()
-	ctx := context.Background()
-	mod, err := be.Load(ctx, path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := mod.Instantiate(ctx, opts...)
-	if err != nil {
-		mod.Close(ctx)
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		p.Close(ctx)
-		if err := mod.Close(ctx); err != nil {
-			tb.Error(err)
-		}
-	})
-	return p
-}
-
 func TestNames(t *testing.T) {
 	if GRPC().Name() != NameGRPC || NetRPC().Name() != NameNetRPC {
 		t.Errorf("names %q, %q", GRPC().Name(), NetRPC().Name())
@@ -166,237 +141,53 @@ func TestLoadErrors(t *testing.T) {
 	})
 }
 
-func TestIdentity(t *testing.T) {
+// TestBackend checks the contract with backendstest's kit, on both
+// protocols, with a 9 MiB payload beside the kit's own (gRPC's messages
+// have a size limit of their own).
+func TestBackend(t *testing.T) {
 	both(t, func(t *testing.T, be backends.Backend) {
-		ctx := context.Background()
-		mod, err := be.Load(ctx, healthy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := mod.Identity()
-		if id.Lang != "go" || id.Backend != BuiltFor || id.Toolchain != runtime.Version() || mod.Path() != healthy {
-			t.Errorf("identity %+v, path %s", id, mod.Path())
-		}
-		t.Logf("%s", id)
-		if err := mod.Close(ctx); err != nil {
-			t.Error(err)
-		}
+		backendstest.TestBackend(t, backendstest.Kit{
+			Backend:    be,
+			Guests:     map[string]string{"go": healthy},
+			BuiltFor:   BuiltFor,
+			Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+			Payloads:   [][]byte{bytes.Repeat([]byte("xY"), 9<<19)},
+		})
 	})
 }
 
-func TestCalls(t *testing.T) {
-	both(t, func(t *testing.T, be backends.Backend) {
-		p := open(t, be, healthy)
-		ref := static.NewPlugin(nil)
-		for _, c := range [][2]int32{{3, 4}, {0, 0}, {-1, 1}, {1, -1}, {math.MinInt32, math.MaxInt32}, {math.MaxInt32, math.MinInt32}} {
-			got, err := p.Min(c[0], c[1])
-			want, _ := ref.Min(c[0], c[1])
-			if err != nil || got != want {
-				t.Errorf("min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
-			}
-		}
-		for _, x := range []int64{7, 0, -1, math.MaxInt64, 1, math.MinInt64, math.MinInt64, -1, 42} {
-			got, err := p.Accumulate(x)
-			want, _ := ref.Accumulate(x)
-			if err != nil || got != want {
-				t.Errorf("accumulate(%d) = %d, %v; want %d", x, got, err, want)
-			}
-		}
-		all := make([]byte, 256)
-		for i := range all {
-			all[i] = byte(i)
-		}
-		mib := bytes.Repeat([]byte("aZ{`\x80"), 1<<20/5+1)[:1<<20]
-		huge := bytes.Repeat([]byte("xY"), 9<<19) // 9 MiB: two chunks
-		for _, b := range [][]byte{nil, {}, {0}, {'a'}, {'z' + 1}, {'a' - 1}, []byte("Hello, World!"), []byte("odd"), all, all[1:], mib, huge, all[3:3]} {
-			got, err := p.Sum(b)
-			want, _ := ref.Sum(b)
-			if err != nil || got != want {
-				t.Errorf("sum(%d bytes) = %d, %v; want %d", len(b), got, err, want)
-			}
-			g, w := slices.Clone(b), slices.Clone(b)
-			if err := p.Upper(g); err != nil {
-				t.Fatal(err)
-			}
-			ref.Upper(w)
-			if !bytes.Equal(g, w) {
-				t.Errorf("upper(%.20q, %d bytes) = %.20q, want %.20q", b, len(b), g, w)
-			}
-		}
-		// Upper writes into the caller's slice, not past it.
-		buf := []byte("abc!def")
-		if err := p.Upper(buf[1:4]); err != nil || string(buf) != "aBC!def" {
-			t.Errorf("upper of a sub-slice: %q, %v", buf, err)
-		}
-	})
+// TestToolchain checks that the plugin names the Go that built it.
+func TestToolchain(t *testing.T) {
+	built(t)
+	ctx := context.Background()
+	mod, err := GRPC().Load(ctx, healthy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	if id := mod.Identity(); id.Toolchain != runtime.Version() {
+		t.Errorf("toolchain %q, want %q", id.Toolchain, runtime.Version())
+	}
 }
 
-func TestEvents(t *testing.T) {
-	var inputs []*event.Event
-	for _, s := range event.Shapes {
-		e, err := event.Shape(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, e)
-	}
-	batch := event.Batch(16)
-	for i := range batch {
-		inputs = append(inputs, &batch[i])
-	}
-	inputs = append(inputs,
-		&event.Event{},
-		&event.Event{Tags: []string{"a", "drop"}},
-		&event.Event{Fields: []event.Field{event.StringField("level", "debug")}},
-		&event.Event{Origin: strings.Repeat("\x01", event.MaxString), Fields: []event.Field{event.ListField("l"), event.IntField("count", -1), event.BoolField("b", true)}},
-	)
+// TestMalformed sends malformed bytes, as the plugin gets them: it says
+// EventMalformed, and the instance still answers.
+func TestMalformed(t *testing.T) {
 	both(t, func(t *testing.T, be backends.Backend) {
-		p := open(t, be, healthy).(backends.EventPlugin)
-		if got := p.Transports(); !slices.Equal(got, []event.Transport{event.JSON, event.Binary, event.Flat}) {
-			t.Errorf("transports %v", got)
-		}
+		p := backendstest.Open(t, be, healthy).(backends.EventPlugin)
 		for _, tr := range p.Transports() {
-			t.Run("transport="+string(tr), func(t *testing.T) {
-				c, err := p.Events(tr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, in := range inputs {
-					var got, want event.Event
-					keep, err := backends.Process(c, in, &got)
-					if err != nil {
-						t.Fatalf("input %d: %v", i, err)
-					}
-					wkeep, _ := event.Process(in, &want)
-					if keep != wkeep || keep && !event.Equal(&got, &want) {
-						t.Errorf("input %d: keep %v, %s", i, keep, event.Diff(&got, &want))
-					}
-					if keep && c.Moved() == 0 {
-						t.Errorf("input %d: moved 0 bytes", i)
-					}
-				}
-				// Beyond a limit: refused by Encode or by the plugin, never a crash.
-				bad := []*event.Event{
-					{Origin: strings.Repeat("x", event.MaxString+1)},
-					{Tags: make([]string, event.MaxTags+1)},
-					{Fields: []event.Field{event.FloatField("nan", math.NaN())}},
-					{Fields: []event.Field{event.ListField("l", make([]int64, event.MaxList+1)...)}},
-				}
-				for i, in := range bad {
-					var out event.Event
-					if _, err := backends.Process(c, in, &out); err == nil {
-						t.Errorf("bad input %d: no error", i)
-					}
-				}
-				// Malformed bytes, as the plugin gets them: EventMalformed.
-				ec := c.(*eventConn)
-				ec.In = append(ec.In[:0], "\xff\xfe not an event"...)
-				if _, err := c.Call(); !errors.Is(err, event.ErrMalformed) {
-					t.Errorf("malformed input: %v, want ErrMalformed", err)
-				}
-				// The instance still answers.
-				if r, err := p.Min(1, 2); r != 1 || err != nil {
-					t.Errorf("min after bad input: %d, %v", r, err)
-				}
-			})
-		}
-		if _, err := p.Events(event.View); !errors.Is(err, backends.ErrMissingExport) {
-			t.Errorf("Events(view): %v, want ErrMissingExport", err)
-		}
-	})
-}
-
-func TestCallbacks(t *testing.T) {
-	both(t, func(t *testing.T, be backends.Backend) {
-		var seen []int64
-		p := open(t, be, healthy, backends.WithEmit(func(v int64) int64 {
-			seen = append(seen, v)
-			return 3*v + 1
-		})).(backends.Caller)
-		q := open(t, be, healthy, backends.WithEmit(func(v int64) int64 { return -v })).(backends.Caller)
-		ref := static.NewPlugin(func(v int64) int64 { return 3*v + 1 })
-		for _, k := range []int32{0, 1, 7, 1000} {
-			seen = seen[:0]
-			got, err := p.Callback(k)
-			want, _ := ref.Callback(k)
-			if err != nil || got != want {
-				t.Errorf("callback(%d) = %d, %v; want %d", k, got, err, want)
-			}
-			if len(seen) != int(k) || k > 0 && (seen[0] != 0 || seen[k-1] != int64(k-1)) {
-				t.Errorf("callback(%d): emit called with %d values %v…", k, len(seen), seen[:min(len(seen), 5)])
-			}
-			if got, _ := q.Callback(k); got != -int64(k)*int64(k-1)/2 {
-				t.Errorf("the second instance: callback(%d) = %d", k, got)
-			}
-		}
-		none := open(t, be, healthy).(backends.Caller)
-		if _, err := none.Callback(3); !errors.Is(err, backends.ErrNoHost) {
-			t.Errorf("callback without a host: %v, want ErrNoHost", err)
-		}
-	})
-}
-
-func TestClosed(t *testing.T) {
-	both(t, func(t *testing.T, be backends.Backend) {
-		ctx := context.Background()
-		mod, err := be.Load(ctx, healthy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ep := p.(backends.EventPlugin)
-		in, _ := event.Shape("typical")
-		var conns []backends.EventConn
-		for _, tr := range ep.Transports() {
-			c, _ := ep.Events(tr)
-			if err := c.Encode(in); err != nil {
+			c, err := p.Events(tr)
+			if err != nil {
 				t.Fatal(err)
 			}
-			conns = append(conns, c)
-		}
-		if err := mod.Close(ctx); err == nil {
-			t.Fatal("module closed with an instance open")
-		}
-		if err := p.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Close(ctx); err != nil {
-			t.Fatalf("a second Close: %v", err)
-		}
-		check := func(call string, err error) {
-			t.Helper()
-			if !errors.Is(err, backends.ErrClosed) || !strings.HasPrefix(err.Error(), be.Name()+": ") {
-				t.Errorf("%s after Close: %v, want a %s error matching ErrClosed", call, err, be.Name())
+			ec := c.(*eventConn)
+			ec.In = append(ec.In[:0], "\xff\xfe not an event"...)
+			if _, err := c.Call(); !errors.Is(err, event.ErrMalformed) {
+				t.Errorf("%s: malformed input: %v, want ErrMalformed", tr, err)
 			}
-		}
-		_, err = p.Min(1, 2)
-		check("Min", err)
-		_, err = p.Accumulate(1)
-		check("Accumulate", err)
-		_, err = p.Sum([]byte("abc"))
-		check("Sum", err)
-		check("Upper", p.Upper([]byte("abc")))
-		_, err = p.(backends.Caller).Callback(3)
-		check("Callback", err)
-		_, err = ep.Events(event.JSON)
-		check("Events", err)
-		for i, c := range conns {
-			_, err := c.Call()
-			check(fmt.Sprintf("connection %d: Call", i), err)
-			check(fmt.Sprintf("connection %d: Encode", i), c.Encode(in))
-			check(fmt.Sprintf("connection %d: Decode", i), c.Decode(new(event.Event)))
-		}
-		if err := mod.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := mod.Close(ctx); err != nil {
-			t.Fatalf("a second module Close: %v", err)
-		}
-		if _, err := mod.Instantiate(ctx); err == nil {
-			t.Fatal("instantiate after close succeeded")
+			if r, err := p.Min(1, 2); r != 1 || err != nil {
+				t.Errorf("%s: min after malformed input: %d, %v", tr, r, err)
+			}
 		}
 	})
 }
@@ -498,7 +289,7 @@ func TestFaults(t *testing.T) {
 			t.Logf("Load: %v", err)
 		})
 		t.Run("idle death", func(t *testing.T) {
-			p := open(t, be, healthy)
+			p := backendstest.Open(t, be, healthy)
 			pid := p.(*Plugin).Pid()
 			syscall.Kill(pid, syscall.SIGTERM)
 			// Idle: the process is gone (the host reaped it) before the call.
@@ -515,7 +306,7 @@ func TestFaults(t *testing.T) {
 			t.Logf("min: %v", err)
 		})
 		t.Run("death mid-call", func(t *testing.T) {
-			p := open(t, be, faults["loop"])
+			p := backendstest.Open(t, be, faults["loop"])
 			pid := p.(*Plugin).Pid()
 			at := make(chan time.Time, 1)
 			go func() {
@@ -540,7 +331,7 @@ func TestParallel(t *testing.T) {
 	both(t, func(t *testing.T, be backends.Backend) {
 		var wg sync.WaitGroup
 		for g := range 4 {
-			p := open(t, be, healthy, backends.WithEmit(func(v int64) int64 { return v + int64(g) }))
+			p := backendstest.Open(t, be, healthy, backends.WithEmit(func(v int64) int64 { return v + int64(g) }))
 			wg.Go(func() {
 				ep := p.(backends.EventPlugin)
 				c, _ := ep.Events(event.Flat)
@@ -623,7 +414,7 @@ func TestLeaks(t *testing.T) {
 		r.check(t)
 		// Killed mid-call: the same.
 		for range 20 {
-			p := open(t, be, faults["loop"])
+			p := backendstest.Open(t, be, faults["loop"])
 			pid := p.(*Plugin).Pid()
 			go func() {
 				time.Sleep(2 * time.Millisecond)

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/internal/ipc/ipctest"
 	"github.com/plugbench/plugbench/backends/static"
@@ -45,7 +46,7 @@ var impls = []impl{
 }
 
 func open(b *testing.B, i impl, opts ...backends.Option) backends.Plugin {
-	return ipctest.Open(b, i.be, i.path(b), opts...)
+	return backendstest.Open(b, i.be, i.path(b), opts...)
 }
 
 // scheds lists the scheduling variants of i: static has none.

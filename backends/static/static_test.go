@@ -1,22 +1,21 @@
-package static
+package static_test
 
 import (
 	"context"
 	"errors"
 	"io/fs"
 	"testing"
+
+	"github.com/plugbench/plugbench/backends/backendstest"
+	"github.com/plugbench/plugbench/backends/static"
 )
 
-func TestLoad(t *testing.T) {
-	ctx := context.Background()
-	if _, err := Backend().Load(ctx, "plugin.so"); !errors.Is(err, fs.ErrNotExist) {
+func TestBackend(t *testing.T) {
+	backendstest.TestBackend(t, backendstest.Kit{Backend: static.Backend(), Guests: map[string]string{"go": static.Path}})
+}
+
+func TestLoadErrors(t *testing.T) {
+	if _, err := static.Backend().Load(context.Background(), "plugin.so"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load(plugin.so) = %v, want fs.ErrNotExist", err)
-	}
-	mod, err := Backend().Load(ctx, Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id := mod.Identity(); id.Backend != Name || id.Lang != "go" {
-		t.Errorf("identity %+v", id)
 	}
 }

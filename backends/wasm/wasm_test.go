@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
+	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/fixtures"
 )
 
 // assemble assembles a wasm module that exports the ABI with constant
@@ -162,5 +165,32 @@ func TestSplitMixDeterministic(t *testing.T) {
 	(&splitMix{}).Read(b)
 	if string(a) != string(b) || strings.Count(string(a), "\x00") > 3 {
 		t.Errorf("splitMix: %x and %x", a, b)
+	}
+}
+
+// TestBackend checks the contract with backendstest's kit, on each engine
+// and configuration, with the C and Rust guests (the suite's conformance
+// test adds the Go guest).
+func TestBackend(t *testing.T) {
+	ctx := context.Background()
+	rust, err := fixtures.WriteRustWasm(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	guests := map[string]string{"c": "../../fixtures/c/plugbench.wasm", "rust": rust}
+	for _, cfg := range []Config{{}, {Interpreter: true}, {Interruptible: true}, {Interpreter: true, Interruptible: true}} {
+		be, err := New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer be.Close(ctx)
+		t.Run(fmt.Sprintf("interpreter=%v/interruptible=%v", cfg.Interpreter, cfg.Interruptible), func(t *testing.T) {
+			backendstest.TestBackend(t, backendstest.Kit{
+				Backend:    be,
+				Guests:     guests,
+				BuiltFor:   BuiltFor,
+				Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+			})
+		})
 	}
 }

@@ -9,10 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +20,6 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
-	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -242,130 +239,18 @@ func TestNoCgoError(t *testing.T) {
 	}
 }
 
-// TestGuests checks every guest's answers against the static backend's.
-func TestGuests(t *testing.T) {
-	be := newBackend(t, Config{})
-	for _, lang := range []string{"c", "rust", "go"} {
-		t.Run("guest="+lang, func(t *testing.T) {
-			path, ok := guests[lang]
-			if !ok {
-				t.Skipf("no %s guest: %v", lang, goGuestErr)
-			}
-			m := load(t, be, path)
-			if id := m.Identity(); id.Lang != lang || id.Backend != BuiltFor {
-				t.Errorf("identity %+v", id)
-			}
-			checkPlugin(t, m)
-		})
+// TestBackend checks the contract with backendstest's kit, on every
+// guest this machine has.
+func TestBackend(t *testing.T) {
+	if _, ok := guests["go"]; !ok {
+		t.Logf("no go guest: %v", goGuestErr)
 	}
-}
-
-func checkPlugin(t *testing.T, m backends.Module) {
-	t.Helper()
-	ctx := context.Background()
-	emit := func(v int64) int64 { return v*v - 1<<62 }
-	p := instance(t, m, backends.WithEmit(emit))
-	sm, err := static.Backend().Load(ctx, static.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := instance(t, sm, backends.WithEmit(emit))
-
-	same := func(what string, got, want any, gerr, werr error) {
-		t.Helper()
-		if gerr != nil || werr != nil || got != want {
-			t.Errorf("%s = %v, %v; static: %v, %v", what, got, gerr, want, werr)
-		}
-	}
-	for _, ab := range [][2]int32{{1, 2}, {2, 1}, {-5, 3}, {-1 << 31, 1<<31 - 1}, {7, 7}} {
-		g, ge := p.Min(ab[0], ab[1])
-		w, we := ref.Min(ab[0], ab[1])
-		same(fmt.Sprintf("Min(%d, %d)", ab[0], ab[1]), g, w, ge, we)
-	}
-	for _, x := range []int64{1, 1<<63 - 1, 5, -1 << 63, -7} { // wraps
-		g, ge := p.Accumulate(x)
-		w, we := ref.Accumulate(x)
-		same(fmt.Sprintf("Accumulate(%d)", x), g, w, ge, we)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{0, 1, 7, 64, 4096, 1 << 20} {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		g, ge := p.Sum(b)
-		w, we := ref.Sum(b)
-		same(fmt.Sprintf("Sum(%d bytes)", n), g, w, ge, we)
-		gb, wb := slices.Clone(b), slices.Clone(b)
-		ge, we = p.Upper(gb), ref.Upper(wb)
-		same(fmt.Sprintf("Upper(%d bytes)", n), bytes.Equal(gb, wb), true, ge, we)
-	}
-	for _, k := range []int32{0, 1, 100} {
-		g, ge := p.(backends.Caller).Callback(k)
-		w, we := ref.(backends.Caller).Callback(k)
-		same(fmt.Sprintf("Callback(%d)", k), g, w, ge, we)
-	}
-
-	ep := p.(backends.EventPlugin)
-	ts := ep.Transports()
-	if !slices.Equal(ts, []event.Transport{event.JSON, event.Binary, event.Flat}) {
-		t.Errorf("transports %v, want json, binary, flat", ts)
-	}
-	events := testEvents(rng, 200)
-	for _, tr := range ts {
-		c, err := ep.Events(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bad := 0
-		for i := range events {
-			in := &events[i]
-			var want, got event.Event
-			wkeep, werr := event.Process(in, &want)
-			gkeep, gerr := backends.Process(c, in, &got)
-			if werr != nil {
-				continue
-			}
-			if gerr != nil || gkeep != wkeep || (wkeep && !event.Equal(&got, &want)) {
-				if bad++; bad <= 3 {
-					t.Errorf("%s: event %d: keep %v, %v, diff %s; want keep %v", tr, i, gkeep, gerr, event.Diff(&got, &want), wkeep)
-				}
-			}
-			if gerr == nil && gkeep && c.Moved() <= 0 {
-				t.Errorf("%s: event %d: Moved() = %d", tr, i, c.Moved())
-			}
-		}
-	}
-	if _, err := ep.Events(event.View); !errors.Is(err, backends.ErrMissingExport) {
-		t.Errorf("Events(view) = %v, want ErrMissingExport", err)
-	}
-}
-
-// testEvents returns the benchmark shapes, a batch and n arbitrary events
-// (the fixtures' differential test's).
-func testEvents(rng *rand.Rand, n int) []event.Event {
-	var out []event.Event
-	for _, s := range event.Shapes {
-		e, _ := event.Shape(s)
-		out = append(out, *e)
-	}
-	out = append(out, event.Batch(16)...)
-	for range n {
-		data := make([]byte, rng.IntN(1500))
-		for i := range data {
-			data[i] = byte(rng.Uint32())
-		}
-		out = append(out, *event.Arbitrary(data))
-	}
-	return out
-}
-
-func TestNoHost(t *testing.T) {
-	be := newBackend(t, Config{})
-	p := instance(t, load(t, be, guests["c"]))
-	if _, err := p.(backends.Caller).Callback(3); !errors.Is(err, backends.ErrNoHost) {
-		t.Errorf("Callback without WithEmit: %v, want ErrNoHost", err)
-	}
+	backendstest.TestBackend(t, backendstest.Kit{
+		Backend:    newBackend(t, Config{}),
+		Guests:     guests,
+		BuiltFor:   BuiltFor,
+		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+	})
 }
 
 // TestHostPanic: a host function that panics fails the guest's call, and
@@ -376,60 +261,6 @@ func TestHostPanic(t *testing.T) {
 	_, err := p.(backends.Caller).Callback(3)
 	if err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("Callback with a panicking host: %v", err)
-	}
-}
-
-func TestClosed(t *testing.T) {
-	ctx := context.Background()
-	be := newBackend(t, Config{})
-	m := load(t, be, guests["c"])
-	p, err := m.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := p.(backends.EventPlugin).Events(event.Flat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, _ := event.Shape("typical")
-	if err := c.Encode(in); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Close(ctx); err == nil || !strings.Contains(err.Error(), "instances open") {
-		t.Errorf("module Close with an instance open: %v", err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	closed := func(what string, err error) {
-		t.Helper()
-		if !errors.Is(err, backends.ErrClosed) {
-			t.Errorf("%s after Close: %v, want ErrClosed", what, err)
-		}
-	}
-	_, err = p.Min(1, 2)
-	closed("Min", err)
-	_, err = p.Accumulate(1)
-	closed("Accumulate", err)
-	_, err = p.Sum([]byte("abc"))
-	closed("Sum", err)
-	closed("Upper", p.Upper([]byte("abc")))
-	_, err = p.(backends.Caller).Callback(1)
-	closed("Callback", err)
-	_, err = p.(backends.EventPlugin).Events(event.JSON)
-	closed("Events", err)
-	closed("Encode", c.Encode(in))
-	_, err = c.Call()
-	closed("Call", err)
-	closed("Decode", c.Decode(&event.Event{}))
-	if err := m.Close(ctx); err != nil {
-		t.Errorf("module Close: %v", err)
-	}
-	if _, err := m.Instantiate(ctx); err == nil {
-		t.Error("Instantiate after module Close succeeded")
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
-	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -81,133 +80,19 @@ func load(t testing.TB) (backends.Module, *Plugin) {
 	return mod, p.(*Plugin)
 }
 
-func TestIdentity(t *testing.T) {
-	mod, _ := load(t)
-	id := mod.Identity()
-	if id.Lang != "go" || id.Backend != Name || !strings.HasPrefix(id.Toolchain, "go") {
-		t.Fatalf("identity %q", id.Raw)
-	}
-	t.Log(id)
+// TestBackend checks the contract with backendstest's kit.
+func TestBackend(t *testing.T) {
+	backendstest.TestBackend(t, backendstest.Kit{
+		Backend:    Backend(),
+		Guests:     map[string]string{"go": source(t, "")},
+		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+	})
 }
 
-// TestAnswers checks the guest's answers against the static backend's.
-func TestAnswers(t *testing.T) {
+// TestEventsMalformed checks the guest's own errors on a connection: a
+// malformed input, and an output buffer too small.
+func TestEventsMalformed(t *testing.T) {
 	_, p := load(t)
-	ref := static.NewPlugin(emit)
-	for _, c := range [][2]int32{{1, 2}, {2, 1}, {-5, 3}, {-1 << 31, 1<<31 - 1}, {7, 7}} {
-		got, err := p.Min(c[0], c[1])
-		want, _ := ref.Min(c[0], c[1])
-		if err != nil || got != want {
-			t.Errorf("Min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
-		}
-	}
-	for _, x := range []int64{1, -7, 1 << 62, 1 << 62, 3} { // wraps
-		got, err := p.Accumulate(x)
-		want, _ := ref.Accumulate(x)
-		if err != nil || got != want {
-			t.Errorf("Accumulate(%d) = %d, %v; want %d", x, got, err, want)
-		}
-	}
-	mib := make([]byte, 1<<20)
-	for i := range mib {
-		mib[i] = byte(i*7 + i>>9)
-	}
-	for _, s := range []string{"", "a", "Hello, World! az{`@[", strings.Repeat("\xff\x00zq", 1000), string(mib)} {
-		got, err := p.Sum([]byte(s))
-		want, _ := ref.Sum([]byte(s))
-		if err != nil || got != want {
-			t.Errorf("Sum(%d bytes) = %d, %v; want %d", len(s), got, err, want)
-		}
-		b, w := []byte(s), []byte(s)
-		if err := p.Upper(b); err != nil {
-			t.Fatal(err)
-		}
-		ref.Upper(w)
-		if string(b) != string(w) {
-			t.Errorf("Upper(%d bytes) differs", len(s))
-		}
-	}
-	for _, k := range []int32{0, 1, 10, 1000} {
-		got, err := p.Callback(k)
-		want, _ := ref.Callback(k)
-		if err != nil || got != want {
-			t.Errorf("Callback(%d) = %d, %v; want %d", k, got, err, want)
-		}
-	}
-}
-
-func TestNoHost(t *testing.T) {
-	mod, _ := load(t)
-	p, err := mod.Instantiate(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
-	if _, err := p.(backends.Caller).Callback(1); !errors.Is(err, backends.ErrNoHost) {
-		t.Fatalf("Callback without WithEmit = %v, want ErrNoHost", err)
-	}
-}
-
-// events are the inputs of TestEvents: every shape, a batch, events the
-// rule drops, and arbitrary ones.
-func events(t *testing.T) []*event.Event {
-	var evs []*event.Event
-	for _, name := range event.Shapes {
-		e, err := event.Shape(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, e)
-	}
-	batch := event.Batch(16)
-	for i := range batch {
-		evs = append(evs, &batch[i])
-	}
-	evs = append(evs,
-		&event.Event{ID: 1, Tags: []string{"a", "drop"}},
-		&event.Event{ID: 2, Fields: []event.Field{event.StringField("level", "debug")}},
-		&event.Event{ID: 3, Origin: "o", Fields: []event.Field{event.IntField("count", 1<<63-1), event.BoolField("b", true), event.ListField("l", 1, -2, 3)}},
-	)
-	for i := range 40 {
-		data := []byte(fmt.Sprintf("seed %d: %s", i, strings.Repeat(string(rune('a'+i)), i*3)))
-		for j := range data {
-			data[j] = data[j]*31 + byte(i*j)
-		}
-		evs = append(evs, event.Arbitrary(data))
-	}
-	return evs
-}
-
-// TestEvents checks every transport against event.Process, event by event.
-func TestEvents(t *testing.T) {
-	_, p := load(t)
-	if got := fmt.Sprint(p.Transports()); got != "[json binary flat]" {
-		t.Fatalf("transports %s", got)
-	}
-	for _, tr := range p.Transports() {
-		t.Run("transport="+string(tr), func(t *testing.T) {
-			c, err := p.Events(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, in := range events(t) {
-				var got, want event.Event
-				keep, err := backends.Process(c, in, &got)
-				wkeep, werr := event.Process(in, &want)
-				if (err != nil) != (werr != nil) || keep != wkeep {
-					t.Fatalf("event %d: keep %v, %v; want %v, %v", i, keep, err, wkeep, werr)
-				}
-				if d := event.Diff(&got, &want); keep && d != "" {
-					t.Fatalf("event %d: %s", i, d)
-				}
-			}
-		})
-	}
-	for _, tr := range []event.Transport{event.Value, event.View} {
-		if _, err := p.Events(tr); !errors.Is(err, backends.ErrMissingExport) {
-			t.Errorf("Events(%s) = %v, want ErrMissingExport", tr, err)
-		}
-	}
 	// A malformed input is the guest's event.ErrMalformed, mapped to the
 	// host's.
 	for _, tr := range p.Transports() {
@@ -232,56 +117,6 @@ func TestEvents(t *testing.T) {
 		t.Fatal(d)
 	}
 }
-
-func TestClosed(t *testing.T) {
-	ctx := context.Background()
-	mod, err := Backend().Load(ctx, source(t, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := mod.Instantiate(ctx, backends.WithEmit(emit))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := pl.(*Plugin)
-	jc, _ := p.Events(event.JSON)
-	if err := mod.Close(ctx); err == nil {
-		t.Fatal("module closed with an instance open")
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	e, _ := event.Shape("small")
-	for name, err := range map[string]error{
-		"min":         second(p.Min(1, 2)),
-		"accumulate":  second(p.Accumulate(1)),
-		"sum":         second(p.Sum([]byte("a"))),
-		"upper":       p.Upper([]byte("a")),
-		"callback":    second(p.Callback(1)),
-		"events":      second(p.Events(event.JSON)),
-		"json.encode": jc.Encode(e),
-		"json.call":   second(jc.Call()),
-		"json.decode": jc.Decode(e),
-	} {
-		if !errors.Is(err, backends.ErrClosed) || !strings.HasPrefix(err.Error(), Name+": ") {
-			t.Errorf("%s after Close: %v, want a yaegi error matching ErrClosed", name, err)
-		}
-	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatalf("second module Close: %v", err)
-	}
-	if _, err := mod.Instantiate(ctx); err == nil {
-		t.Fatal("instantiated a closed module")
-	}
-}
-
-func second[T any](_ T, err error) error { return err }
 
 // TestConcurrent uses two instances of one module (one interpreter) from
 // two goroutines at once; run it with -race.

@@ -8,9 +8,7 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,7 +24,6 @@ import (
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/internal/ipc"
-	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -146,29 +143,6 @@ func wrongBackend(tb testing.TB) string {
 // Guests lists the guests' executables by language.
 func Guests(tb testing.TB) map[string]string { return map[string]string{"c": C(tb), "go": Go(tb)} }
 
-// Open loads path with be and instantiates it with opts; both are closed
-// at the end of the test.
-func Open(tb testing.TB, be backends.Backend, path string, opts ...backends.Option) backends.Plugin {
-	tb.Helper()
-	ctx := context.Background()
-	mod, err := be.Load(ctx, path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := mod.Instantiate(ctx, opts...)
-	if err != nil {
-		mod.Close(ctx)
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		p.Close(ctx)
-		if err := mod.Close(ctx); err != nil {
-			tb.Error(err)
-		}
-	})
-	return p
-}
-
 // LoadErrors checks that be refuses a missing file, a directory, a file
 // that is not executable, one the kernel cannot run, an executable that
 // exits at once, one that echoes (a wrong handshake), one of another ABI
@@ -204,228 +178,16 @@ func LoadErrors(t *testing.T, be backends.Backend) {
 	checkChildren(t)
 }
 
-// Identity checks what Load reads of each guest.
-func Identity(t *testing.T, be backends.Backend) {
-	for lang, path := range Guests(t) {
-		ctx := context.Background()
-		mod, err := be.Load(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := mod.Identity()
-		if id.Lang != lang || id.Backend != "subprocess" || id.Toolchain == "" || mod.Path() != path {
-			t.Errorf("%s: identity %+v, path %s", lang, id, mod.Path())
-		}
-		t.Logf("%s: %s", lang, id)
-		if err := mod.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}
-}
-
-// Calls checks every call of each guest against the static backend, bit
-// for bit, payloads of every size up to 9 MiB (more than a chunk).
-func Calls(t *testing.T, be backends.Backend) {
-	for lang, path := range Guests(t) {
-		t.Run("lang="+lang, func(t *testing.T) {
-			p := Open(t, be, path)
-			ref := static.NewPlugin(nil)
-			for _, c := range [][2]int32{{3, 4}, {0, 0}, {-1, 1}, {1, -1}, {math.MinInt32, math.MaxInt32}, {math.MaxInt32, math.MinInt32}} {
-				got, err := p.Min(c[0], c[1])
-				want, _ := ref.Min(c[0], c[1])
-				if err != nil || got != want {
-					t.Errorf("min(%d, %d) = %d, %v; want %d", c[0], c[1], got, err, want)
-				}
-			}
-			for _, x := range []int64{7, 0, -1, math.MaxInt64, 1, math.MinInt64, math.MinInt64, -1, 42} {
-				got, err := p.Accumulate(x)
-				want, _ := ref.Accumulate(x)
-				if err != nil || got != want {
-					t.Errorf("accumulate(%d) = %d, %v; want %d", x, got, err, want)
-				}
-			}
-			all := make([]byte, 256)
-			for i := range all {
-				all[i] = byte(i)
-			}
-			mib := bytes.Repeat([]byte("aZ{`\x80"), 1<<20/5+1)[:1<<20]
-			huge := bytes.Repeat([]byte("xY"), 9<<19) // 9 MiB: two chunks
-			for _, b := range [][]byte{nil, {}, {0}, {'a'}, {'z' + 1}, {'a' - 1}, []byte("Hello, World!"), all, mib, huge, all[3:3]} {
-				got, err := p.Sum(b)
-				want, _ := ref.Sum(b)
-				if err != nil || got != want {
-					t.Errorf("sum(%d bytes) = %d, %v; want %d", len(b), got, err, want)
-				}
-				g, w := slices.Clone(b), slices.Clone(b)
-				if err := p.Upper(g); err != nil {
-					t.Fatal(err)
-				}
-				ref.Upper(w)
-				if !bytes.Equal(g, w) {
-					t.Errorf("upper(%.20q, %d bytes) = %.20q, want %.20q", b, len(b), g, w)
-				}
-			}
-		})
-	}
-}
-
-// Events runs every shape and the edge cases through every transport of
-// each guest, against event.Process.
-func Events(t *testing.T, be backends.Backend) {
-	var inputs []*event.Event
-	for _, s := range event.Shapes {
-		e, err := event.Shape(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, e)
-	}
-	batch := event.Batch(64)
-	for i := range batch {
-		inputs = append(inputs, &batch[i])
-	}
-	inputs = append(inputs,
-		&event.Event{},
-		&event.Event{Tags: []string{"a", "drop"}},
-		&event.Event{Fields: []event.Field{event.StringField("level", "debug")}},
-		&event.Event{Origin: strings.Repeat("\x01", event.MaxString), Fields: []event.Field{event.ListField("l"), event.IntField("count", -1), event.BoolField("b", true)}},
-	)
-	for lang, path := range Guests(t) {
-		p := Open(t, be, path).(backends.EventPlugin)
-		if got := p.Transports(); !slices.Equal(got, []event.Transport{event.JSON, event.Binary, event.Flat}) {
-			t.Errorf("transports %v", got)
-		}
-		for _, tr := range p.Transports() {
-			t.Run("lang="+lang+"/transport="+string(tr), func(t *testing.T) {
-				c, err := p.Events(tr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, in := range inputs {
-					var got, want event.Event
-					keep, err := backends.Process(c, in, &got)
-					if err != nil {
-						t.Fatalf("input %d: %v", i, err)
-					}
-					wkeep, _ := event.Process(in, &want)
-					if keep != wkeep || keep && !event.Equal(&got, &want) {
-						t.Errorf("input %d: keep %v, %s", i, keep, event.Diff(&got, &want))
-					}
-				}
-				// Beyond a limit: refused by Encode or by the plugin, never a crash.
-				bad := []*event.Event{
-					{Origin: strings.Repeat("x", event.MaxString+1)},
-					{Tags: make([]string, event.MaxTags+1)},
-					{Fields: []event.Field{event.FloatField("nan", math.NaN())}},
-					{Fields: []event.Field{event.ListField("l", make([]int64, event.MaxList+1)...)}},
-				}
-				for i, in := range bad {
-					var out event.Event
-					if _, err := backends.Process(c, in, &out); err == nil {
-						t.Errorf("bad input %d: no error", i)
-					}
-				}
-				// The instance still answers.
-				if r, err := p.Min(1, 2); r != 1 || err != nil {
-					t.Errorf("min after bad input: %d, %v", r, err)
-				}
-			})
-		}
-		if _, err := p.Events(event.View); !errors.Is(err, backends.ErrMissingExport) {
-			t.Errorf("Events(view): %v, want ErrMissingExport", err)
-		}
-	}
-}
-
-// Callbacks checks callbacks of each guest, two instances with their own
-// functions, and ErrNoHost.
-func Callbacks(t *testing.T, be backends.Backend) {
-	for lang, path := range Guests(t) {
-		t.Run("lang="+lang, func(t *testing.T) {
-			p := Open(t, be, path, backends.WithEmit(func(v int64) int64 { return 3*v + 1 })).(backends.Caller)
-			q := Open(t, be, path, backends.WithEmit(func(v int64) int64 { return -v })).(backends.Caller)
-			ref := static.NewPlugin(func(v int64) int64 { return 3*v + 1 })
-			for _, k := range []int32{0, 1, 7, 1000} {
-				got, err := p.Callback(k)
-				want, _ := ref.Callback(k)
-				if err != nil || got != want {
-					t.Errorf("callback(%d) = %d, %v; want %d", k, got, err, want)
-				}
-				if got, _ := q.Callback(k); got != -int64(k)*int64(k-1)/2 {
-					t.Errorf("the second instance: callback(%d) = %d", k, got)
-				}
-			}
-			none := Open(t, be, path).(backends.Caller)
-			if _, err := none.Callback(3); !errors.Is(err, backends.ErrNoHost) {
-				t.Errorf("callback without a host: %v, want ErrNoHost", err)
-			}
-		})
-	}
-}
-
-// Closed checks the calls of a closed instance, the module's refusal to
-// close with an instance open, and a second Close.
-func Closed(t *testing.T, be backends.Backend) {
-	ctx := context.Background()
-	mod, err := be.Load(ctx, C(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := p.(backends.EventPlugin)
-	in, _ := event.Shape("typical")
-	var conns []backends.EventConn
-	for _, tr := range ep.Transports() {
-		c, _ := ep.Events(tr)
-		if err := c.Encode(in); err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
-	if err := mod.Close(ctx); err == nil {
-		t.Fatal("module closed with an instance open")
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatalf("a second Close: %v", err)
-	}
-	check := func(call string, err error) {
-		t.Helper()
-		if !errors.Is(err, backends.ErrClosed) || !strings.HasPrefix(err.Error(), be.Name()+": ") {
-			t.Errorf("%s after Close: %v, want a %s error matching ErrClosed", call, err, be.Name())
-		}
-	}
-	_, err = p.Min(1, 2)
-	check("Min", err)
-	_, err = p.Accumulate(1)
-	check("Accumulate", err)
-	_, err = p.Sum([]byte("abc"))
-	check("Sum", err)
-	check("Upper", p.Upper([]byte("abc")))
-	_, err = p.(backends.Caller).Callback(3)
-	check("Callback", err)
-	_, err = ep.Events(event.JSON)
-	check("Events", err)
-	for i, c := range conns {
-		_, err := c.Call()
-		check(fmt.Sprintf("connection %d: Call", i), err)
-		check(fmt.Sprintf("connection %d: Encode", i), c.Encode(in))
-		check(fmt.Sprintf("connection %d: Decode", i), c.Decode(new(event.Event)))
-	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := mod.Close(ctx); err != nil {
-		t.Fatalf("a second module Close: %v", err)
-	}
-	if _, err := mod.Instantiate(ctx); err == nil {
-		t.Fatal("instantiate after close succeeded")
-	}
+// Backend checks the contract with backendstest's kit, on both guests,
+// with a 9 MiB payload (more than one chunk) beside the kit's own.
+func Backend(t *testing.T, be backends.Backend) {
+	backendstest.TestBackend(t, backendstest.Kit{
+		Backend:    be,
+		Guests:     Guests(t),
+		BuiltFor:   "subprocess",
+		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
+		Payloads:   [][]byte{bytes.Repeat([]byte("xY"), 9<<19)},
+	})
 }
 
 // Faults checks each C fault fixture: the call fails with an error naming
@@ -516,7 +278,7 @@ func Faults(t *testing.T, be backends.Backend) {
 		t.Logf("Load: %v", err)
 	})
 	t.Run("idle death", func(t *testing.T) {
-		p := Open(t, be, C(t))
+		p := backendstest.Open(t, be, C(t))
 		pid := p.(interface{ Pid() int }).Pid()
 		syscall.Kill(pid, syscall.SIGTERM)
 		// Idle: the process is gone (the host reaped it) before the call.
@@ -533,7 +295,7 @@ func Faults(t *testing.T, be backends.Backend) {
 		t.Logf("min: %v", err)
 	})
 	t.Run("death mid-call", func(t *testing.T) {
-		p := Open(t, be, Fault(t, "loop"))
+		p := backendstest.Open(t, be, Fault(t, "loop"))
 		pid := p.(interface{ Pid() int }).Pid()
 		at := make(chan time.Time, 1)
 		go func() {
@@ -556,7 +318,7 @@ func Faults(t *testing.T, be backends.Backend) {
 func Parallel(t *testing.T, be backends.Backend) {
 	var wg sync.WaitGroup
 	for g := range 2 {
-		p := Open(t, be, C(t), backends.WithEmit(func(v int64) int64 { return v + int64(g) }))
+		p := backendstest.Open(t, be, C(t), backends.WithEmit(func(v int64) int64 { return v + int64(g) }))
 		wg.Go(func() {
 			ep := p.(backends.EventPlugin)
 			c, _ := ep.Events(event.Flat)
@@ -631,7 +393,7 @@ func Leaks(t *testing.T, be backends.Backend) {
 	checkGoroutines(t, g0)
 	// Killed mid-call: the same.
 	for range 20 {
-		p := Open(t, be, Fault(t, "loop"))
+		p := backendstest.Open(t, be, Fault(t, "loop"))
 		pid := p.(interface{ Pid() int }).Pid()
 		go func() {
 			time.Sleep(2 * time.Millisecond)
