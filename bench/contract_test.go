@@ -10,66 +10,19 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
-	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/wasm"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
 // TestClosed checks, on every target, that every call on a closed
 // instance fails with backends.ErrClosed instead of reaching the plugin
-// (a dlopen call used to reach freed C state), and that a second Close is
-// harmless.
+// (a dlopen call used to reach freed C state), that a module refuses to
+// close with an instance open, and that a second Close is harmless
+// (backendstest.Closed).
 func TestClosed(t *testing.T) {
 	forTargets(t, func(t *testing.T, tg Target) {
-		_, mod := open(t, tg)
-		ctx := context.Background()
-		p, err := mod.Instantiate(ctx, backends.WithEmit(func(v int64) int64 { return v }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ep := p.(backends.EventPlugin)
-		in := shape(t, "typical")
-		var conns []backends.EventConn // one per transport: each must refuse
-		for _, tr := range tg.Transports {
-			conn, err := ep.Events(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := conn.Encode(in); err != nil {
-				t.Fatal(err)
-			}
-			conns = append(conns, conn)
-		}
-		if err := p.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Close(ctx); err != nil {
-			t.Fatalf("a second Close: %v", err)
-		}
-		check := func(call string, err error) {
-			t.Helper()
-			if !errors.Is(err, backends.ErrClosed) {
-				t.Errorf("%s after Close: %v, want an error matching ErrClosed", call, err)
-			}
-		}
-		_, err = p.Min(1, 2)
-		check("Min", err)
-		_, err = p.Accumulate(1)
-		check("Accumulate", err)
-		_, err = p.Sum([]byte("abc"))
-		check("Sum", err)
-		check("Upper", p.Upper([]byte("abc")))
-		_, err = p.(backends.Caller).Callback(3)
-		check("Callback", err)
-		_, err = ep.Events(tg.Transports[0])
-		check("Events", err)
-		for i, conn := range conns {
-			tr := tg.Transports[i]
-			_, err = conn.Call()
-			check(string(tr)+" connection's Call", err)
-			check(string(tr)+" connection's Encode", conn.Encode(in))
-			check(string(tr)+" connection's Decode", conn.Decode(new(event.Event)))
-		}
+		be, mod := open(t, tg)
+		backendstest.Closed(t, be, mod.Path())
 	})
 }
 
@@ -171,7 +124,7 @@ func TestDeadlines(t *testing.T) {
 				t.Fatalf("WithCallTimeout: %v, want ErrNoInterrupt", err)
 			case bounded:
 				defer p.Close(ctx)
-				conform(t, p, minCases, accumulateCases, bufferCases[:8]) // bounded calls answer alike
+				backendstest.Answers(t, p, minCases, accumulateCases, bufferCases[:8]) // bounded calls answer alike
 			}
 		})
 	})
@@ -234,4 +187,73 @@ func TestSandbox(t *testing.T) {
 		}
 		t.Logf("the guest's view:\n%s", report)
 	})
+}
+
+// TestCapabilities checks what each target says of its plugins' optional
+// capabilities against its plugin: events (backends.EventPlugin) unless
+// NoEvents says why not, with Transports then empty, and callbacks
+// (backends.Caller) unless NoCallbacks says why not.
+func TestCapabilities(t *testing.T) {
+	forTargets(t, func(t *testing.T, tg Target) {
+		if tg.NoEvents != "" && len(tg.Transports) > 0 {
+			t.Errorf("NoEvents (%s) beside Transports %v", tg.NoEvents, tg.Transports)
+		}
+		if tg.NoEvents == "" && len(tg.Transports) == 0 {
+			t.Error("no Transports, and no NoEvents reason")
+		}
+		_, mod := open(t, tg)
+		p := instance(t, mod)
+		if _, ok := p.(backends.EventPlugin); ok != (tg.NoEvents == "") {
+			t.Errorf("%T implements EventPlugin: %v; the target says NoEvents %q", p, ok, tg.NoEvents)
+		}
+		if _, ok := p.(backends.Caller); ok != (tg.NoCallbacks == "") {
+			t.Errorf("%T implements Caller: %v; the target says NoCallbacks %q", p, ok, tg.NoCallbacks)
+		}
+	})
+}
+
+// bare hides every optional capability of a backend's plugins: what a
+// backend that offers neither events nor callbacks looks like.
+type bare struct{ backends.Backend }
+
+type bareModule struct{ backends.Module }
+
+func (b bare) Load(ctx context.Context, path string) (backends.Module, error) {
+	m, err := b.Backend.Load(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return bareModule{m}, nil
+}
+
+func (m bareModule) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
+	p, err := m.Module.Instantiate(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ backends.Plugin }{p}, nil
+}
+
+// TestSkipsWhatATargetLacks runs the event, pipeline and callback twins on
+// a matrix of one target whose plugins offer neither events nor
+// callbacks: each row is skipped by design with the target's reason, not
+// failed, and the contract's own tests pass on it.
+func TestSkipsWhatATargetLacks(t *testing.T) {
+	tg := Targets[0] // static: the baseline is always in the matrix
+	tg.Backend = "bare"
+	newStatic := tg.New
+	tg.New = func(ctx context.Context, c Cache) (backends.Backend, error) {
+		be, err := newStatic(ctx, c)
+		return bare{be}, err
+	}
+	tg.Transports, tg.NoEvents, tg.NoCallbacks = nil, "a test's backend without them", "a test's backend without them"
+	saved := Targets
+	Targets = []Target{tg}
+	t.Cleanup(func() { Targets = saved })
+	for name, test := range map[string]func(*testing.T){
+		"TestEventConformance": TestEventConformance, "TestPipeline": TestPipeline, "TestCallback": TestCallback,
+		"TestEventTransports": TestEventTransports, "TestCapabilities": TestCapabilities, "TestClosed": TestClosed,
+	} {
+		t.Run(name, test)
+	}
 }

@@ -67,6 +67,12 @@ type Target struct {
 	// offer: the event suite measures each and checks that no other is
 	// offered, so that a row cannot silently disappear.
 	Transports []event.Transport
+	// NoEvents and NoCallbacks say why the target's plugins offer no
+	// events (no backends.EventPlugin, and Transports is empty) or call no
+	// host function back (no backends.Caller); "" when they do. Their rows
+	// in the event and callback tables are skipped by design with the
+	// reason, and TestCapabilities checks each claim against the plugin.
+	NoEvents, NoCallbacks string
 	// Bounded is set for targets that can stop a running call: they take
 	// backends.WithCallTimeout, and honour the context of Load and
 	// Instantiate inside a start function; the others refuse the option
