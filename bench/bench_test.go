@@ -316,7 +316,7 @@ func benchLoad(b *testing.B, t Target, mode CacheMode) {
 	be, path := mechanismSetup(b, t, mode)
 	checkUnmapped(b, t, path)
 	batch := 1
-	if t.Backend == static.Name {
+	if t.Where == Compiled {
 		batch = setupBatch
 	}
 	u := newUntimed[backends.Module](b, batch)

@@ -20,10 +20,6 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/dlopen"
-	"github.com/plugbench/plugbench/backends/extism"
-	"github.com/plugbench/plugbench/backends/goplugin"
-	"github.com/plugbench/plugbench/backends/wasm"
-	"github.com/plugbench/plugbench/backends/yaegi"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -166,7 +162,7 @@ func TestFaultTable(t *testing.T) {
 	// And every artifact fixtures make at first use, here once: a cell's
 	// process finds them in this process's folder (and is handed the Go
 	// plugin) instead of building its own within its 2 s to the fault.
-	makeAll()
+	fx.MakeAll()
 	// The cells run a few at a time: most of a cell's time is spent
 	// waiting for a deadline, and each cell's host is its own process.
 	var cells [][]FaultCell
@@ -208,8 +204,8 @@ func TestFaultTable(t *testing.T) {
 }
 
 // checkFaultTrial checks a trial against what the contract and the
-// backends promise: the outcome, recovery and consequence expectFault
-// gives, a wasm guest's fault an error naming it, a memory bomb meeting
+// backends promise: the outcome, recovery and consequence of
+// Target.ExpectFault, a wasm guest's fault an error naming it, a memory bomb meeting
 // the limit with the host's peak RSS under 1 GiB, a native crash a dead
 // host with its signal. How soon the host knew is measured, not checked
 // here: on a busy machine any deadline is late by what the scheduler
@@ -217,20 +213,16 @@ func TestFaultTable(t *testing.T) {
 func checkFaultTrial(t *testing.T, tg Target, fault string, c FaultTrial) {
 	t.Helper()
 	native := tg.Where != Sandboxed && tg.Where != OwnProcess
-	want, recovery := expectFault(tg, fault)
-	if fault == "startloop" && spinsUnpreempted(tg) && c.Outcome == "deadline" {
-		want = c.Outcome // see expectFault
-	}
-	if c.Outcome != want || c.Recovery != recovery || c.Consequence != expectConsequence(tg, fault) {
-		t.Fatalf("outcome %q, recovery %q, consequence %q; want %q, %q, %q: %+v",
-			c.Outcome, c.Recovery, c.Consequence, want, recovery, expectConsequence(tg, fault), c)
+	e := tg.ExpectFault(fault)
+	if (c.Outcome != e.Outcome && (e.Or == "" || c.Outcome != e.Or)) || c.Recovery != e.Recovery || c.Consequence != e.Consequence {
+		t.Fatalf("outcome %q, recovery %q, consequence %q; want %+v: %+v", c.Outcome, c.Recovery, c.Consequence, e, c)
 	}
 	switch {
 	case c.Outcome == "killed" && tg.Where == InHost && fault == "segv" && c.Signal != "SIGSEGV":
 		t.Errorf("a segfaulting shared object: signal %q, want SIGSEGV", c.Signal)
 	case c.Outcome == "killed" && tg.BuiltFor == dlopen.Name && fault == "abort" && c.Signal != "SIGABRT":
 		t.Errorf("an aborting C-ABI shared object: signal %q, want SIGABRT", c.Signal)
-	case c.Outcome == "killed" && tg.Backend == goplugin.Name && fault == "abort" && !strings.Contains(c.Detail, "panic: "):
+	case c.Outcome == "killed" && tg.Lang == "go" && fault == "abort" && !strings.Contains(c.Detail, "panic: "):
 		t.Errorf("a panicking Go plugin: %q, want the panic named", c.Detail)
 	case tg.Where == OwnProcess && tg.Lang == "c" && fault == "segv" && !strings.Contains(c.Detail, "SIGSEGV"):
 		t.Errorf("a segfaulting plugin process: %q, want its signal named", c.Detail)
@@ -249,84 +241,6 @@ func checkFaultTrial(t *testing.T, tg Target, fault string, c FaultTrial) {
 	if c.Outcome != "not-applicable" && c.Recovery == "" {
 		t.Errorf("no recovery: %+v", c)
 	}
-}
-
-// expectFault is what a cell must show: the outcome and the recovery the
-// backends promise (the package docs of backends, dlopen and wasm).
-func expectFault(tg Target, fault string) (outcome, recovery string) {
-	native := tg.Where == InHost || tg.Where == Compiled
-	bounded := tg.Bounded
-	switch {
-	case tg.Backend == yaegi.Name && fault == "bomb":
-		// Interpreted Go allocates from the host's own heap, which has no
-		// limit but the process's: past it, the Go runtime dies.
-		return "killed", "restart"
-	case tg.Backend == yaegi.Name:
-		// The interpreter recovers a guest's panic (segv, abort) into an
-		// error, and stops a loop or an init at its deadline.
-		return expectBounded(fault)
-	case native && fault == "loop":
-		return "hung", "reinstantiate" // the call spins on; a new instance works
-	case tg.Where == Compiled && fault == "startloop":
-		return "not-applicable", "none"
-	case native && fault == "startloop":
-		return "deadline", "restart" // dlopen returns, the loader stays locked
-	case native:
-		return "killed", "restart"
-	case fault == "startloop" && spinsUnpreempted(tg):
-		// The abandoned start function spins in compiled code, which Go
-		// cannot preempt: the next garbage collection waits for it for
-		// ever. Load returns at the deadline ("deadline") unless that
-		// collection comes first and freezes the host before ("hung").
-		return "hung", "restart"
-	case fault == "startloop":
-		return "deadline", "reload"
-	case fault == "loop" && spinsUnpreempted(tg):
-		return "hung", "restart"
-	case fault == "loop" && !bounded:
-		return "hung", "reinstantiate"
-	}
-	return expectBounded(fault)
-}
-
-// expectConsequence is what a cell's fault must cost the host: the same
-// in every trial, whatever the outcome's timing.
-func expectConsequence(tg Target, fault string) string {
-	outcome, recovery := expectFault(tg, fault)
-	switch {
-	case outcome == "not-applicable":
-		return "not-applicable"
-	case outcome == "killed":
-		return "host-killed"
-	case spinsUnpreempted(tg) && (fault == "loop" || fault == "startloop"):
-		return "host-frozen"
-	case fault == "startloop" && recovery == "restart":
-		return "loader-locked"
-	case outcome == "hung", fault == "startloop" && !tg.Bounded:
-		return "core-lost" // the call, or the abandoned start function, runs on
-	case outcome == "deadline":
-		return "stopped"
-	}
-	return "error"
-}
-
-// expectBounded is what a sandboxed target that can stop its guest
-// shows: an error for a crash, the deadline for a hang.
-func expectBounded(fault string) (outcome, recovery string) {
-	switch fault {
-	case "startloop":
-		return "deadline", "reload"
-	case "loop":
-		return "deadline", "reinstantiate"
-	}
-	return "error", "reinstantiate"
-}
-
-// spinsUnpreempted reports whether an abandoned guest of tg spins on in
-// compiled code that Go cannot preempt: wazero's compiler, under the wasm
-// backend and under Extism, without WithCloseOnContextDone.
-func spinsUnpreempted(tg Target) bool {
-	return tg.Backend == wasm.Name || tg.Backend == extism.Name
 }
 
 // faultSetupLimit bounds a trial's child up to the fault: its start, the
@@ -514,7 +428,7 @@ func faultCellChild(t *testing.T) {
 	// their first use, and the healthy plugin's build would otherwise
 	// come after the fault, inside the recovery's deadline (a cell whose
 	// go build ran there read as a host that froze).
-	makeAll()
+	fx.MakeAll()
 	tr, err := measureFault(f[0], f[1], f[2])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fault cell:", err)
@@ -527,15 +441,6 @@ func faultCellChild(t *testing.T) {
 	b, _ := json.Marshal(tr)
 	fmt.Printf("plugbench-fault: %s\n", b)
 	os.Exit(0)
-}
-
-// makeAll makes the artifacts fixtures leave to their first use.
-func makeAll() {
-	fx.GoPlugin()
-	fx.Yaegi()
-	fx.ServeC()
-	fx.ServeGo()
-	fx.Hashicorp()
 }
 
 func say(what string) { fmt.Printf("plugbench-fault: %s\n", what) }

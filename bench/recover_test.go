@@ -18,7 +18,7 @@ import (
 
 // BenchmarkRecover measures the recovery column of the fault table: the
 // time from a plugin's fault to a working instance again, for each cell
-// whose host can recover (expectFault says how):
+// whose host can recover (Target.ExpectFault says how):
 //
 //   - reinstantiate: the faulted instance is closed and a new instance of
 //     the same module answers a call. The fault itself (a trap, a call
@@ -74,14 +74,14 @@ func forFaultCells[T interface {
 			for _, g := range backendGroups(faultTargets()) {
 				tb.Run("backend="+g[0].Backend, func(tb T) {
 					for _, tg := range g {
-						outcome, recovery := expectFault(tg, fault)
+						e := tg.ExpectFault(fault)
 						tb.Run("fixture="+tg.Fixture, func(tb T) {
-							if outcome == "not-applicable" {
+							if e.Outcome == "not-applicable" {
 								_, err := tg.Faults(faultDir, fault)
 								skipByDesign(tb, "%s/%s %s: not applicable: %v", tg.Backend, tg.Fixture, fault, err)
 							}
-							if outcome == "hung" || (fault == "startloop" && recovery == "reload" && !tg.Bounded) {
-								skipByDesign(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; its recovery (%s) is timed elsewhere: a new instance by BenchmarkSetup, a new process by the restart rows here", tg.Backend, tg.Fixture, fault, recovery)
+							if e.Outcome == "hung" || e.Consequence == "core-lost" {
+								skipByDesign(tb, "%s/%s %s: the plugin goes on running after the fault, so each iteration would leave a core spinning for good; its recovery (%s) is timed elsewhere: a new instance by BenchmarkSetup, a new process by the restart rows here", tg.Backend, tg.Fixture, fault, e.Recovery)
 							}
 							path, err := tg.Faults(faultDir, fault)
 							if path == "" {
@@ -104,9 +104,8 @@ const recoveryDeadline = 20 * time.Millisecond
 // returns how long getting a working instance again took.
 func recoverer(tb testing.TB, tg Target, fault, path string) func() (time.Duration, error) {
 	tb.Helper()
-	_, recovery := expectFault(tg, fault)
 	ctx := context.Background()
-	switch recovery {
+	switch recovery := tg.ExpectFault(fault).Recovery; recovery {
 	case "restart":
 		load := path
 		if fault == "startloop" {

@@ -106,6 +106,10 @@ type Target struct {
 	// Modules are the Go modules the backend loads plugins with: each
 	// one's version is a config line of every result file.
 	Modules []string
+	// ExpectFault is what each fault of fixtures.Faults does to the
+	// target's host: what the fault table must find in every trial, and
+	// what BenchmarkRecover recovers by. One of the fault models below.
+	ExpectFault func(fault string) FaultExpect
 	// Faults is how the fault table makes the target's misbehaving
 	// variant of its fixture (one of fixtures.Faults) in a scratch folder;
 	// nil when the target has none. It returns "" and the reason when
@@ -143,6 +147,100 @@ const (
 	// OwnProcess: a process of its own: a plugin that crashes is an error
 	// naming its signal, and the host goes on.
 	OwnProcess
+)
+
+// FaultExpect is what a fault does to a target's host: the fault table's
+// words for how it ended, what it cost the host, and what brings the host
+// back.
+type FaultExpect struct {
+	// Outcome is how the call or load ended: "error", "deadline" (stopped
+	// at its deadline), "hung", "killed" (the host died), or
+	// "not-applicable".
+	Outcome string
+	// Or is the other outcome a trial may show, where a race the host
+	// does not control decides between the two; "" if none.
+	Or string
+	// Recovery is what gets the host working again: "reinstantiate",
+	// "reload", "restart" (a new host process) or "none".
+	Recovery string
+	// Consequence is what the fault cost the host, whatever the outcome's
+	// timing: "error", "stopped", "core-lost", "loader-locked",
+	// "host-frozen", "host-killed" or "not-applicable".
+	Consequence string
+}
+
+// The fault models: what each kind of target promises (the package docs
+// of backends and of each backend say why).
+var (
+	// compiledFaults: the guest is the host's own code. A crash is the
+	// host's; a loop spins on in a call the host cannot stop; a start
+	// that never returns is a host that never starts.
+	compiledFaults = func(fault string) FaultExpect {
+		switch fault {
+		case "startloop":
+			return FaultExpect{Outcome: "not-applicable", Recovery: "none", Consequence: "not-applicable"}
+		case "loop":
+			return FaultExpect{Outcome: "hung", Recovery: "reinstantiate", Consequence: "core-lost"}
+		}
+		return FaultExpect{Outcome: "killed", Recovery: "restart", Consequence: "host-killed"}
+	}
+	// nativeFaults: native code in the host's process. As compiled, and a
+	// constructor that never returns leaves the dynamic loader locked:
+	// Load returns at its deadline, and no later load can.
+	nativeFaults = func(fault string) FaultExpect {
+		if fault == "startloop" {
+			return FaultExpect{Outcome: "deadline", Recovery: "restart", Consequence: "loader-locked"}
+		}
+		return compiledFaults(fault)
+	}
+	// boundedFaults: a guest the backend can stop (a sandbox with
+	// interruption, a process of its own): a crash is an error, a hang
+	// stops at its deadline.
+	boundedFaults = func(fault string) FaultExpect {
+		switch fault {
+		case "startloop":
+			return FaultExpect{Outcome: "deadline", Recovery: "reload", Consequence: "stopped"}
+		case "loop":
+			return FaultExpect{Outcome: "deadline", Recovery: "reinstantiate", Consequence: "stopped"}
+		}
+		return FaultExpect{Outcome: "error", Recovery: "reinstantiate", Consequence: "error"}
+	}
+	// unboundedFaults: a sandbox that cannot stop a running guest: a crash
+	// is an error; Load returns at its deadline but the start function
+	// runs on, and a looping call hangs, each holding a core.
+	unboundedFaults = func(fault string) FaultExpect {
+		switch fault {
+		case "startloop":
+			return FaultExpect{Outcome: "deadline", Recovery: "reload", Consequence: "core-lost"}
+		case "loop":
+			return FaultExpect{Outcome: "hung", Recovery: "reinstantiate", Consequence: "core-lost"}
+		}
+		return boundedFaults(fault)
+	}
+	// unpreemptedFaults: a sandbox whose abandoned guest spins in compiled
+	// code that Go cannot preempt (wazero's compiler without
+	// WithCloseOnContextDone): the next garbage collection waits for it
+	// for ever, and the host freezes. Load returns at its deadline
+	// ("deadline") unless that collection comes first ("hung").
+	unpreemptedFaults = func(fault string) FaultExpect {
+		switch fault {
+		case "startloop":
+			return FaultExpect{Outcome: "hung", Or: "deadline", Recovery: "restart", Consequence: "host-frozen"}
+		case "loop":
+			return FaultExpect{Outcome: "hung", Recovery: "restart", Consequence: "host-frozen"}
+		}
+		return boundedFaults(fault)
+	}
+	// interpretedFaults: interpreted Go (yaegi) recovers a guest's panic
+	// into an error and stops a loop or an init at its deadline, but
+	// allocates from the host's own heap, which has no limit but the
+	// process's: past it, the Go runtime dies.
+	interpretedFaults = func(fault string) FaultExpect {
+		if fault == "bomb" {
+			return FaultExpect{Outcome: "killed", Recovery: "restart", Consequence: "host-killed"}
+		}
+		return boundedFaults(fault)
+	}
 )
 
 func (w Where) String() string {
@@ -183,9 +281,10 @@ type Cache struct {
 var Targets = []Target{
 	{
 		Backend: static.Name, Fixture: FixtureBuiltin, BuiltFor: static.Name, Lang: "go", Where: Compiled,
-		New:        func(context.Context, Cache) (backends.Backend, error) { return static.Backend(), nil },
-		Path:       func(*fixtures.Set) (string, error) { return static.Path, nil },
-		Transports: []event.Transport{event.Value},
+		New:         func(context.Context, Cache) (backends.Backend, error) { return static.Backend(), nil },
+		Path:        func(*fixtures.Set) (string, error) { return static.Path, nil },
+		Transports:  []event.Transport{event.Value},
+		ExpectFault: compiledFaults,
 		Faults: func(_, fault string) (string, error) {
 			if !slices.Contains(static.Faults, fault) {
 				return "", errors.New("a static plugin is compiled into the host: its init runs before main, and a host whose init never returns never starts")
@@ -206,6 +305,7 @@ var Targets = []Target{
 		OncePerProcess: true,
 		NeedsCgo:       true,
 		StaysMapped:    goplugin.Mapped,
+		ExpectFault:    nativeFaults,
 		Faults: func(dir, fault string) (string, error) {
 			return faultBuild(filepath.Join(dir, fixtures.GoPluginFaultName(fault)), func(out string) error {
 				return fixtures.BuildGoPluginFault(context.Background(), out, fault)
@@ -230,8 +330,9 @@ var Targets = []Target{
 		Bounded: true,
 		// The interpreted guest's event type is not the host's: no value
 		// transport.
-		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
-		Modules:    []string{"github.com/traefik/yaegi"},
+		Transports:  []event.Transport{event.JSON, event.Binary, event.Flat},
+		Modules:     []string{"github.com/traefik/yaegi"},
+		ExpectFault: interpretedFaults,
 		Faults: func(dir, fault string) (string, error) {
 			return faultBuild(filepath.Join(dir, fixtures.YaegiFaultName(fault)), func(string) error {
 				_, err := fixtures.WriteYaegiFaultSource(context.Background(), dir, fault)
@@ -280,8 +381,9 @@ func nativeTarget(name, fixture string) Target {
 			}
 			return s.SO, s.SOErr
 		},
-		Transports: []event.Transport{event.View, event.JSON, event.Binary, event.Flat},
-		Where:      InHost,
+		Transports:  []event.Transport{event.View, event.JSON, event.Binary, event.Flat},
+		Where:       InHost,
+		ExpectFault: nativeFaults,
 		Faults: func(dir, fault string) (string, error) {
 			if name == cgo.Name && !cgo.Available {
 				return "", cgo.ErrNoCgo
@@ -360,6 +462,14 @@ func wasmTarget(name, fixture string) Target {
 		Modules:    []string{"github.com/tetratelabs/wazero"},
 		Faults:     wasmFaults(fixture),
 	}
+	switch {
+	case bounded:
+		t.ExpectFault = boundedFaults
+	case interp:
+		t.ExpectFault = unboundedFaults
+	default:
+		t.ExpectFault = unpreemptedFaults
+	}
 	if !interp && !bounded {
 		// The interpreter keeps no compiled code to cache; a bounded
 		// runtime's cached loads are the plain one's.
@@ -391,10 +501,11 @@ func wasmtimeTarget(fixture string) Target {
 		Bounded: true,
 		// Wasmtime keeps no compiled module in memory between loads; its
 		// cache is the serialized module in a directory.
-		Caches:     []CacheMode{CacheNone, CacheDisk},
-		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
-		Modules:    []string{"github.com/bytecodealliance/wasmtime-go/v39"},
-		Faults:     wasmtimeFaults(fixture),
+		Caches:      []CacheMode{CacheNone, CacheDisk},
+		Transports:  []event.Transport{event.JSON, event.Binary, event.Flat},
+		Modules:     []string{"github.com/bytecodealliance/wasmtime-go/v39"},
+		ExpectFault: boundedFaults,
+		Faults:      wasmtimeFaults(fixture),
 	}
 }
 
@@ -435,6 +546,10 @@ func extismTarget(name string) Target {
 			return fixtures.WriteExtismFaultWasm(dir, fault)
 		},
 	}
+	t.ExpectFault = unpreemptedFaults
+	if bounded {
+		t.ExpectFault = boundedFaults
+	}
 	if !bounded {
 		t.Caches = []CacheMode{CacheNone, CacheMemory, CacheDisk}
 	}
@@ -465,8 +580,9 @@ func processTarget(name, fixture string) Target {
 			return s.ServeC()
 		},
 		// At its deadline the plugin process is killed.
-		Bounded: true,
-		Where:   OwnProcess,
+		Bounded:     true,
+		Where:       OwnProcess,
+		ExpectFault: boundedFaults,
 		// Events cross as bytes: the pipe's frames copy them through
 		// the kernel; shm encodes them in the shared region in place.
 		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
@@ -499,11 +615,12 @@ func hashicorpTarget(name string) Target {
 		NewLimited: func(_ context.Context, limit uint64) (backends.Backend, error) {
 			return mk(max(limit, 128<<20)), nil
 		},
-		Path:       func(s *fixtures.Set) (string, error) { return s.Hashicorp() },
-		Bounded:    true,
-		Where:      OwnProcess,
-		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
-		Modules:    []string{"github.com/hashicorp/go-plugin", "google.golang.org/grpc"},
+		Path:        func(s *fixtures.Set) (string, error) { return s.Hashicorp() },
+		Bounded:     true,
+		Where:       OwnProcess,
+		ExpectFault: boundedFaults,
+		Transports:  []event.Transport{event.JSON, event.Binary, event.Flat},
+		Modules:     []string{"github.com/hashicorp/go-plugin", "google.golang.org/grpc"},
 		Faults: func(dir, fault string) (string, error) {
 			return faultBuild(filepath.Join(dir, fixtures.HashicorpFaultName(fault)), func(out string) error {
 				return fixtures.BuildHashicorpFault(context.Background(), out, fault)

@@ -102,6 +102,8 @@ var refBackends = map[string][]string{
 	"wazero-bounded":      {"wasm-bounded"},
 	"wasmtime":            {"wasmtime"},
 	"wasmtime-unchecked":  {"wasmtime"},
+	"wasmtime-epoch":      {"wasmtime"},
+	"wasmtime-fuel":       {"wasmtime"},
 	"extism":              {"extism"},
 	"yaegi":               {"yaegi"},
 	"pipe":                {"subprocess"},
