@@ -3,38 +3,33 @@ package hashicorp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin/runner"
 	"golang.org/x/sys/unix"
 
-	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/internal/osproc"
 )
 
 // ErrExited matches the error of a call whose plugin process died (or
 // exited) under it, and of a load whose executable exited before its
 // handshake. The message says how: the exit status or the signal, and the
 // first line of a Go panic or fatal error the process printed.
-var ErrExited = errors.New("plugin process exited")
+var ErrExited = osproc.ErrExited
 
 // MemoryLimit is the default data limit (RLIMIT_DATA) of every plugin
-// process (Config.MemoryLimit sets another),
-// set with prlimit(2) right after it starts, before go-plugin's handshake:
-// a plugin that eats memory dies instead of taking the machine (see
-// backends/internal/ipc's MemoryLimit for why RLIMIT_DATA and not
-// RLIMIT_AS: a Go process reserves far more address space than it uses).
-const MemoryLimit = 512 << 20
+// process (Config.MemoryLimit sets another), set with prlimit(2) right
+// after it starts, before go-plugin's handshake (osproc.MemoryLimit says why
+// RLIMIT_DATA).
+const MemoryLimit = osproc.MemoryLimit
 
 // StartTimeout bounds a Load or Instantiate whose context has no deadline:
 // an executable that never answers go-plugin's handshake must not hang it
@@ -181,14 +176,7 @@ func (p *proc) exitError(d time.Duration) error {
 		<-p.done
 	}
 	why, oom := p.stderr.result()
-	msg := describe(p.state)
-	if why != "" {
-		msg += " (" + why + ")"
-	}
-	if oom {
-		return fmt.Errorf("%w: %s: %w", ErrExited, msg, backends.ErrMemoryLimit)
-	}
-	return fmt.Errorf("%w: %s", ErrExited, msg)
+	return osproc.Exited(p.state, why, oom)
 }
 
 // exited reports whether the process has exited, reaped or not: a zombie
@@ -206,23 +194,6 @@ func (p *proc) exited() bool {
 		return errors.Is(err, unix.ECHILD) // reaped since the select above
 	}
 	return info.Signo == int32(unix.SIGCHLD)
-}
-
-// describe says how a process ended: "killed by SIGSEGV (segmentation
-// fault)", "exit status 3".
-func describe(s *os.ProcessState) string {
-	if s == nil {
-		return "still running"
-	}
-	if ws, ok := s.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		sig := ws.Signal()
-		d := "killed by " + unix.SignalName(sig) + " (" + sig.String() + ")"
-		if ws.CoreDump() {
-			d += ", core dumped"
-		}
-		return d
-	}
-	return fmt.Sprintf("exit status %d", s.ExitCode())
 }
 
 // procRunner is go-plugin's runner.Runner for a proc: go-plugin reads its
@@ -243,11 +214,10 @@ func (r *procRunner) Start(context.Context) error {
 	if err != nil {
 		r.stdout.Close()
 		r.stderr.Close()
-		return startError(err)
+		return osproc.StartError(err)
 	}
 	p.started = true
-	lim := unix.Rlimit{Cur: p.limit, Max: p.limit}
-	if err := unix.Prlimit(p.cmd.Process.Pid, unix.RLIMIT_DATA, &lim, nil); err != nil && !errors.Is(err, unix.ESRCH) {
+	if err := osproc.LimitData(p.cmd.Process.Pid, p.limit); err != nil {
 		// go-plugin starts no goroutine for a runner that failed to start:
 		// reap it here.
 		p.cmd.Process.Kill()
@@ -257,24 +227,12 @@ func (r *procRunner) Start(context.Context) error {
 		p.state = p.cmd.ProcessState
 		p.dead.Store(true)
 		close(p.done)
-		return fmt.Errorf("prlimit RLIMIT_DATA: %w", err)
+		return err
 	}
 	if p.killWant {
 		p.cmd.Process.Kill()
 	}
 	return nil
-}
-
-// startError says why exec failed: a file that is not executable matches
-// fs.ErrPermission, one the kernel cannot run backends.ErrFormat.
-func startError(err error) error {
-	switch {
-	case errors.Is(err, syscall.ENOEXEC):
-		return fmt.Errorf("%w: not an executable: %w", backends.ErrFormat, err)
-	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("not executable: %w", err)
-	}
-	return fmt.Errorf("start: %w", err)
 }
 
 // Wait reaps the process.

@@ -1,34 +1,24 @@
 package ipc
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/internal/osproc"
 )
 
 // ErrExited matches the error of a call whose plugin process died (or
 // exited) under it, and of a load whose executable exited before its
 // handshake. The message says how: the exit status, or the signal.
-var ErrExited = errors.New("plugin process exited")
+var ErrExited = osproc.ErrExited
 
 // MemoryLimit is the default data limit (RLIMIT_DATA) of every plugin
-// process (Config.MemoryLimit sets another),
-// set with prlimit(2) right after it starts: a plugin that eats memory
-// dies (its malloc fails) instead of taking the machine. RLIMIT_DATA and
-// not RLIMIT_AS: it counts private writable mappings (heap, anonymous
-// mmap, what malloc gets) but not address space merely reserved, and a
-// Go guest reserves 1.2 GB at start (VmSize) for 40 MB of data; the
-// shared region, a shared mapping, does not count either.
-const MemoryLimit = 512 << 20
+// process (Config.MemoryLimit sets another), set with prlimit(2) right
+// after it starts (osproc.MemoryLimit says why RLIMIT_DATA); the shared
+// region, a shared mapping, does not count.
+const MemoryLimit = osproc.MemoryLimit
 
 // ShutdownWait is how long Close waits for a plugin to exit after the
 // close op before it kills it.
@@ -57,30 +47,16 @@ func start(path string, limit uint64, args []string, stdin, stdout *os.File, ext
 	cmd.ExtraFiles = extra
 	cmd.Env = []string{} // the plugin gets nothing of the host's environment
 	if err := cmd.Start(); err != nil {
-		return nil, startError(err)
+		return nil, osproc.StartError(err)
 	}
 	c := &child{cmd: cmd, done: make(chan struct{}), onDeath: onDeath}
-	lim := unix.Rlimit{Cur: limit, Max: limit}
-	if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_DATA, &lim, nil); err != nil && !errors.Is(err, unix.ESRCH) {
+	if err := osproc.LimitData(cmd.Process.Pid, limit); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return nil, fmt.Errorf("prlimit RLIMIT_DATA: %w", err)
+		return nil, err
 	}
 	go c.reap()
 	return c, nil
-}
-
-// startError says why exec failed: a missing file matches
-// fs.ErrNotExist, a file that is not executable fs.ErrPermission, one
-// the kernel cannot run backends.ErrFormat.
-func startError(err error) error {
-	switch {
-	case errors.Is(err, syscall.ENOEXEC):
-		return fmt.Errorf("%w: not an executable: %w", backends.ErrFormat, err)
-	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("not executable: %w", err)
-	}
-	return fmt.Errorf("start: %w", err)
 }
 
 func (c *child) reap() {
@@ -121,25 +97,5 @@ func (c *child) wait(d time.Duration) {
 // ended within 100 ms (it closed its end of the channel but runs on).
 func (c *child) exitError(oom bool) error {
 	c.wait(100 * time.Millisecond)
-	if oom {
-		return fmt.Errorf("%w: %s: %w", ErrExited, describe(c.state), backends.ErrMemoryLimit)
-	}
-	return fmt.Errorf("%w: %s", ErrExited, describe(c.state))
-}
-
-// describe says how a process ended: "killed by SIGSEGV (segmentation
-// fault)", "exit status 3".
-func describe(s *os.ProcessState) string {
-	if s == nil {
-		return "still running"
-	}
-	if ws, ok := s.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		sig := ws.Signal()
-		d := "killed by " + unix.SignalName(sig) + " (" + sig.String() + ")"
-		if ws.CoreDump() {
-			d += ", core dumped"
-		}
-		return d
-	}
-	return fmt.Sprintf("exit status %d", s.ExitCode())
+	return osproc.Exited(c.state, "", oom)
 }
