@@ -212,28 +212,6 @@ func TestCapabilities(t *testing.T) {
 	})
 }
 
-// bare hides every optional capability of a backend's plugins: what a
-// backend that offers neither events nor callbacks looks like.
-type bare struct{ backends.Backend }
-
-type bareModule struct{ backends.Module }
-
-func (b bare) Load(ctx context.Context, path string) (backends.Module, error) {
-	m, err := b.Backend.Load(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	return bareModule{m}, nil
-}
-
-func (m bareModule) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
-	p, err := m.Module.Instantiate(ctx, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return struct{ backends.Plugin }{p}, nil
-}
-
 // TestSkipsWhatATargetLacks runs the event, pipeline and callback twins on
 // a matrix of one target whose plugins offer neither events nor
 // callbacks: each row is skipped by design with the target's reason, not
@@ -244,7 +222,7 @@ func TestSkipsWhatATargetLacks(t *testing.T) {
 	newStatic := tg.New
 	tg.New = func(ctx context.Context, c Cache) (backends.Backend, error) {
 		be, err := newStatic(ctx, c)
-		return bare{be}, err
+		return backendstest.Bare(be), err
 	}
 	tg.Transports, tg.NoEvents, tg.NoCallbacks = nil, "a test's backend without them", "a test's backend without them"
 	saved := Targets

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -438,7 +437,7 @@ type resources struct {
 
 func snapshot(t testing.TB) resources {
 	t.Helper()
-	return resources{fds: fds(t), sockets: socketDirs(), goroutines: runtime.NumGoroutine()}
+	return resources{fds: backendstest.FDs(t), sockets: socketDirs(), goroutines: runtime.NumGoroutine()}
 }
 
 // check fails if r's counts grew, or if this process has a child: every
@@ -447,7 +446,7 @@ func snapshot(t testing.TB) resources {
 // backendstest.StuckAfter, and the check returns as soon as they have.
 func (r resources) check(t testing.TB) {
 	t.Helper()
-	if n := fds(t); n != r.fds {
+	if n := backendstest.FDs(t); n != r.fds {
 		t.Errorf("%d file descriptors open, %d before", n, r.fds)
 	}
 	if s := socketDirs(); !slices.Equal(s, r.sockets) {
@@ -458,16 +457,7 @@ func (r resources) check(t testing.TB) {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines, %d before:\n%s", n, r.goroutines, buf[:runtime.Stack(buf, true)])
 	}
-	checkChildren(t)
-}
-
-// fds counts this process's open file descriptors.
-func fds(t testing.TB) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip(err)
-	}
-	return len(ents)
+	backendstest.CheckChildren(t)
 }
 
 // socketDirs lists go-plugin's socket folders (plugin-dir*) in os.TempDir.
@@ -480,29 +470,6 @@ func socketDirs() []string {
 		}
 	}
 	return names
-}
-
-// checkChildren fails if this process has a child (a zombie or a live
-// one).
-func checkChildren(t testing.TB) {
-	t.Helper()
-	self := strconv.Itoa(os.Getpid())
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 1 && f[1] == self {
-			t.Errorf("process %s (%s) is still a child of the host, state %s", e.Name(), s[strings.IndexByte(s, '(')+1:strings.LastIndexByte(s, ')')], f[0])
-		}
-	}
 }
 
 // TestContext checks that Instantiate honours its context: done before

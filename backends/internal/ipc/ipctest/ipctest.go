@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -421,14 +420,11 @@ func checkGoroutines(t testing.TB, want int) {
 	}
 }
 
-// fds counts this process's open file descriptors.
+// fds counts this process's open file descriptors, once no build holds
+// pipes.
 func fds(t testing.TB) int {
 	prebuilds.Wait() // a build at work holds pipes
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip(err)
-	}
-	return len(ents)
+	return backendstest.FDs(t)
 }
 
 // devShm lists /dev/shm.
@@ -441,26 +437,10 @@ func devShm(t testing.TB) []string {
 	return names
 }
 
-// checkChildren fails if this process has a child (a zombie or a live
-// one): every plugin process must have been reaped.
+// checkChildren fails if this process has a child, once no compiler
+// (a child too) is at work.
 func checkChildren(t testing.TB) {
 	t.Helper()
-	prebuilds.Wait() // a compiler at work is a child too
-	self := strconv.Itoa(os.Getpid())
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 1 && f[1] == self {
-			t.Errorf("process %s (%s) is still a child of the host, state %s", e.Name(), s[strings.IndexByte(s, '(')+1:strings.LastIndexByte(s, ')')], f[0])
-		}
-	}
+	prebuilds.Wait()
+	backendstest.CheckChildren(t)
 }
