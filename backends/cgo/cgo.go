@@ -16,9 +16,8 @@
 //     preamble (shim.h) that casts the address dlsym gave to the export's
 //     type and calls it. Its arguments are typed: no argument array, no
 //     marshalling and no allocation, so Min costs what a bare cgo call
-//     through a function pointer costs (about 30 ns on a quiet machine),
-//     a third to a half of the dlopen backend's purego call
-//     (BenchmarkMin measures all of them). Every C address crosses as a
+//     through a function pointer costs, less than the dlopen backend's
+//     purego call (BenchmarkMin measures all of them). Every C address crosses as a
 //     uintptr_t, which cgo does not check (a void * costs a check of
 //     several ns per call); payloads cross as pointers to the caller's own
 //     bytes, in place, with no copy.

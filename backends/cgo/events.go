@@ -109,10 +109,10 @@ var (
 // C memory from C.malloc, grown (never shrunk) and reused by every view
 // connection of the instance, freed by Plugin.Close. The bytes they point
 // to are copied there too, in the same pass, rather than pinned where they
-// are: runtime.Pinner costs about 50 ns per object, 1.3 µs for the 25
-// strings of a typical event, several times the whole round trip, while
-// copying its ≈800 bytes costs a few tens of nanoseconds (RATIONALE.md, on
-// the dlopen backend's view, which does the same in plugbench_buffer). The
+// are: pinning costs per object, and a typical event's strings would cost
+// several times the whole round trip, where copying its bytes costs far
+// less (RATIONALE.md has the figures, on the dlopen backend's view, which
+// does the same in plugbench_buffer). The
 // arena is host memory (plugbench.h: "in memory the host owns"), so the
 // view needs no plugbench_buffer export.
 type viewConn struct {

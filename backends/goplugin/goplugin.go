@@ -15,7 +15,7 @@
 //
 // Every call is a method call through that interface: it costs what a
 // call of the plugin's exported func Min through a func value costs (both
-// are one indirect call: 3.06 against 3.04 ns, BenchmarkCrossing), and it
+// are one indirect call: BenchmarkCrossing compares them), and it
 // carries the instance's state with it, where functions would need a
 // handle table. Min is exported as a function only for that comparison.
 // Payloads cross without a copy, and an event crosses as the Go value it
@@ -52,11 +52,9 @@
 // propagates out of the call into the host's caller, and ends the process
 // unless the caller recovers it, as it can: one runtime, one goroutine.
 // The backend does not recover it for the caller. A deferred recover on every
-// call costs about 6 ns on Min on the 2-core machine (BenchmarkCrossing,
-// medians of 6: via=plugin-recover 11.8 ns, via=plugin 5.4 ns), not the 1 ns
-// that would make it free: more than the rest of the call, it would put
-// goplugin's min at about 3× static's instead of 1.2×, measuring the guard
-// instead of the mechanism. The static backend does not recover
+// call costs more than the rest of the call (BenchmarkCrossing,
+// via=plugin-recover against via=plugin; RATIONALE.md has the figures): it
+// would measure the guard instead of the mechanism. The static backend does not recover
 // its plugin's panics either, and the two fault rows then agree. Only New,
 // called once per instance, is guarded: Instantiate returns its panic as an
 // error wrapping a *PanicError.

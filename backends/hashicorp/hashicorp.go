@@ -87,18 +87,15 @@
 //     or one killed by the kernel's OOM killer, gets ErrExited only.
 //   - A plugin that died while idle fails the next call at once.
 //
-// # Figures
+// # Cost
 //
 // A call is a round trip over a unix socket through gRPC's (HTTP/2,
 // protobuf) or net/rpc's (yamux, gob) framing and encoding, with a
-// goroutine handoff and a netpoller wakeup on each end. In the committed
-// baseline (results/baseline.txt, medians of 10): min in 188 µs over gRPC
-// (91 allocations, 5 KB) and 114 µs over net/rpc (10 allocations, 344 B),
-// against 10.1 µs for the same Go guest over backends/subprocess's pipes:
-// 11 to 19 times the bare pipe, the rest being the two RPC stacks. go-plugin's
-// own client stub, without this backend around it, takes 142 and 102 µs
-// (BenchmarkRef). An instance costs a process start, go-plugin's handshake
-// and a connection: 5.9 ms (gRPC) and 6.5 ms (net/rpc).
+// goroutine handoff and a netpoller wakeup on each end: many times the same
+// guest over backends/subprocess's bare pipe. An instance costs a process
+// start, go-plugin's handshake and a connection. The report and
+// RATIONALE.md have the figures, with go-plugin's own client stub
+// (BenchmarkRef) beside the backend.
 package hashicorp
 
 import (

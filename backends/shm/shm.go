@@ -15,9 +15,7 @@
 // with FUTEX_WAIT on the word; the other side calls FUTEX_WAKE only when
 // the waiter has announced it sleeps. So a round trip between two
 // processes on two CPUs costs two cache-line transfers and no system
-// call (min: ≈130 ns with both processes pinned to their own CPUs, 303 ns
-// in the committed baseline, where the scheduler places them), and an idle
-// plugin costs no CPU.
+// call, and an idle plugin costs no CPU.
 // backends/internal/ipc (shm.go) has the memory ordering.
 //
 // The spinning path needs the two processes on two CPUs. On a loaded

@@ -37,8 +37,9 @@
 // reflect.MakeFunc: the host asserts it to its Go type once and calls it
 // directly, the fastest of the ways measured (BenchmarkCrossing). Every
 // call allocates the interpreter's frame (a frame, its slots, one
-// reflect.New per local), so a call costs microseconds: min about 4 µs
-// and 32 allocations on the 2-core machine, against static's 2 ns. A yaegi type has no Go methods: the host cannot call a
+// reflect.New per local), so a call costs microseconds, a thousand times
+// a compiled one (the report has the figures). A yaegi type has no Go
+// methods: the host cannot call a
 // method of an interpreted value (through its own interface it could only
 // with a wrapper type exported into the interpreter, which calls the same
 // MakeFunc funcs one indirection later), so the guest's New hands over
@@ -52,7 +53,8 @@
 // code path's first run, and caches them without a lock, so Load takes
 // every export's paths once (Min's excepted: a fault variant misbehaves
 // there) before any instance runs; a path first taken by two goroutines
-// at once is still a data race inside yaegi (both build the same type). An instance made with WithCallTimeout gets an interpreter of its
+// at once is still a data race inside yaegi (both build the same type).
+// An instance made with WithCallTimeout gets an interpreter of its
 // own (an Instantiate as costly as a Load), because yaegi stops a whole
 // interpreter at once.
 //
@@ -93,10 +95,10 @@
 //     pointer, which yaegi's reflect-based execution turns into reflect's
 //     panic "call of reflect.Value.Set on zero Value") unwinds through the
 //     interpreter into the host's call. Every call recovers it into an
-//     error wrapping a *PanicError: a deferred recover costs a few
-//     nanoseconds, lost in the noise of a 4 µs interpreted call
-//     (BenchmarkCrossing, via=plugin against via=plugin-norecover: 4.57
-//     against 4.35 µs, medians of 6). The instance stays usable.
+//     error wrapping a *PanicError (a deferred recover costs a few
+//     nanoseconds, lost in an interpreted call: BenchmarkCrossing,
+//     via=plugin against via=plugin-norecover). The instance stays
+//     usable.
 //   - No memory limit is possible: the guest allocates from the host's Go
 //     heap. A guest that eats memory ends the process when the runtime
 //     runs out ("fatal error: runtime: out of memory"), as a Go plugin

@@ -148,9 +148,8 @@ func Write(base uintptr, capacity int, in *event.Event) (int, bool) {
 // their int fields and the score. The structs, and the bytes of the
 // strings and lists they point to, are written into an arena of C memory
 // that the backend owns and grows: Go may not give C memory holding Go
-// pointers unless every object they point to is pinned, and
-// runtime.Pinner costs about 50 ns per object, more than copying the
-// bytes (RATIONALE.md).
+// pointers unless every object they point to is pinned, and pinning costs
+// more than copying the bytes (RATIONALE.md has the figures).
 type View struct {
 	Site
 	in    *event.Event

@@ -779,8 +779,7 @@ func (rep *Report) levelsBySize() (sizes []int, levels map[int]float64) {
 // SpreadLimit is how far apart a row's interval's ends may be, as a
 // ratio, before the report marks its figure as suspect: past it, the
 // samples disagree more than the machine's noise makes them on a quiet
-// day (a full run's rows here: 3 of 975 past 3×; a 1 ms quick run on a
-// busy machine: one in ten).
+// day (RATIONALE.md has how many rows pass it in a full and a quick run).
 const SpreadLimit = 3
 
 // Spread is how many times its lower end the interval's upper end is,

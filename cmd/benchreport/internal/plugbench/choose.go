@@ -369,8 +369,8 @@ func suspect(cell ChoiceCell, why ...string) ChoiceCell {
 // otherGuest marks a backend's call that is far dearer than the same
 // mechanism's call to another guest: a mechanism's guests cost within
 // a few times of each other everywhere in this suite, so more says
-// the row measured something else (shm's fallback on a busy machine:
-// 7.59 µs against 240 ns).
+// the row measured something else (shm's doorbell falling back to
+// sleeping on a busy machine).
 func (c *chooser) otherGuest(cell ChoiceCell, b, f string) ChoiceCell {
 	if cell.Value == nil {
 		return cell
