@@ -78,7 +78,7 @@
 //     when it has no deadline; go-plugin's StartTimeout follows it): a
 //     plugin that never answers the handshake (an init that never returns)
 //     is killed at the context's end and the error wraps ctx.Err().
-//   - Every process runs under a memory limit: RLIMIT_DATA, [MemoryLimit]
+//   - Every process runs under a memory limit: RLIMIT_DATA, [DefaultMemoryLimit]
 //     (512 MiB; Config.MemoryLimit), set with prlimit(2) right after it starts, before the
 //     handshake. A Go plugin past it dies with "fatal error: out of
 //     memory" on its stderr, exit status 2; the host reads the plugin's
@@ -134,7 +134,7 @@ type Config struct {
 	// plugin.ProtocolNetRPC.
 	Protocol plugin.Protocol
 	// MemoryLimit caps each plugin process's data (RLIMIT_DATA), in
-	// bytes; 0 means MemoryLimit (512 MiB).
+	// bytes; 0 means DefaultMemoryLimit (512 MiB).
 	MemoryLimit uint64
 }
 
@@ -145,7 +145,7 @@ func New(c Config) backends.Backend {
 		b.name, b.proto = NameNetRPC, plugin.ProtocolNetRPC
 	}
 	if b.limit == 0 {
-		b.limit = MemoryLimit
+		b.limit = DefaultMemoryLimit
 	}
 	return b
 }

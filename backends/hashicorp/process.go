@@ -25,11 +25,11 @@ import (
 // first line of a Go panic or fatal error the process printed.
 var ErrExited = osproc.ErrExited
 
-// MemoryLimit is the default data limit (RLIMIT_DATA) of every plugin
+// DefaultMemoryLimit is the default data limit (RLIMIT_DATA) of every plugin
 // process (Config.MemoryLimit sets another), set with prlimit(2) right
-// after it starts, before go-plugin's handshake (osproc.MemoryLimit says why
+// after it starts, before go-plugin's handshake (osproc.DefaultMemoryLimit says why
 // RLIMIT_DATA).
-const MemoryLimit = osproc.MemoryLimit
+const DefaultMemoryLimit = osproc.DefaultMemoryLimit
 
 // StartTimeout bounds a Load or Instantiate whose context has no deadline:
 // an executable that never answers go-plugin's handshake must not hang it

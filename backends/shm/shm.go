@@ -50,8 +50,9 @@ import (
 // Name is the backend's name in benchmark names.
 const Name = "shm"
 
-// Accepts is the backend the executables' identity names.
-const Accepts = "subprocess"
+// BuiltFor is the backend the executables' identity names: shm loads
+// the subprocess backend's executables.
+const BuiltFor = "subprocess"
 
 // ErrExited matches the error of a call whose plugin process died.
 var ErrExited = ipc.ErrExited
@@ -67,12 +68,12 @@ type Config struct {
 }
 
 // New returns an shm backend configured by c.
-func New(c Config) backends.Backend { return ipc.NewBackend(Name, ipc.Shm, c.MemoryLimit, Accepts) }
+func New(c Config) backends.Backend { return ipc.NewBackend(Name, ipc.Shm, c.MemoryLimit, BuiltFor) }
 
 // RefMin starts the executable at path in its bare mode and returns its
 // min with no protocol around it (two words and a doorbell each way), and
 // the function that ends the process: BenchmarkRef's "shm-doorbell" row.
 // Only the C guest's executable has the bare mode.
 func RefMin(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error) {
-	return ipc.RefMin(ctx, ipc.Shm, path, "lang=c backend="+Accepts+" ")
+	return ipc.RefMin(ctx, ipc.Shm, path, "lang=c backend="+BuiltFor+" ")
 }

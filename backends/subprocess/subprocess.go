@@ -64,7 +64,7 @@ func Backend() backends.Backend { return New(Config{}) }
 // Config configures a subprocess backend.
 type Config struct {
 	// MemoryLimit caps each plugin process's data (RLIMIT_DATA), in
-	// bytes; 0 means ipc.MemoryLimit (512 MiB).
+	// bytes; 0 means 512 MiB (osproc.DefaultMemoryLimit).
 	MemoryLimit uint64
 }
 

@@ -14,11 +14,11 @@ import (
 // handshake. The message says how: the exit status, or the signal.
 var ErrExited = osproc.ErrExited
 
-// MemoryLimit is the default data limit (RLIMIT_DATA) of every plugin
+// DefaultMemoryLimit is the default data limit (RLIMIT_DATA) of every plugin
 // process (Config.MemoryLimit sets another), set with prlimit(2) right
-// after it starts (osproc.MemoryLimit says why RLIMIT_DATA); the shared
+// after it starts (osproc.DefaultMemoryLimit says why RLIMIT_DATA); the shared
 // region, a shared mapping, does not count.
-const MemoryLimit = osproc.MemoryLimit
+const DefaultMemoryLimit = osproc.DefaultMemoryLimit
 
 // ShutdownWait is how long Close waits for a plugin to exit after the
 // close op before it kills it.

@@ -31,10 +31,10 @@ const HandshakeTimeout = 10 * time.Second
 
 // NewBackend returns the backend called name over channels of kind k,
 // whose plugin processes get limit bytes of data (RLIMIT_DATA; 0:
-// MemoryLimit). It loads executables whose identity names one of accept.
+// DefaultMemoryLimit). It loads executables whose identity names one of accept.
 func NewBackend(name string, k Kind, limit uint64, accept ...string) backends.Backend {
 	if limit == 0 {
-		limit = MemoryLimit
+		limit = DefaultMemoryLimit
 	}
 	return &backend{name: name, kind: k, limit: limit, accept: accept}
 }

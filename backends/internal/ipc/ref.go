@@ -38,7 +38,7 @@ func refIdentity(id []byte, want string) error {
 }
 
 func refPipe(ctx context.Context, path, want string) (func(a, b int32) (int32, error), func(), error) {
-	c, err := startPipe(path, MemoryLimit, "-ref")
+	c, err := startPipe(path, DefaultMemoryLimit, "-ref")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -82,7 +82,7 @@ func refPipe(ctx context.Context, path, want string) (func(a, b int32) (int32, e
 }
 
 func refShm(ctx context.Context, path, want string) (func(a, b int32) (int32, error), func(), error) {
-	s, err := startShm(path, MemoryLimit, "-ref")
+	s, err := startShm(path, DefaultMemoryLimit, "-ref")
 	if err != nil {
 		return nil, nil, err
 	}

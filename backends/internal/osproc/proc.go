@@ -21,14 +21,14 @@ import (
 // handshake. The message says how: the exit status, or the signal.
 var ErrExited = errors.New("plugin process exited")
 
-// MemoryLimit is the default data limit (RLIMIT_DATA) of every plugin
+// DefaultMemoryLimit is the default data limit (RLIMIT_DATA) of every plugin
 // process, set with prlimit(2) right after it starts: a plugin that eats
 // memory dies (its malloc fails) instead of taking the machine.
 // RLIMIT_DATA and not RLIMIT_AS: it counts private writable mappings
 // (heap, anonymous mmap, what malloc gets) but not address space merely
 // reserved, and a Go guest reserves 1.2 GB at start (VmSize) for 40 MB of
 // data; a shared mapping does not count either.
-const MemoryLimit = 512 << 20
+const DefaultMemoryLimit = 512 << 20
 
 // LimitData caps the data of the process pid at limit bytes (RLIMIT_DATA).
 // A process that has already exited is not an error.
