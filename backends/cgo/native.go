@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -21,6 +20,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/cabi"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
+	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
 // Available reports whether this build has cgo, and so whether the backend
@@ -66,7 +66,7 @@ func (b backend) Load(ctx context.Context, path string) (backends.Module, error)
 	if err != nil {
 		return nil, fail("", err)
 	}
-	m := &module{path: path, abs: abs, handle: h}
+	m := &module{path: path, abs: abs, handle: h, book: modbook.Book{Backend: Name, Path: path}}
 	// The view's arena is the host's (events.go): no plugbench_buffer.
 	if sym, err := m.fn.Resolve(func(name string) (uintptr, error) {
 		p, err := dlsym(h, name)
@@ -123,9 +123,8 @@ type module struct {
 	path, abs string
 	id        backends.Identity
 
-	mu        sync.Mutex
-	handle    C.uintptr_t // 0 once closed
-	instances int
+	book   modbook.Book
+	handle C.uintptr_t // 0 once closed
 
 	fn cabi.Table // the exports' addresses (no Buffer: never looked up)
 }
@@ -135,41 +134,36 @@ func (m *module) Path() string                { return m.path }
 
 func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.fn.CheckInstantiate(Name, m.path, cfg, m.handle != 0); err != nil {
+	if err := m.fn.CheckInstantiate(Name, m.path, cfg); err != nil {
+		return nil, err
+	}
+	if err := m.book.Reserve(); err != nil {
 		return nil, err
 	}
 	s := C.pbc_new(C.uintptr_t(m.fn.New))
 	if s == 0 {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: cabi.SymNew, Err: errors.New("plugin returned no state")}
+		m.book.Release()
+		return nil, m.book.Fail(cabi.SymNew, errors.New("plugin returned no state"))
 	}
 	p := &Plugin{m: m, state: s, fnMin: C.uintptr_t(m.fn.Min)}
 	if cfg.Emit != nil {
 		p.host = hostfn.Register(cfg.Emit)
 		C.pbc_set_host(C.uintptr_t(m.fn.SetHost), s, C.uint64_t(p.host))
 	}
-	m.instances++
 	return p, nil
 }
 
 // Close unloads the library. It fails while instances are open: their code
 // would be unmapped under them.
 func (m *module) Close(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.handle == 0 {
+	return m.book.Close(func() error {
+		err := dlclose(m.handle)
+		m.handle = 0
+		if err != nil {
+			return fmt.Errorf("dlclose: %w", err)
+		}
 		return nil
-	}
-	if m.instances > 0 {
-		return backends.InstancesOpen(Name, m.path, m.instances)
-	}
-	err := dlclose(m.handle)
-	m.handle = 0
-	if err != nil {
-		return &backends.Error{Backend: Name, Path: m.path, Err: fmt.Errorf("dlclose: %w", err)}
-	}
-	return nil
+	})
 }
 
 // Plugin is one instance of a shared-object plugin. What a call reads and
@@ -249,9 +243,7 @@ func (p *Plugin) Close(context.Context) error {
 		hostfn.Release(p.host)
 		p.host = 0
 	}
-	p.m.mu.Lock()
-	p.m.instances--
-	p.m.mu.Unlock()
+	p.m.book.Release()
 	return nil
 }
 

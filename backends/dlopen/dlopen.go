@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -41,6 +40,7 @@ import (
 	"github.com/plugbench/plugbench/backends/internal/dynload"
 	"github.com/plugbench/plugbench/backends/internal/elfcheck"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
+	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
 // Name is the backend's name in benchmark names.
@@ -126,7 +126,7 @@ func (b backend) Load(ctx context.Context, path string) (backends.Module, error)
 	if err != nil {
 		return nil, fail("", err)
 	}
-	m := &module{path: path, abs: abs, handle: h}
+	m := &module{path: path, abs: abs, handle: h, book: modbook.Book{Backend: Name, Path: path}}
 	if sym, err := m.fn.Resolve(func(name string) (uintptr, error) { return purego.Dlsym(h, name) }, true); err != nil {
 		purego.Dlclose(h)
 		return nil, fail(sym, err)
@@ -154,9 +154,8 @@ type module struct {
 	path, abs string
 	id        backends.Identity
 
-	mu        sync.Mutex
-	handle    uintptr // 0 once closed
-	instances int
+	book   modbook.Book
+	handle uintptr // 0 once closed
 
 	fn cabi.Table // the exports' addresses
 }
@@ -166,41 +165,36 @@ func (m *module) Path() string                { return m.path }
 
 func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.fn.CheckInstantiate(Name, m.path, cfg, m.handle != 0); err != nil {
+	if err := m.fn.CheckInstantiate(Name, m.path, cfg); err != nil {
+		return nil, err
+	}
+	if err := m.book.Reserve(); err != nil {
 		return nil, err
 	}
 	s, _, _ := purego.SyscallN(m.fn.New)
 	if s == 0 {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: cabi.SymNew, Err: errors.New("plugin returned no state")}
+		m.book.Release()
+		return nil, m.book.Fail(cabi.SymNew, errors.New("plugin returned no state"))
 	}
 	p := &Plugin{m: m, state: s}
 	if cfg.Emit != nil {
 		p.host = hostfn.Register(cfg.Emit)
 		purego.SyscallN(m.fn.SetHost, s, trampoline(), uintptr(p.host))
 	}
-	m.instances++
 	return p, nil
 }
 
 // Close unloads the library. It fails while instances are open: their code
 // would be unmapped under them.
 func (m *module) Close(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.handle == 0 {
+	return m.book.Close(func() error {
+		err := purego.Dlclose(m.handle)
+		m.handle = 0
+		if err != nil {
+			return fmt.Errorf("dlclose: %w", err)
+		}
 		return nil
-	}
-	if m.instances > 0 {
-		return backends.InstancesOpen(Name, m.path, m.instances)
-	}
-	err := purego.Dlclose(m.handle)
-	m.handle = 0
-	if err != nil {
-		return &backends.Error{Backend: Name, Path: m.path, Err: fmt.Errorf("dlclose: %w", err)}
-	}
-	return nil
+	})
 }
 
 // Plugin is one instance of a shared-object plugin. What a call writes has
@@ -287,9 +281,7 @@ func (p *Plugin) Close(context.Context) error {
 		hostfn.Release(p.host)
 		p.host = 0
 	}
-	p.m.mu.Lock()
-	p.m.instances--
-	p.m.mu.Unlock()
+	p.m.book.Release()
 	return nil
 }
 

@@ -29,7 +29,7 @@ func (p *Plugin) Transports() []event.Transport {
 // guest drops it).
 func (p *Plugin) Events(t event.Transport) (backends.EventConn, error) {
 	if p.closed {
-		return nil, p.m.fail("", backends.ErrClosed)
+		return nil, p.m.book.Fail("", backends.ErrClosed)
 	}
 	for _, e := range encodings {
 		if e.t == t && p.m.has[e.fn] {
@@ -52,7 +52,7 @@ type conn struct {
 	out     []byte // the last kept output
 }
 
-func (c *conn) fail(err error) error { return c.p.m.fail(c.fn, err) }
+func (c *conn) fail(err error) error { return c.p.m.book.Fail(c.fn, err) }
 
 func (c *conn) Encode(in *event.Event) error {
 	if c.p.closed {

@@ -77,6 +77,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
+	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
 // Names of the backend in benchmark names.
@@ -259,7 +260,7 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 		closeCache()
 		return nil, fail("", fmt.Errorf("%w: compile: %w", backends.ErrFormat, err))
 	}
-	m := &module{b: b, path: path, has: map[string]bool{}}
+	m := &module{b: b, path: path, has: map[string]bool{}, book: modbook.Book{Backend: b.name, Path: path}}
 	if err := m.checkExports(cm); err != nil {
 		cm.Close(bg)
 		closeRuntime()
@@ -292,10 +293,6 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 	return m, nil
 }
 
-func (m *module) fail(sym string, err error) error {
-	return &backends.Error{Backend: m.b.name, Path: m.path, Symbol: sym, Err: err}
-}
-
 // checkExports checks that every required function is exported as an
 // Extism function, () -> i32, and notes the optional ones present.
 func (m *module) checkExports(cm wazero.CompiledModule) error {
@@ -306,7 +303,7 @@ func (m *module) checkExports(cm wazero.CompiledModule) error {
 			return false, nil
 		}
 		if len(d.ParamTypes()) != 0 || !bytes.Equal(d.ResultTypes(), []api.ValueType{api.ValueTypeI32}) {
-			return false, m.fail(name, fmt.Errorf("%w: signature %s, want an Extism function () -> (i32)",
+			return false, m.book.Fail(name, fmt.Errorf("%w: signature %s, want an Extism function () -> (i32)",
 				backends.ErrMissingExport, signature(d.ParamTypes(), d.ResultTypes())))
 		}
 		return true, nil
@@ -317,7 +314,7 @@ func (m *module) checkExports(cm wazero.CompiledModule) error {
 			return err
 		}
 		if !ok {
-			return m.fail(name, backends.ErrMissingExport)
+			return m.book.Fail(name, backends.ErrMissingExport)
 		}
 	}
 	for _, name := range optional {
@@ -360,7 +357,7 @@ func (m *module) probe(ctx context.Context) error {
 			err = fmt.Errorf("returned %d", rc)
 		}
 		if err != nil {
-			return nil, m.fail(name, fmt.Errorf("%w: %w", backends.ErrIdentity, err))
+			return nil, m.book.Fail(name, fmt.Errorf("%w: %w", backends.ErrIdentity, err))
 		}
 		return out, nil
 	}
@@ -369,18 +366,18 @@ func (m *module) probe(ctx context.Context) error {
 		return err
 	}
 	if len(v) != 4 {
-		return m.fail(fnVersion, fmt.Errorf("%w: %d bytes of version, want 4", backends.ErrIdentity, len(v)))
+		return m.book.Fail(fnVersion, fmt.Errorf("%w: %d bytes of version, want 4", backends.ErrIdentity, len(v)))
 	}
 	version := int32(binary.LittleEndian.Uint32(v))
 	if version != backends.ABIVersion {
-		return m.fail("", &backends.VersionError{Got: version, Want: backends.ABIVersion})
+		return m.book.Fail("", &backends.VersionError{Got: version, Want: backends.ABIVersion})
 	}
 	id, err := call(fnIdentity)
 	if err != nil {
 		return err
 	}
 	if m.id, err = backends.CheckArtifact(version, string(id), BuiltFor); err != nil {
-		return m.fail("", err)
+		return m.book.Fail("", err)
 	}
 	return nil
 }
@@ -396,7 +393,7 @@ func (m *module) instance(ctx context.Context) (*extism.Plugin, *memLimit, error
 		if ml.refused != 0 {
 			err = ml.limitError(err)
 		}
-		return nil, nil, m.fail("", fmt.Errorf("instantiate: %w", err))
+		return nil, nil, m.book.Fail("", fmt.Errorf("instantiate: %w", err))
 	}
 	p.SetLogger(func(extism.LogLevel, string) {}) // the SDK would log through package log
 	if !m.start {
@@ -424,7 +421,7 @@ func (m *module) instance(ctx context.Context) (*extism.Plugin, *memLimit, error
 		if ml.refused != 0 {
 			err = ml.limitError(err)
 		}
-		return nil, nil, m.fail(fnInitialize, fmt.Errorf("instantiate: %w", err))
+		return nil, nil, m.book.Fail(fnInitialize, fmt.Errorf("instantiate: %w", err))
 	}
 	return p, ml, nil
 }
@@ -473,9 +470,7 @@ type module struct {
 	start bool            // the guest exports _initialize
 	has   map[string]bool // optional functions present
 
-	mu        sync.Mutex
-	closed    bool
-	instances int
+	book modbook.Book
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
@@ -486,17 +481,20 @@ func (m *module) Path() string                { return m.path }
 func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
 	if cfg.Emit != nil && (!m.has[fnSetHost] || !m.has[fnCallback]) {
-		return nil, m.fail(fnSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
+		return nil, m.book.Fail(fnSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
 	}
 	if cfg.CallTimeout > 0 && !m.b.interruptible {
-		return nil, m.fail("", backends.NoInterrupt(m.b.name, "this runtime cannot stop a guest mid-call (extism.Config.Interruptible)"))
+		return nil, m.book.Fail("", backends.NoInterrupt(m.b.name, "this runtime cannot stop a guest mid-call (extism.Config.Interruptible)"))
 	}
-	m.mu.Lock()
-	closed := m.closed
-	m.mu.Unlock()
-	if closed {
-		return nil, m.fail("", errors.New("instantiate after close"))
+	if err := m.book.Reserve(); err != nil {
+		return nil, err
 	}
+	made := false
+	defer func() {
+		if !made {
+			m.book.Release()
+		}
+	}()
 	ep, ml, err := m.instance(ctx)
 	if err != nil {
 		return nil, err
@@ -512,32 +510,20 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 			return nil, err
 		}
 	}
-	m.mu.Lock()
-	m.instances++
-	m.mu.Unlock()
+	made = true
 	return p, nil
 }
 
 // Close releases the compiled plugin and its runtime. It fails while
 // instances are open.
 func (m *module) Close(ctx context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	if m.instances > 0 {
-		return backends.InstancesOpen(m.b.name, m.path, m.instances)
-	}
-	m.closed = true
-	err := m.cp.Close(ctx)
-	if m.cache != nil {
-		err = errors.Join(err, m.cache.Close(ctx))
-	}
-	if err != nil {
-		return m.fail("", err)
-	}
-	return nil
+	return m.book.Close(func() error {
+		err := m.cp.Close(ctx)
+		if m.cache != nil {
+			err = errors.Join(err, m.cache.Close(ctx))
+		}
+		return err
+	})
 }
 
 // Plugin is one Extism plugin instance.
@@ -557,7 +543,7 @@ type Plugin struct {
 // refused after Close and explains its failure.
 func (p *Plugin) call(name string, in []byte) ([]byte, error) {
 	if p.closed {
-		return nil, p.m.fail(name, backends.ErrClosed)
+		return nil, p.m.book.Fail(name, backends.ErrClosed)
 	}
 	rc, out, err := p.p.CallWithContext(p.ctx, name, in)
 	if err != nil {
@@ -590,11 +576,11 @@ func (p *Plugin) callError(name string, rc uint32, err error) error {
 	default:
 		err = fmt.Errorf("returned %d", rc)
 	}
-	return p.m.fail(name, err)
+	return p.m.book.Fail(name, err)
 }
 
 func (p *Plugin) outputError(name string, out []byte, want int) error {
-	return p.m.fail(name, fmt.Errorf("output of %d bytes, want %d", len(out), want))
+	return p.m.book.Fail(name, fmt.Errorf("output of %d bytes, want %d", len(out), want))
 }
 
 // Min calls min with a and b, 8 bytes.
@@ -650,7 +636,7 @@ func (p *Plugin) Upper(b []byte) error {
 // function "extism:host/user" "emit" k times.
 func (p *Plugin) Callback(k int32) (int64, error) {
 	if p.closed {
-		return 0, p.m.fail(fnCallback, backends.ErrClosed)
+		return 0, p.m.book.Fail(fnCallback, backends.ErrClosed)
 	}
 	if p.host == 0 {
 		return 0, backends.ErrNoHost
@@ -671,11 +657,9 @@ func (p *Plugin) Close(ctx context.Context) error {
 		hostfn.Release(p.host)
 		p.host = 0
 	}
-	p.m.mu.Lock()
-	p.m.instances--
-	p.m.mu.Unlock()
+	p.m.book.Release()
 	if err != nil {
-		return p.m.fail("", err)
+		return p.m.book.Fail("", err)
 	}
 	return nil
 }

@@ -92,6 +92,7 @@ import (
 	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/dynload"
 	"github.com/plugbench/plugbench/backends/internal/elfcheck"
+	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
 // Name is the backend's name in benchmark names.
@@ -225,7 +226,7 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 		}
 		return nil, fail("", explain(err, real))
 	}
-	m := &module{path: path, real: real, reopened: reopened}
+	m := &module{path: path, real: real, reopened: reopened, book: modbook.Book{Backend: Name, Path: path}}
 	var version abiVersionFunc
 	var identity identityFunc
 	for _, s := range []struct {
@@ -350,9 +351,7 @@ type module struct {
 	newFn      newFunc
 	minFn      minFunc
 
-	mu        sync.Mutex
-	closed    bool
-	instances int
+	book modbook.Book
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
@@ -418,34 +417,21 @@ func (m *module) Instantiate(_ context.Context, opts ...backends.Option) (backen
 	if cfg.CallTimeout > 0 {
 		return nil, backends.NoInterrupt(Name, "a Go plugin runs on the host's own goroutine and cannot be stopped")
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Err: errors.New("instantiate after close")}
+	if err := m.book.Reserve(); err != nil {
+		return nil, err
 	}
 	g, err := m.guest(cfg.Emit)
 	if err != nil {
-		return nil, &backends.Error{Backend: Name, Path: m.path, Symbol: SymNew, Err: err}
+		m.book.Release()
+		return nil, m.book.Fail(SymNew, err)
 	}
-	m.instances++
 	return &Plugin{g: g, m: m, emit: cfg.Emit != nil}, nil
 }
 
 // Close marks the module closed: it fails while instances are open, and
 // later Instantiates fail. The plugin stays mapped (see [Mapped]): Go
 // cannot unload a plugin.
-func (m *module) Close(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	if m.instances > 0 {
-		return backends.InstancesOpen(Name, m.path, m.instances)
-	}
-	m.closed = true
-	return nil
-}
+func (m *module) Close(context.Context) error { return m.book.Close(nil) }
 
 // Plugin is one instance of a Go plugin. What a call writes has cache
 // lines of its own: instances are used from different goroutines.
@@ -533,9 +519,7 @@ func (p *Plugin) Close(context.Context) error {
 	g := p.g
 	p.g = nil
 	g.Free()
-	p.m.mu.Lock()
-	p.m.instances--
-	p.m.mu.Unlock()
+	p.m.book.Release()
 	return nil
 }
 

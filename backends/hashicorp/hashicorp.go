@@ -113,6 +113,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/hashicorp/protocol"
 	"github.com/plugbench/plugbench/backends/internal/cabi"
+	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
 // Backend names, as they appear in benchmark names.
@@ -183,7 +184,7 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 	if err != nil {
 		return nil, fail(err)
 	}
-	return &module{b: b, path: path, abs: abs, id: id, spare: c}, nil
+	return &module{b: b, path: path, abs: abs, id: id, spare: c, book: modbook.Book{Backend: b.name, Path: path}}, nil
 }
 
 // child is one plugin process and its go-plugin client.
@@ -339,37 +340,28 @@ type module struct {
 	path, abs string
 	id        backends.Identity
 
-	mu        sync.Mutex
-	spare     *child // the process Load started, until an instance takes it
-	instances int
-	closed    bool
+	book  modbook.Book
+	mu    sync.Mutex
+	spare *child // the process Load started, until an instance takes it
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
 func (m *module) Path() string                { return m.path }
 
-func (m *module) fail(sym string, err error) error {
-	return &backends.Error{Backend: m.b.name, Path: m.path, Symbol: sym, Err: err}
-}
-
 // Instantiate makes an instance: a process of its own (Load's, for the
 // first).
 func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil, m.fail("", errors.New("instantiate after close"))
+	if err := m.book.Reserve(); err != nil { // Close waits for this one
+		return nil, err
 	}
+	m.mu.Lock()
 	c := m.spare
 	m.spare = nil
-	m.instances++ // reserved: Close waits for this one
 	m.mu.Unlock()
 	p, err := m.instantiate(ctx, c, cfg)
 	if err != nil {
-		m.mu.Lock()
-		m.instances--
-		m.mu.Unlock()
+		m.book.Release()
 		return nil, err
 	}
 	return p, nil
@@ -384,11 +376,11 @@ func (m *module) instantiate(ctx context.Context, c *child, cfg backends.Instanc
 		var id backends.Identity
 		var err error
 		if c, id, err = m.b.spawn(ctx, m.abs); err != nil {
-			return nil, m.fail("", err)
+			return nil, m.book.Fail("", err)
 		}
 		if id != m.id {
 			c.shutdown()
-			return nil, m.fail("", fmt.Errorf("%w: the executable changed since Load: %q, was %q", backends.ErrIdentity, id, m.id))
+			return nil, m.book.Fail("", fmt.Errorf("%w: the executable changed since Load: %q, was %q", backends.ErrIdentity, id, m.id))
 		}
 	}
 	if cfg.Emit != nil {
@@ -396,14 +388,14 @@ func (m *module) instantiate(ctx context.Context, c *child, cfg backends.Instanc
 		err := c.conn.setHost(cfg.Emit)
 		if !stop() {
 			c.shutdown()
-			return nil, m.fail(cabi.SymSetHost, fmt.Errorf("the plugin did not take its host function (killed): %w", ctx.Err()))
+			return nil, m.book.Fail(cabi.SymSetHost, fmt.Errorf("the plugin did not take its host function (killed): %w", ctx.Err()))
 		}
 		if err != nil {
 			if e := c.proc.exitError(exitWait); e != nil {
 				err = e
 			}
 			c.shutdown()
-			return nil, m.fail(cabi.SymSetHost, err)
+			return nil, m.book.Fail(cabi.SymSetHost, err)
 		}
 	}
 	p := &Plugin{m: m, c: c, conn: c.conn, host: cfg.Emit != nil, timeout: cfg.CallTimeout}
@@ -417,15 +409,13 @@ func (m *module) instantiate(ctx context.Context, c *child, cfg backends.Instanc
 // Close ends the process Load started, if no instance took it. It fails
 // while instances are open, as every backend's module does.
 func (m *module) Close(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.instances > 0 {
-		return backends.InstancesOpen(m.b.name, m.path, m.instances)
-	}
-	m.closed = true
-	if m.spare != nil {
-		m.spare.shutdown()
-		m.spare = nil
-	}
-	return nil
+	return m.book.Close(func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.spare != nil {
+			m.spare.shutdown()
+			m.spare = nil
+		}
+		return nil
+	})
 }

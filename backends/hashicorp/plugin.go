@@ -35,7 +35,7 @@ func (p *Plugin) begin(sym string) error {
 	if p.c.proc.dead.Load() {
 		err := p.c.proc.exitError(exitWait)
 		p.Close(context.Background())
-		return p.m.fail(sym, err)
+		return p.m.book.Fail(sym, err)
 	}
 	if p.timer != nil {
 		p.timer.Reset(p.timeout)
@@ -48,14 +48,14 @@ func (p *Plugin) begin(sym string) error {
 func (p *Plugin) end(sym string, err error) error {
 	if p.timer != nil && !p.timer.Stop() {
 		p.Close(context.Background())
-		return p.m.fail(sym, fmt.Errorf("the call ran past its %v timeout and the plugin process was killed: %w", p.timeout, context.DeadlineExceeded))
+		return p.m.book.Fail(sym, fmt.Errorf("the call ran past its %v timeout and the plugin process was killed: %w", p.timeout, context.DeadlineExceeded))
 	}
 	if err != nil {
 		if e := p.c.proc.exitError(exitWait); e != nil {
 			err = e
 		}
 		p.Close(context.Background())
-		return p.m.fail(sym, err)
+		return p.m.book.Fail(sym, err)
 	}
 	return nil
 }
@@ -147,9 +147,7 @@ func (p *Plugin) Close(context.Context) error {
 		p.timer.Stop()
 	}
 	c.shutdown()
-	p.m.mu.Lock()
-	p.m.instances--
-	p.m.mu.Unlock()
+	p.m.book.Release()
 	return nil
 }
 

@@ -67,7 +67,7 @@ func (p *Plugin) setHost(ctx context.Context, emit func(int64) int64) error {
 // "plugbench" "emit" k times.
 func (p *Plugin) Callback(k int32) (int64, error) {
 	if p.closed {
-		return 0, p.m.fail(expCallback, backends.ErrClosed)
+		return 0, p.m.book.Fail(expCallback, backends.ErrClosed)
 	}
 	if p.host == 0 {
 		return 0, backends.ErrNoHost
@@ -102,7 +102,7 @@ func (p *Plugin) Transports() []event.Transport {
 // the guest's memory, and its output decoded from there.
 func (p *Plugin) Events(t event.Transport) (backends.EventConn, error) {
 	if p.closed {
-		return nil, p.m.fail("", backends.ErrClosed)
+		return nil, p.m.book.Fail("", backends.ErrClosed)
 	}
 	for _, e := range encodings {
 		if e.t == t && p.m.has[e.exp] {
@@ -129,7 +129,7 @@ type encConn struct {
 	stack [5]uint64
 }
 
-func (c *encConn) fail(err error) error { return c.p.m.fail(c.exp, err) }
+func (c *encConn) fail(err error) error { return c.p.m.book.Fail(c.exp, err) }
 
 func (c *encConn) Encode(in *event.Event) error {
 	if c.p.closed {

@@ -49,6 +49,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
+	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
 // Names of the engines in benchmark names.
@@ -200,7 +201,7 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 		}
 		return nil, fail("", fmt.Errorf("%w: compile: %w", backends.ErrFormat, err))
 	}
-	m := &module{b: b, path: path, cm: cm, has: map[string]bool{}}
+	m := &module{b: b, path: path, cm: cm, has: map[string]bool{}, book: modbook.Book{Backend: b.name, Path: path}}
 	if err := m.checkExports(); err != nil {
 		cm.Close(ctx)
 		return nil, err
@@ -212,24 +213,20 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 	return m, nil
 }
 
-func (m *module) fail(sym string, err error) error {
-	return &backends.Error{Backend: m.b.name, Path: m.path, Symbol: sym, Err: err}
-}
-
 func (m *module) checkExports() error {
 	fns := m.cm.ExportedFunctions()
 	for _, s := range signatures {
 		d, ok := fns[s.name]
 		if !ok {
-			return m.fail(s.name, backends.ErrMissingExport)
+			return m.book.Fail(s.name, backends.ErrMissingExport)
 		}
 		if !equalTypes(d.ParamTypes(), s.params) || !equalTypes(d.ResultTypes(), s.results) {
-			return m.fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
+			return m.book.Fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
 				signature(d.ParamTypes(), d.ResultTypes()), signature(s.params, s.results)))
 		}
 	}
 	if _, ok := m.cm.ExportedMemories()[expMemory]; !ok {
-		return m.fail(expMemory, backends.ErrMissingExport)
+		return m.book.Fail(expMemory, backends.ErrMissingExport)
 	}
 	for _, s := range optional {
 		d, ok := fns[s.name]
@@ -237,7 +234,7 @@ func (m *module) checkExports() error {
 			continue
 		}
 		if !equalTypes(d.ParamTypes(), s.params) || !equalTypes(d.ResultTypes(), s.results) {
-			return m.fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
+			return m.book.Fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
 				signature(d.ParamTypes(), d.ResultTypes()), signature(s.params, s.results)))
 		}
 		m.has[s.name] = true
@@ -257,7 +254,7 @@ func (m *module) probe(ctx context.Context) error {
 	var stack [1]uint64
 	call := func(name string) (uint32, error) {
 		if err := mod.ExportedFunction(name).CallWithStack(ctx, stack[:]); err != nil {
-			return 0, m.fail(name, err)
+			return 0, m.book.Fail(name, err)
 		}
 		return api.DecodeU32(stack[0]), nil
 	}
@@ -266,7 +263,7 @@ func (m *module) probe(ctx context.Context) error {
 		return err
 	}
 	if v != backends.ABIVersion {
-		return m.fail("", &backends.VersionError{Got: int32(v), Want: backends.ABIVersion})
+		return m.book.Fail("", &backends.VersionError{Got: int32(v), Want: backends.ABIVersion})
 	}
 	p, err := call(expIdentity)
 	if err != nil {
@@ -278,11 +275,11 @@ func (m *module) probe(ctx context.Context) error {
 	}
 	raw, ok := mod.Memory().Read(p, n)
 	if !ok {
-		return m.fail(expIdentity, fmt.Errorf("%w: identity [%d, +%d) is outside memory", backends.ErrIdentity, p, n))
+		return m.book.Fail(expIdentity, fmt.Errorf("%w: identity [%d, +%d) is outside memory", backends.ErrIdentity, p, n))
 	}
 	m.id, err = backends.CheckArtifact(int32(v), string(raw), BuiltFor)
 	if err != nil {
-		return m.fail("", err)
+		return m.book.Fail("", err)
 	}
 	return nil
 }
@@ -316,7 +313,7 @@ func (m *module) instantiate(ctx context.Context) (api.Module, *guestMemory, err
 		if gm.refused != 0 {
 			err = gm.limitError(err)
 		}
-		return nil, nil, m.fail(m.start, fmt.Errorf("instantiate: %w", err))
+		return nil, nil, m.book.Fail(m.start, fmt.Errorf("instantiate: %w", err))
 	}
 	return mod, gm, nil
 }
@@ -377,9 +374,7 @@ type module struct {
 	start string
 	has   map[string]bool // optional exports present
 
-	mu        sync.Mutex
-	closed    bool
-	instances int
+	book modbook.Book
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
@@ -390,17 +385,20 @@ func (m *module) Path() string                { return m.path }
 func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
 	if cfg.Emit != nil && (!m.has[expSetHost] || !m.has[expCallback]) {
-		return nil, m.fail(expSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
+		return nil, m.book.Fail(expSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
 	}
 	if cfg.CallTimeout > 0 && !m.b.interruptible {
-		return nil, m.fail("", backends.NoInterrupt(m.b.name, "this runtime cannot stop a guest mid-call (wasm.Config.Interruptible)"))
+		return nil, m.book.Fail("", backends.NoInterrupt(m.b.name, "this runtime cannot stop a guest mid-call (wasm.Config.Interruptible)"))
 	}
-	m.mu.Lock()
-	closed := m.closed
-	m.mu.Unlock()
-	if closed {
-		return nil, m.fail("", errors.New("instantiate after close"))
+	if err := m.book.Reserve(); err != nil {
+		return nil, err
 	}
+	made := false
+	defer func() {
+		if !made {
+			m.book.Release()
+		}
+	}()
 	mod, gm, err := m.instantiate(ctx)
 	if err != nil {
 		return nil, err
@@ -422,7 +420,7 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 	}
 	if p.state = api.DecodeU32(p.stack[0]); p.state == 0 {
 		mod.Close(ctx)
-		return nil, m.fail(expNew, errors.New("plugin returned no state"))
+		return nil, m.book.Fail(expNew, errors.New("plugin returned no state"))
 	}
 	if cfg.Emit != nil {
 		if err := p.setHost(ctx, cfg.Emit); err != nil {
@@ -430,27 +428,13 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 			return nil, err
 		}
 	}
-	m.mu.Lock()
-	m.instances++
-	m.mu.Unlock()
+	made = true
 	return p, nil
 }
 
 // Close releases the compiled module. It fails while instances are open.
 func (m *module) Close(ctx context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	if m.instances > 0 {
-		return backends.InstancesOpen(m.b.name, m.path, m.instances)
-	}
-	m.closed = true
-	if err := m.cm.Close(ctx); err != nil {
-		return m.fail("", err)
-	}
-	return nil
+	return m.book.Close(func() error { return m.cm.Close(ctx) })
 }
 
 // Plugin is one wasm instance. Its call stack, written by every call, has
@@ -517,7 +501,7 @@ func (p *Plugin) callError(name string, err error) error {
 		err = p.gm.limitError(err)
 		p.gm.refused = 0
 	}
-	return p.m.fail(name, err)
+	return p.m.book.Fail(name, err)
 }
 
 // Min calls plugbench_min.
@@ -565,7 +549,7 @@ func (p *Plugin) Upper(b []byte) error {
 	// Read again: the call may have grown (and so moved) the memory.
 	view, ok := p.mem.Read(ptr, uint32(len(b)))
 	if !ok {
-		return p.m.fail(expUpper, fmt.Errorf("guest buffer [%d, +%d) is outside memory", ptr, len(b)))
+		return p.m.book.Fail(expUpper, fmt.Errorf("guest buffer [%d, +%d) is outside memory", ptr, len(b)))
 	}
 	copy(b, view)
 	return nil
@@ -575,7 +559,7 @@ func (p *Plugin) Upper(b []byte) error {
 // and returns the buffer's guest address.
 func (p *Plugin) in(b []byte) (uint32, error) {
 	if p.closed {
-		return 0, p.m.fail(expBuffer, backends.ErrClosed)
+		return 0, p.m.book.Fail(expBuffer, backends.ErrClosed)
 	}
 	if len(b) == 0 {
 		return p.buf, nil
@@ -587,7 +571,7 @@ func (p *Plugin) in(b []byte) (uint32, error) {
 	}
 	view, ok := p.mem.Read(p.buf, uint32(len(b)))
 	if !ok {
-		return 0, p.m.fail(expBuffer, fmt.Errorf("guest buffer [%d, +%d) is outside memory", p.buf, len(b)))
+		return 0, p.m.book.Fail(expBuffer, fmt.Errorf("guest buffer [%d, +%d) is outside memory", p.buf, len(b)))
 	}
 	copy(view, b)
 	return p.buf, nil
@@ -595,7 +579,7 @@ func (p *Plugin) in(b []byte) (uint32, error) {
 
 func (p *Plugin) grow(n int) error {
 	if n > 1<<31 {
-		return p.m.fail(expBuffer, fmt.Errorf("payload of %d bytes does not fit a wasm32 guest", n))
+		return p.m.book.Fail(expBuffer, fmt.Errorf("payload of %d bytes does not fit a wasm32 guest", n))
 	}
 	if p.buffer == nil {
 		p.buffer = p.mod.ExportedFunction(expBuffer)
@@ -606,7 +590,7 @@ func (p *Plugin) grow(n int) error {
 	}
 	ptr := api.DecodeU32(p.stack[0])
 	if ptr == 0 {
-		return p.m.fail(expBuffer, fmt.Errorf("guest could not allocate %d bytes", n))
+		return p.m.book.Fail(expBuffer, fmt.Errorf("guest could not allocate %d bytes", n))
 	}
 	p.buf, p.cap = ptr, uint32(n)
 	return nil
@@ -629,14 +613,12 @@ func (p *Plugin) Close(ctx context.Context) error {
 		hostfn.Release(p.host)
 		p.host = 0
 	}
-	p.m.mu.Lock()
-	p.m.instances--
-	p.m.mu.Unlock()
+	p.m.book.Release()
 	if ferr != nil {
 		return ferr
 	}
 	if err != nil {
-		return p.m.fail("", err)
+		return p.m.book.Fail("", err)
 	}
 	return nil
 }
@@ -646,11 +628,11 @@ func (p *Plugin) Close(ctx context.Context) error {
 // view of its sandbox, say). It is bounded like every call.
 func (p *Plugin) CallExport(name string, args ...uint64) ([]uint64, error) {
 	if p.closed {
-		return nil, p.m.fail(name, backends.ErrClosed)
+		return nil, p.m.book.Fail(name, backends.ErrClosed)
 	}
 	fn := p.mod.ExportedFunction(name)
 	if fn == nil {
-		return nil, p.m.fail(name, backends.ErrMissingExport)
+		return nil, p.m.book.Fail(name, backends.ErrMissingExport)
 	}
 	stack := make([]uint64, max(len(args), len(fn.Definition().ResultTypes())))
 	copy(stack, args)

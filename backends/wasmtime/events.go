@@ -86,7 +86,7 @@ type encConn struct {
 	n    uint32 // output length of the last Call
 }
 
-func (c *encConn) fail(err error) error { return c.p.m.fail(funcNames[c.fn], err) }
+func (c *encConn) fail(err error) error { return c.p.m.book.Fail(funcNames[c.fn], err) }
 
 func (c *encConn) Encode(in *event.Event) error {
 	if c.p.closed {

@@ -22,6 +22,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
+	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
 // Available reports whether this build has cgo, and so whether the backend
@@ -278,7 +279,7 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 		}
 		return nil, fail("", fmt.Errorf("%w: compile: %w", backends.ErrFormat, err))
 	}
-	m := &module{b: b, path: path, wm: wm}
+	m := &module{b: b, path: path, wm: wm, book: modbook.Book{Backend: Name, Path: path}}
 	if err := m.checkExports(); err != nil {
 		b.drop(wm)
 		return nil, err
@@ -299,17 +300,11 @@ type module struct {
 	wasi  bool // imports wasi_snapshot_preview1
 	has   [nFuncs]bool
 
-	mu        sync.Mutex
-	closed    bool
-	instances int
+	book modbook.Book
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
 func (m *module) Path() string                { return m.path }
-
-func (m *module) fail(sym string, err error) error {
-	return &backends.Error{Backend: Name, Path: m.path, Symbol: sym, Err: err}
-}
 
 func (m *module) checkExports() error {
 	fns := map[string][2][]wt.ValKind{}
@@ -325,7 +320,7 @@ func (m *module) checkExports() error {
 	check := func(s sig) error {
 		d := fns[s.name]
 		if !equalKinds(d[0], s.params) || !equalKinds(d[1], s.results) {
-			return m.fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
+			return m.book.Fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
 				signature(d[0], d[1]), signature(s.params, s.results)))
 		}
 		m.has[s.fn] = true
@@ -333,14 +328,14 @@ func (m *module) checkExports() error {
 	}
 	for _, s := range signatures {
 		if _, ok := fns[s.name]; !ok {
-			return m.fail(s.name, backends.ErrMissingExport)
+			return m.book.Fail(s.name, backends.ErrMissingExport)
 		}
 		if err := check(s); err != nil {
 			return err
 		}
 	}
 	if !memory {
-		return m.fail(expMemory, backends.ErrMissingExport)
+		return m.book.Fail(expMemory, backends.ErrMissingExport)
 	}
 	for _, s := range optional {
 		if _, ok := fns[s.name]; ok {
@@ -421,7 +416,7 @@ func (m *module) probe(ctx context.Context) error {
 		return err
 	}
 	if v != backends.ABIVersion {
-		return m.fail("", &backends.VersionError{Got: int32(v), Want: backends.ABIVersion})
+		return m.book.Fail("", &backends.VersionError{Got: int32(v), Want: backends.ABIVersion})
 	}
 	ptr, err := call(fnIdentity)
 	if err != nil {
@@ -433,11 +428,11 @@ func (m *module) probe(ctx context.Context) error {
 	}
 	raw, ok := p.read(ptr, n)
 	if !ok {
-		return m.fail(expIdentity, fmt.Errorf("%w: identity [%d, +%d) is outside memory", backends.ErrIdentity, ptr, n))
+		return m.book.Fail(expIdentity, fmt.Errorf("%w: identity [%d, +%d) is outside memory", backends.ErrIdentity, ptr, n))
 	}
 	m.id, err = backends.CheckArtifact(int32(v), string(raw), BuiltFor)
 	if err != nil {
-		return m.fail("", err)
+		return m.book.Fail("", err)
 	}
 	return nil
 }
@@ -467,7 +462,7 @@ func (b *bound) tick() bool {
 // its start function, bounded by ctx: a Plugin without plugin state yet.
 func (m *module) newInstance(ctx context.Context) (*Plugin, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, m.fail("", fmt.Errorf("instantiate: %w", err))
+		return nil, m.book.Fail("", fmt.Errorf("instantiate: %w", err))
 	}
 	store := wt.NewStore(m.b.engine)
 	store.Limiter(int64(m.b.limit), -1, -1, -1, -1)
@@ -496,7 +491,7 @@ func (m *module) newInstance(ctx context.Context) (*Plugin, error) {
 	mem := inst.GetExport(store, expMemory)
 	if mem == nil || mem.Memory() == nil {
 		p.release()
-		return nil, m.fail(expMemory, backends.ErrMissingExport)
+		return nil, m.book.Fail(expMemory, backends.ErrMissingExport)
 	}
 	setMemory(p.c, mem.Memory())
 	if m.start {
@@ -514,9 +509,9 @@ func (m *module) newInstance(ctx context.Context) (*Plugin, error) {
 // startError explains an instantiation that failed.
 func (m *module) startError(p *Plugin, sym string, err error) error {
 	if p.b.stopped != nil {
-		return m.fail(sym, fmt.Errorf("instantiate: %w: %w", p.b.stopped, err))
+		return m.book.Fail(sym, fmt.Errorf("instantiate: %w: %w", p.b.stopped, err))
 	}
-	return m.fail(sym, fmt.Errorf("instantiate: %w", err))
+	return m.book.Fail(sym, fmt.Errorf("instantiate: %w", err))
 }
 
 // Instantiate makes a new instance in a store of its own, with its own
@@ -524,17 +519,20 @@ func (m *module) startError(p *Plugin, sym string, err error) error {
 func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
 	if cfg.Emit != nil && (!m.has[fnSetHost] || !m.has[fnCallback]) {
-		return nil, m.fail(expSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
+		return nil, m.book.Fail(expSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
 	}
 	if cfg.CallTimeout < 0 {
-		return nil, m.fail("", fmt.Errorf("call timeout %v: want a positive duration", cfg.CallTimeout))
+		return nil, m.book.Fail("", fmt.Errorf("call timeout %v: want a positive duration", cfg.CallTimeout))
 	}
-	m.mu.Lock()
-	closed := m.closed
-	m.mu.Unlock()
-	if closed {
-		return nil, m.fail("", errors.New("instantiate after close"))
+	if err := m.book.Reserve(); err != nil {
+		return nil, err
 	}
+	made := false
+	defer func() {
+		if !made {
+			m.book.Release()
+		}
+	}()
 	p, err := m.newInstance(ctx)
 	if err != nil {
 		return nil, err
@@ -555,7 +553,7 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 	}
 	if p.state = uint32(p.args[0][0]); p.state == 0 {
 		p.release()
-		return nil, m.fail(expNew, errors.New("plugin returned no state"))
+		return nil, m.book.Fail(expNew, errors.New("plugin returned no state"))
 	}
 	if cfg.Emit != nil {
 		if err := p.setHost(cfg.Emit); err != nil {
@@ -563,25 +561,13 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 			return nil, err
 		}
 	}
-	m.mu.Lock()
-	m.instances++
-	m.mu.Unlock()
+	made = true
 	return p, nil
 }
 
 // Close releases the compiled module. It fails while instances are open.
 func (m *module) Close(ctx context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	if m.instances > 0 {
-		return backends.InstancesOpen(Name, m.path, m.instances)
-	}
-	m.closed = true
-	m.b.drop(m.wm)
-	return nil
+	return m.book.Close(func() error { m.b.drop(m.wm); return nil })
 }
 
 // Plugin is one wasmtime instance, in a store of its own. Its hot fields
@@ -617,7 +603,7 @@ type Plugin struct {
 func (p *Plugin) lookup(fn int) error {
 	f := p.inst.GetFunc(p.store, funcNames[fn])
 	if f == nil {
-		return p.m.fail(funcNames[fn], backends.ErrMissingExport)
+		return p.m.book.Fail(funcNames[fn], backends.ErrMissingExport)
 	}
 	setFunc(p.c, fn, f)
 	p.have[fn] = true
@@ -661,10 +647,10 @@ func (p *Plugin) callError(name string) error {
 				backends.ErrMemoryLimit, before>>20, now>>20, p.m.b.limit>>20, err)
 		}
 	}
-	return p.m.fail(name, err)
+	return p.m.book.Fail(name, err)
 }
 
-func (p *Plugin) closedError(name string) error { return p.m.fail(name, backends.ErrClosed) }
+func (p *Plugin) closedError(name string) error { return p.m.book.Fail(name, backends.ErrClosed) }
 
 // memory returns the guest's memory as it is now (valid until the next
 // call of the guest).
@@ -737,7 +723,7 @@ func (p *Plugin) Upper(b []byte) error {
 	// Read again: the call may have grown (and so moved) the memory.
 	view, ok := p.read(ptr, uint32(len(b)))
 	if !ok {
-		return p.m.fail(expUpper, fmt.Errorf("guest buffer [%d, +%d) is outside memory", ptr, len(b)))
+		return p.m.book.Fail(expUpper, fmt.Errorf("guest buffer [%d, +%d) is outside memory", ptr, len(b)))
 	}
 	copy(b, view)
 	return nil
@@ -759,7 +745,7 @@ func (p *Plugin) in(b []byte) (uint32, error) {
 	}
 	view, ok := p.read(p.buf, uint32(len(b)))
 	if !ok {
-		return 0, p.m.fail(expBuffer, fmt.Errorf("guest buffer [%d, +%d) is outside memory", p.buf, len(b)))
+		return 0, p.m.book.Fail(expBuffer, fmt.Errorf("guest buffer [%d, +%d) is outside memory", p.buf, len(b)))
 	}
 	copy(view, b)
 	return p.buf, nil
@@ -767,7 +753,7 @@ func (p *Plugin) in(b []byte) (uint32, error) {
 
 func (p *Plugin) grow(n int) error {
 	if n > 1<<31 {
-		return p.m.fail(expBuffer, fmt.Errorf("payload of %d bytes does not fit a wasm32 guest", n))
+		return p.m.book.Fail(expBuffer, fmt.Errorf("payload of %d bytes does not fit a wasm32 guest", n))
 	}
 	p.args[0][0], p.args[1][0] = uint64(p.state), uint64(n)
 	if err := p.call(fnBuffer); err != nil {
@@ -779,7 +765,7 @@ func (p *Plugin) grow(n int) error {
 		if size := uint64(len(p.memory())); size+uint64(n) > p.m.b.limit {
 			err = fmt.Errorf("%w: %w: its memory is %d MiB, its limit %d MiB", backends.ErrMemoryLimit, err, size>>20, p.m.b.limit>>20)
 		}
-		return p.m.fail(expBuffer, err)
+		return p.m.book.Fail(expBuffer, err)
 	}
 	p.buf, p.cap = ptr, uint32(n)
 	return nil
@@ -797,9 +783,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 		ferr = p.call(fnFree)
 	}
 	p.release()
-	p.m.mu.Lock()
-	p.m.instances--
-	p.m.mu.Unlock()
+	p.m.book.Release()
 	return ferr
 }
 
@@ -829,12 +813,12 @@ func (p *Plugin) CallExport(name string, args ...uint64) ([]uint64, error) {
 	}
 	f := p.inst.GetFunc(p.store, name)
 	if f == nil {
-		return nil, p.m.fail(name, backends.ErrMissingExport)
+		return nil, p.m.book.Fail(name, backends.ErrMissingExport)
 	}
 	ty := f.Type(p.store)
 	np, nr := len(ty.Params()), len(ty.Results())
 	if len(args) != np || np > len(p.args) || nr > len(p.args) {
-		return nil, p.m.fail(name, fmt.Errorf("%d arguments for %d parameters and %d results", len(args), np, nr))
+		return nil, p.m.book.Fail(name, fmt.Errorf("%d arguments for %d parameters and %d results", len(args), np, nr))
 	}
 	setFunc(p.c, fnOther, f)
 	p.have[fnOther], p.other = true, name

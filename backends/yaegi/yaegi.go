@@ -128,6 +128,7 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/event"
+	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
 // Name is the backend's name in benchmark names.
@@ -212,7 +213,7 @@ func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 		}
 		return nil, fail("", err)
 	}
-	m := &module{path: path, g: g}
+	m := &module{path: path, g: g, book: modbook.Book{Backend: Name, Path: path}}
 	if m.id, err = backends.CheckArtifact(g.version(), g.identity(), Name); err != nil {
 		return nil, fail("", err)
 	}
@@ -561,9 +562,7 @@ type module struct {
 	id   backends.Identity
 	g    *interpreter
 
-	mu        sync.Mutex
-	closed    bool
-	instances int
+	book modbook.Book
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
@@ -575,35 +574,21 @@ func (m *module) Path() string                { return m.path }
 // whole interpreter.
 func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
-	fail := func(sym string, err error) error {
-		return &backends.Error{Backend: Name, Path: m.path, Symbol: sym, Err: err}
-	}
-	m.mu.Lock()
-	closed := m.closed
-	if !closed {
-		m.instances++ // reserved: Close must wait for this instance
-	}
-	m.mu.Unlock()
-	if closed {
-		return nil, fail("", errors.New("instantiate after close"))
-	}
-	release := func() {
-		m.mu.Lock()
-		m.instances--
-		m.mu.Unlock()
+	if err := m.book.Reserve(); err != nil { // Close waits for this instance
+		return nil, err
 	}
 	g := m.g
 	if cfg.CallTimeout > 0 {
 		var err error
 		if g, err = interpret(ctx, m.path); err != nil {
-			release()
-			return nil, fail("", fmt.Errorf("an interpreter for WithCallTimeout: %w", err))
+			m.book.Release()
+			return nil, m.book.Fail("", fmt.Errorf("an interpreter for WithCallTimeout: %w", err))
 		}
 	}
 	ex, err := g.instance(cfg.Emit)
 	if err != nil {
-		release()
-		return nil, fail(SymNew, err)
+		m.book.Release()
+		return nil, m.book.Fail(SymNew, err)
 	}
 	p := &Plugin{ex: ex, g: g, m: m, emit: cfg.Emit != nil, timeout: cfg.CallTimeout}
 	p.open.Store(true)
@@ -612,18 +597,7 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 
 // Close marks the module closed: it fails while instances are open, and
 // later Instantiates fail.
-func (m *module) Close(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	if m.instances > 0 {
-		return backends.InstancesOpen(Name, m.path, m.instances)
-	}
-	m.closed = true
-	return nil
-}
+func (m *module) Close(context.Context) error { return m.book.Close(nil) }
 
 // Plugin is one instance of the interpreted guest.
 type Plugin struct {
@@ -739,8 +713,6 @@ func (p *Plugin) Close(context.Context) error {
 			p.ex.free()
 		}()
 	}
-	p.m.mu.Lock()
-	p.m.instances--
-	p.m.mu.Unlock()
+	p.m.book.Release()
 	return nil
 }

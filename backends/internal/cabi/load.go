@@ -2,7 +2,6 @@ package cabi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -86,15 +85,11 @@ func ProbeIdentity(ctx context.Context, path string, timeout time.Duration, acce
 
 // CheckInstantiate checks an instantiation of the library at path, with
 // the exports t, by backend, under cfg: a native call cannot be stopped,
-// the library must be open, and a host function needs the callback
-// exports. The error is a *backends.Error.
-func (t *Table) CheckInstantiate(backend, path string, cfg backends.InstanceConfig, open bool) error {
+// and a host function needs the callback exports. The error is a *backends.Error.
+func (t *Table) CheckInstantiate(backend, path string, cfg backends.InstanceConfig) error {
 	if cfg.CallTimeout > 0 {
 		return &backends.Error{Backend: backend, Path: path,
 			Err: backends.NoInterrupt(backend, "a native call runs on the host's own thread and cannot be stopped")}
-	}
-	if !open {
-		return &backends.Error{Backend: backend, Path: path, Err: errors.New("instantiate after close")}
 	}
 	if cfg.Emit != nil && (t.SetHost == 0 || t.Callback == 0) {
 		return &backends.Error{Backend: backend, Path: path, Symbol: SymSetHost,

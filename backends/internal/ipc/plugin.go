@@ -14,6 +14,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/internal/cabi"
+	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
 // Kind is a channel kind.
@@ -68,7 +69,7 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 	if err != nil {
 		return nil, fail(err)
 	}
-	return &module{b: b, path: path, abs: abs, id: id, spare: ch}, nil
+	return &module{b: b, path: path, abs: abs, id: id, spare: ch, book: modbook.Book{Backend: b.name, Path: path}}, nil
 }
 
 func (b *backend) start(abs string) (channel, error) {
@@ -124,37 +125,28 @@ type module struct {
 	path, abs string
 	id        backends.Identity
 
-	mu        sync.Mutex
-	spare     channel // the process Load started, until an instance takes it
-	instances int
-	closed    bool
+	book  modbook.Book
+	mu    sync.Mutex
+	spare channel // the process Load started, until an instance takes it
 }
 
 func (m *module) Identity() backends.Identity { return m.id }
 func (m *module) Path() string                { return m.path }
 
-func (m *module) fail(sym string, err error) error {
-	return &backends.Error{Backend: m.b.name, Path: m.path, Symbol: sym, Err: err}
-}
-
 // Instantiate makes an instance: a process of its own (Load's, for the
 // first), given a plugin state with the new op.
 func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil, m.fail("", errors.New("instantiate after close"))
+	if err := m.book.Reserve(); err != nil { // Close waits for this one
+		return nil, err
 	}
+	m.mu.Lock()
 	ch := m.spare
 	m.spare = nil
-	m.instances++ // reserved: Close waits for this one
 	m.mu.Unlock()
 	p, err := m.instantiate(ctx, ch, cfg)
 	if err != nil {
-		m.mu.Lock()
-		m.instances--
-		m.mu.Unlock()
+		m.book.Release()
 		return nil, err
 	}
 	return p, nil
@@ -169,11 +161,11 @@ func (m *module) instantiate(ctx context.Context, ch channel, cfg backends.Insta
 		var id backends.Identity
 		var err error
 		if ch, id, err = m.b.spawn(ctx, m.abs); err != nil {
-			return nil, m.fail("", err)
+			return nil, m.book.Fail("", err)
 		}
 		if id != m.id {
 			ch.shutdown()
-			return nil, m.fail("", fmt.Errorf("%w: the executable changed since Load: %q, was %q", backends.ErrIdentity, id, m.id))
+			return nil, m.book.Fail("", fmt.Errorf("%w: the executable changed since Load: %q, was %q", backends.ErrIdentity, id, m.id))
 		}
 	}
 	ch.setEmit(cfg.Emit)
@@ -185,14 +177,14 @@ func (m *module) instantiate(ctx context.Context, ch channel, cfg backends.Insta
 	r, _, err := ch.roundTrip(opNew, host, 0, nil, nil)
 	if !stop() {
 		ch.shutdown()
-		return nil, m.fail(cabi.SymNew, fmt.Errorf("the plugin did not make its state (killed): %w", ctx.Err()))
+		return nil, m.book.Fail(cabi.SymNew, fmt.Errorf("the plugin did not make its state (killed): %w", ctx.Err()))
 	}
 	if err != nil || r != 1 {
 		ch.shutdown()
 		if err == nil {
 			err = errors.New("the plugin returned no state")
 		}
-		return nil, m.fail(cabi.SymNew, err)
+		return nil, m.book.Fail(cabi.SymNew, err)
 	}
 	p := &Plugin{m: m, ch: ch, host: cfg.Emit != nil, timeout: cfg.CallTimeout}
 	p.sh, _ = ch.(*shmChan)
@@ -206,17 +198,15 @@ func (m *module) instantiate(ctx context.Context, ch channel, cfg backends.Insta
 // Close ends the process Load started, if no instance took it. It fails
 // while instances are open, as every backend's module does.
 func (m *module) Close(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.instances > 0 {
-		return backends.InstancesOpen(m.b.name, m.path, m.instances)
-	}
-	m.closed = true
-	if m.spare != nil {
-		m.spare.shutdown()
-		m.spare = nil
-	}
-	return nil
+	return m.book.Close(func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.spare != nil {
+			m.spare.shutdown()
+			m.spare = nil
+		}
+		return nil
+	})
 }
 
 // Plugin is one instance: one plugin process. What a call writes has
@@ -244,11 +234,11 @@ func (p *Plugin) do(sym string, op uint8, a, b int64, in, out []byte) (int64, in
 	r, n, err := p.ch.roundTrip(op, a, b, in, out)
 	if p.timer != nil && !p.timer.Stop() {
 		p.Close(context.Background())
-		return 0, 0, p.m.fail(sym, fmt.Errorf("the call ran past its %v timeout and the plugin process was killed: %w", p.timeout, context.DeadlineExceeded))
+		return 0, 0, p.m.book.Fail(sym, fmt.Errorf("the call ran past its %v timeout and the plugin process was killed: %w", p.timeout, context.DeadlineExceeded))
 	}
 	if err != nil {
 		p.Close(context.Background())
-		return 0, 0, p.m.fail(sym, err)
+		return 0, 0, p.m.book.Fail(sym, err)
 	}
 	return r, n, nil
 }
@@ -310,7 +300,7 @@ func (p *Plugin) Upper(b []byte) error {
 			return err
 		} else if n != len(c) {
 			p.Close(context.Background())
-			return p.m.fail(cabi.SymUpper, fmt.Errorf("%w: %d bytes back for %d", errProtocol, n, len(c)))
+			return p.m.book.Fail(cabi.SymUpper, fmt.Errorf("%w: %d bytes back for %d", errProtocol, n, len(c)))
 		}
 		if b = b[len(c):]; len(b) == 0 {
 			return nil
@@ -341,9 +331,7 @@ func (p *Plugin) Close(context.Context) error {
 		p.timer.Stop()
 	}
 	ch.shutdown()
-	p.m.mu.Lock()
-	p.m.instances--
-	p.m.mu.Unlock()
+	p.m.book.Release()
 	return nil
 }
 
