@@ -11,28 +11,18 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
+	"github.com/plugbench/plugbench/backends/internal/wasmabi"
 )
 
 // Optional exports: events and callbacks (plugbench.h's second half). A
 // module without them loads; its instances offer what it has.
 const (
-	expEventJSON   = "plugbench_event_json"
-	expEventBinary = "plugbench_event_binary"
-	expEventFlat   = "plugbench_event_flat"
-	expSetHost     = "plugbench_set_host"
-	expCallback    = "plugbench_callback"
+	expEventJSON   = wasmabi.EventJSON
+	expEventBinary = wasmabi.EventBinary
+	expEventFlat   = wasmabi.EventFlat
+	expSetHost     = wasmabi.SetHost
+	expCallback    = wasmabi.Callback
 )
-
-var optional = []struct {
-	name            string
-	params, results []api.ValueType
-}{
-	{expEventJSON, []api.ValueType{i32, i32, i32, i32, i32}, []api.ValueType{i64}},
-	{expEventBinary, []api.ValueType{i32, i32, i32, i32, i32}, []api.ValueType{i64}},
-	{expEventFlat, []api.ValueType{i32, i32, i32, i32, i32}, []api.ValueType{i64}},
-	{expSetHost, []api.ValueType{i32, i32, i64}, nil},
-	{expCallback, []api.ValueType{i32, i32}, []api.ValueType{i64}},
-}
 
 // The host module guests import their callback from: "plugbench" "emit",
 // (i64 ctx, i64 v) -> i64. One host function serves every instance of the

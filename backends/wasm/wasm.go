@@ -50,6 +50,7 @@ import (
 	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
 	"github.com/plugbench/plugbench/backends/internal/modbook"
+	"github.com/plugbench/plugbench/backends/internal/wasmabi"
 )
 
 // Names of the engines in benchmark names.
@@ -142,42 +143,25 @@ func (b *backend) Close(ctx context.Context) error {
 	return b.r.Close(ctx)
 }
 
-// The exports of ABI version 1 (fixtures/c/plugbench.h), with their wasm
-// signatures: pointers and sizes are i32.
+// The exports of ABI version 1 (package wasmabi has their signatures).
 const (
-	expVersion     = "plugbench_abi_version"
-	expIdentity    = "plugbench_identity"
-	expIdentityLen = "plugbench_identity_len"
-	expNew         = "plugbench_new"
-	expFree        = "plugbench_free"
-	expBuffer      = "plugbench_buffer"
-	expMin         = "plugbench_min"
-	expAccumulate  = "plugbench_accumulate"
-	expSum         = "plugbench_sum"
-	expUpper       = "plugbench_upper"
-	expMemory      = "memory"
+	expVersion     = wasmabi.Version
+	expIdentity    = wasmabi.Identity
+	expIdentityLen = wasmabi.IdentityLen
+	expNew         = wasmabi.New
+	expFree        = wasmabi.Free
+	expBuffer      = wasmabi.Buffer
+	expMin         = wasmabi.Min
+	expAccumulate  = wasmabi.Accumulate
+	expSum         = wasmabi.Sum
+	expUpper       = wasmabi.Upper
+	expMemory      = wasmabi.Memory
 )
 
 var (
 	i32 = api.ValueTypeI32
 	i64 = api.ValueTypeI64
 )
-
-var signatures = []struct {
-	name            string
-	params, results []api.ValueType
-}{
-	{expVersion, nil, []api.ValueType{i32}},
-	{expIdentity, nil, []api.ValueType{i32}},
-	{expIdentityLen, nil, []api.ValueType{i32}},
-	{expNew, nil, []api.ValueType{i32}},
-	{expFree, []api.ValueType{i32}, nil},
-	{expBuffer, []api.ValueType{i32, i32}, []api.ValueType{i32}},
-	{expMin, []api.ValueType{i32, i32}, []api.ValueType{i32}},
-	{expAccumulate, []api.ValueType{i32, i64}, []api.ValueType{i64}},
-	{expSum, []api.ValueType{i32, i32}, []api.ValueType{i64}},
-	{expUpper, []api.ValueType{i32, i32}, nil},
-}
 
 // Load compiles the module at path, checks its exports and their
 // signatures, then runs a probe instance to read its ABI version and
@@ -215,32 +199,36 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 
 func (m *module) checkExports() error {
 	fns := m.cm.ExportedFunctions()
-	for _, s := range signatures {
-		d, ok := fns[s.name]
-		if !ok {
-			return m.book.Fail(s.name, backends.ErrMissingExport)
+	check := func(f wasmabi.Func) error {
+		d := fns[f.Name]
+		if !equalTypes(d.ParamTypes(), f.Params) || !equalTypes(d.ResultTypes(), f.Results) {
+			return m.book.Fail(f.Name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
+				signature(d.ParamTypes(), d.ResultTypes()), signature(f.Params, f.Results)))
 		}
-		if !equalTypes(d.ParamTypes(), s.params) || !equalTypes(d.ResultTypes(), s.results) {
-			return m.book.Fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
-				signature(d.ParamTypes(), d.ResultTypes()), signature(s.params, s.results)))
+		return nil
+	}
+	for _, f := range wasmabi.Required {
+		if _, ok := fns[f.Name]; !ok {
+			return m.book.Fail(f.Name, backends.ErrMissingExport)
+		}
+		if err := check(f); err != nil {
+			return err
 		}
 	}
 	if _, ok := m.cm.ExportedMemories()[expMemory]; !ok {
 		return m.book.Fail(expMemory, backends.ErrMissingExport)
 	}
-	for _, s := range optional {
-		d, ok := fns[s.name]
-		if !ok {
+	for _, f := range wasmabi.Optional {
+		if _, ok := fns[f.Name]; !ok {
 			continue
 		}
-		if !equalTypes(d.ParamTypes(), s.params) || !equalTypes(d.ResultTypes(), s.results) {
-			return m.book.Fail(s.name, fmt.Errorf("%w: signature %s, want %s", backends.ErrMissingExport,
-				signature(d.ParamTypes(), d.ResultTypes()), signature(s.params, s.results)))
+		if err := check(f); err != nil {
+			return err
 		}
-		m.has[s.name] = true
+		m.has[f.Name] = true
 	}
-	if _, ok := fns["_initialize"]; ok {
-		m.start = "_initialize" // a reactor: Go's c-shared build
+	if _, ok := fns[wasmabi.Init]; ok {
+		m.start = wasmabi.Init // a reactor: Go's c-shared build
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
 	"github.com/plugbench/plugbench/backends/internal/modbook"
+	"github.com/plugbench/plugbench/backends/internal/wasmabi"
 )
 
 // Available reports whether this build has cgo, and so whether the backend
@@ -164,32 +165,26 @@ func (b *backend) ticks(d time.Duration) uint64 {
 	return uint64((d+b.period-1)/b.period) + 1
 }
 
-// The exports of ABI version 1 (fixtures/c/plugbench.h), as in the wazero
-// backend: pointers and sizes are i32.
+// The exports of ABI version 1 (package wasmabi has their signatures).
 const (
-	expVersion     = "plugbench_abi_version"
-	expIdentity    = "plugbench_identity"
-	expIdentityLen = "plugbench_identity_len"
-	expNew         = "plugbench_new"
-	expFree        = "plugbench_free"
-	expBuffer      = "plugbench_buffer"
-	expMin         = "plugbench_min"
-	expAccumulate  = "plugbench_accumulate"
-	expSum         = "plugbench_sum"
-	expUpper       = "plugbench_upper"
-	expMemory      = "memory"
-	expInit        = "_initialize"
+	expVersion     = wasmabi.Version
+	expIdentity    = wasmabi.Identity
+	expIdentityLen = wasmabi.IdentityLen
+	expNew         = wasmabi.New
+	expFree        = wasmabi.Free
+	expBuffer      = wasmabi.Buffer
+	expMin         = wasmabi.Min
+	expAccumulate  = wasmabi.Accumulate
+	expSum         = wasmabi.Sum
+	expUpper       = wasmabi.Upper
+	expMemory      = wasmabi.Memory
+	expInit        = wasmabi.Init
 
-	expEventJSON   = "plugbench_event_json"
-	expEventBinary = "plugbench_event_binary"
-	expEventFlat   = "plugbench_event_flat"
-	expSetHost     = "plugbench_set_host"
-	expCallback    = "plugbench_callback"
-)
-
-const (
-	i32 = wt.KindI32
-	i64 = wt.KindI64
+	expEventJSON   = wasmabi.EventJSON
+	expEventBinary = wasmabi.EventBinary
+	expEventFlat   = wasmabi.EventFlat
+	expSetHost     = wasmabi.SetHost
+	expCallback    = wasmabi.Callback
 )
 
 type sig struct {
@@ -198,27 +193,36 @@ type sig struct {
 	params, results []wt.ValKind
 }
 
-// signatures are the required exports, optional the ones a module may
-// lack: the wazero backend's tables.
-var signatures = []sig{
-	{expVersion, fnVersion, nil, []wt.ValKind{i32}},
-	{expIdentity, fnIdentity, nil, []wt.ValKind{i32}},
-	{expIdentityLen, fnIdentityLen, nil, []wt.ValKind{i32}},
-	{expNew, fnNew, nil, []wt.ValKind{i32}},
-	{expFree, fnFree, []wt.ValKind{i32}, nil},
-	{expBuffer, fnBuffer, []wt.ValKind{i32, i32}, []wt.ValKind{i32}},
-	{expMin, fnMin, []wt.ValKind{i32, i32}, []wt.ValKind{i32}},
-	{expAccumulate, fnAccumulate, []wt.ValKind{i32, i64}, []wt.ValKind{i64}},
-	{expSum, fnSum, []wt.ValKind{i32, i32}, []wt.ValKind{i64}},
-	{expUpper, fnUpper, []wt.ValKind{i32, i32}, nil},
+// fnIndex is each export's index in pb_inst.fn.
+var fnIndex = map[string]int{
+	expVersion: fnVersion, expIdentity: fnIdentity, expIdentityLen: fnIdentityLen,
+	expNew: fnNew, expFree: fnFree, expBuffer: fnBuffer, expMin: fnMin,
+	expAccumulate: fnAccumulate, expSum: fnSum, expUpper: fnUpper,
+	expEventJSON: fnJSON, expEventBinary: fnBinary, expEventFlat: fnFlat,
+	expSetHost: fnSetHost, expCallback: fnCallback,
 }
 
-var optional = []sig{
-	{expEventJSON, fnJSON, []wt.ValKind{i32, i32, i32, i32, i32}, []wt.ValKind{i64}},
-	{expEventBinary, fnBinary, []wt.ValKind{i32, i32, i32, i32, i32}, []wt.ValKind{i64}},
-	{expEventFlat, fnFlat, []wt.ValKind{i32, i32, i32, i32, i32}, []wt.ValKind{i64}},
-	{expSetHost, fnSetHost, []wt.ValKind{i32, i32, i64}, nil},
-	{expCallback, fnCallback, []wt.ValKind{i32, i32}, []wt.ValKind{i64}},
+// signatures are the required exports, optional the ones a module may
+// lack: wasmabi's, in Wasmtime's value kinds.
+var signatures, optional = sigs(wasmabi.Required), sigs(wasmabi.Optional)
+
+func sigs(fs []wasmabi.Func) []sig {
+	kinds := func(ts []byte) []wt.ValKind {
+		ks := make([]wt.ValKind, len(ts))
+		for i, t := range ts {
+			ks[i] = map[byte]wt.ValKind{wasmabi.I32: wt.KindI32, wasmabi.I64: wt.KindI64}[t]
+		}
+		return ks
+	}
+	out := make([]sig, len(fs))
+	for i, f := range fs {
+		fn, ok := fnIndex[f.Name]
+		if !ok {
+			panic("wasmtime: export " + f.Name + " has no slot in pb_inst.fn")
+		}
+		out[i] = sig{f.Name, fn, kinds(f.Params), kinds(f.Results)}
+	}
+	return out
 }
 
 // funcNames names the exports by their index in pb_inst.fn.
