@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
