@@ -16,6 +16,7 @@ type reportFlags struct {
 	out         engine.OutputOptions
 	allowFailed bool
 	faults      string
+	warnings    int
 }
 
 // defaultReportFlags returns the flag defaults of "report".
@@ -45,9 +46,7 @@ func cmdReport(stdout, stderr io.Writer, args []string) error {
 	for _, w := range rep.FailedRunWarnings() {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
-	for _, w := range rep.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
+	printWarnings(stderr, rep.Warnings, f.warnings)
 	if f.out.Format == "md" && f.out.Out == "" && f.out.ChartDir == "" && len(rep.Charts) > 0 {
 		what := "charts"
 		if len(rep.Charts) == 1 {
@@ -56,6 +55,20 @@ func cmdReport(stdout, stderr io.Writer, args []string) error {
 		fmt.Fprintf(stderr, "note: %d %s not written: use -o FILE or -charts DIR\n", len(rep.Charts), what)
 	}
 	return engine.WriteReport(stdout, rep, f.out)
+}
+
+// printWarnings prints the first max of a report's warnings on stderr (all
+// of them if max is negative), then how many it left out: the report
+// itself carries every one, so a quick run's hundreds of spread warnings
+// do not bury the terminal.
+func printWarnings(stderr io.Writer, ws []string, max int) {
+	for i, w := range ws {
+		if max >= 0 && i == max {
+			fmt.Fprintf(stderr, "warning: and %d more, every one in the report (its Warnings section; -warnings -1 prints them all here)\n", len(ws)-max)
+			return
+		}
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 }
 
 func reportFlagSet(stderr io.Writer) (*reportFlags, *flag.FlagSet) {
@@ -94,6 +107,7 @@ Flags:
 	fs.Float64Var(&f.Confidence, "confidence", 0.95, "confidence `level` of the intervals")
 	fs.IntVar(&f.MinSamples, "min-samples", 6, "warn about samples smaller than `n` (≥ 2)")
 	fs.BoolVar(&f.allowFailed, "allow-failed", false, "report an input that shows a failed run (FAIL, panic, a signal…) with a warning, rather than refusing it")
+	fs.IntVar(&f.warnings, "warnings", 10, "print at most `n` of the report's warnings on stderr (-1: all); the report has every one")
 	fs.StringVar(&f.faults, "faults", "", "add the fault table from `file`, the JSON that make faults writes (results/faults-latest.json; results/faults.json is the committed one); without it the report says the faults were not measured")
 	return f, fs
 }
