@@ -58,10 +58,13 @@ func cmdReport(stdout, stderr io.Writer, args []string) error {
 }
 
 // printWarnings prints the first max of a report's warnings on stderr (all
-// of them if max is negative), then how many it left out: the report
-// itself carries every one, so a quick run's hundreds of spread warnings
-// do not bury the terminal.
+// of them if max is negative, none if it is 0), then how many it left out:
+// the report itself carries every one, so a quick run's hundreds of spread
+// warnings do not bury the terminal.
 func printWarnings(stderr io.Writer, ws []string, max int) {
+	if max == 0 {
+		return
+	}
 	for i, w := range ws {
 		if max >= 0 && i == max {
 			fmt.Fprintf(stderr, "warning: and %d more, every one in the report (its Warnings section; -warnings -1 prints them all here)\n", len(ws)-max)
@@ -107,7 +110,7 @@ Flags:
 	fs.Float64Var(&f.Confidence, "confidence", 0.95, "confidence `level` of the intervals")
 	fs.IntVar(&f.MinSamples, "min-samples", 6, "warn about samples smaller than `n` (≥ 2)")
 	fs.BoolVar(&f.allowFailed, "allow-failed", false, "report an input that shows a failed run (FAIL, panic, a signal…) with a warning, rather than refusing it")
-	fs.IntVar(&f.warnings, "warnings", 10, "print at most `n` of the report's warnings on stderr (-1: all); the report has every one")
+	fs.IntVar(&f.warnings, "warnings", 10, "print at most `n` of the report's warnings on stderr (-1: all, 0: none); the report has every one")
 	fs.StringVar(&f.faults, "faults", "", "add the fault table from `file`, the JSON that make faults writes (results/faults-latest.json; results/faults.json is the committed one); without it the report says the faults were not measured")
 	return f, fs
 }
