@@ -163,3 +163,38 @@ func TestGatePaired(t *testing.T) {
 		t.Errorf("gate -paired with 16 and 15 samples: exit %d, want 2 (inconclusive: no pairs)\n%s", code, out)
 	}
 }
+
+// TestRerunRunScopeNoReference: under -normalize-scope run, a row with
+// no reference of its own (a phase static does not have) is divided by
+// the run's factor, so its rerun must run the references too; the rerun
+// of the probe row alone failed with "no reference benchmark in both
+// files".
+func TestRerunRunScopeNoReference(t *testing.T) {
+	dir := t.TempDir()
+	results := func(probeNs int) string {
+		var b strings.Builder
+		b.WriteString("goos: linux\ngoarch: amd64\n")
+		for range 6 {
+			fmt.Fprintf(&b, "BenchmarkCall/op=min/backend=static/fixture=builtin-2\t1000\t10 ns/op\n")
+			fmt.Fprintf(&b, "BenchmarkCall/op=min/backend=wasm/fixture=c-2\t1000\t20 ns/op\n")
+			fmt.Fprintf(&b, "BenchmarkSetup/phase=probe/backend=dlopen/fixture=c-2\t1000\t%d ns/op\n", probeNs)
+		}
+		return b.String()
+	}
+	base := filepath.Join(dir, "base.txt")
+	newer := filepath.Join(dir, "new.txt")
+	os.WriteFile(base, []byte(results(1000)), 0o666)
+	os.WriteFile(newer, []byte(results(3000)), 0o666)
+	patFile := filepath.Join(dir, "pattern")
+	rerun := fmt.Sprintf(`printf '%%s' "$RERUN_BENCH" > %s && cat %s`, patFile, base)
+	_, stderr, code := runMain("gate", "-normalize", "backend=static", "-normalize-ignore", "fixture", "-normalize-scope", "run", "-rerun", rerun, base, newer)
+	if code != 0 {
+		t.Fatalf("gate -rerun: exit %d, want 0 (the rerun clears the row)\n%s", code, stderr)
+	}
+	pattern, _ := os.ReadFile(patFile)
+	for _, want := range []string{"^phase=probe$", "^backend=static$"} {
+		if !strings.Contains(string(pattern), want) {
+			t.Errorf("RERUN_BENCH %q lacks %s", pattern, want)
+		}
+	}
+}

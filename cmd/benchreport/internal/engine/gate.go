@@ -580,10 +580,15 @@ func refNote(names []string) string {
 // all 22, was 0.807).
 func addRerunRefs(ds *Dataset, c *GateConfig, res *GateResult) {
 	for _, row := range res.Rows {
-		if row.Verdict != verdictRegression || row.Exact || row.rep == nil {
+		// A row without a reference of its own in its group is still
+		// divided by the run's factor: its rerun needs the references.
+		if row.Verdict != verdictRegression || row.Exact || row.rep == nil && !c.runScope {
 			continue
 		}
-		sig := c.norm.signature(row.rep)
+		var sig string
+		if row.rep != nil {
+			sig = c.norm.signature(row.rep)
+		}
 		var own, all []string
 		for _, r := range ds.Results {
 			if r.GetConfig(".file") != res.New || !c.norm.isRef(r) {
