@@ -580,9 +580,11 @@ func refNote(names []string) string {
 // all 22, was 0.807).
 func addRerunRefs(ds *Dataset, c *GateConfig, res *GateResult) {
 	for _, row := range res.Rows {
-		// A row without a reference of its own in its group is still
-		// divided by the run's factor: its rerun needs the references.
-		if row.Verdict != verdictRegression || row.Exact || row.rep == nil && !c.runScope {
+		// Under the run scope every row's rerun needs the references,
+		// the run's factor comes from them all: a row without a
+		// reference of its own in its group, and an exact unit's row too
+		// (the rerun's file is normalized as a whole).
+		if row.Verdict != verdictRegression || (row.Exact || row.rep == nil) && !c.runScope {
 			continue
 		}
 		var sig string
