@@ -14,16 +14,6 @@ import (
 	"github.com/plugbench/plugbench/backends/internal/wasmabi"
 )
 
-// Optional exports: events and callbacks (plugbench.h's second half). A
-// module without them loads; its instances offer what it has.
-const (
-	expEventJSON   = wasmabi.EventJSON
-	expEventBinary = wasmabi.EventBinary
-	expEventFlat   = wasmabi.EventFlat
-	expSetHost     = wasmabi.SetHost
-	expCallback    = wasmabi.Callback
-)
-
 // The host module guests import their callback from: "plugbench" "emit",
 // (i64 ctx, i64 v) -> i64. One host function serves every instance of the
 // runtime; it finds the instance's emit function by ctx, the handle the
@@ -45,7 +35,7 @@ func instantiateHost(ctx context.Context, r wazero.Runtime) error {
 func (p *Plugin) setHost(ctx context.Context, emit func(int64) int64) error {
 	p.host = hostfn.Register(emit)
 	stack := [3]uint64{api.EncodeU32(p.state), 0, p.host}
-	if err := p.call(p.mod.ExportedFunction(expSetHost), expSetHost, stack[:]); err != nil {
+	if err := p.call(p.mod.ExportedFunction(wasmabi.SetHost), wasmabi.SetHost, stack[:]); err != nil {
 		hostfn.Release(p.host)
 		p.host = 0
 		return err
@@ -57,16 +47,16 @@ func (p *Plugin) setHost(ctx context.Context, emit func(int64) int64) error {
 // "plugbench" "emit" k times.
 func (p *Plugin) Callback(k int32) (int64, error) {
 	if p.closed {
-		return 0, p.m.book.Fail(expCallback, backends.ErrClosed)
+		return 0, p.m.book.Fail(wasmabi.Callback, backends.ErrClosed)
 	}
 	if p.host == 0 {
 		return 0, backends.ErrNoHost
 	}
 	if p.callback == nil {
-		p.callback = p.mod.ExportedFunction(expCallback)
+		p.callback = p.mod.ExportedFunction(wasmabi.Callback)
 	}
 	p.stack[0], p.stack[1] = api.EncodeU32(p.state), api.EncodeI32(k)
-	if err := p.call(p.callback, expCallback, p.stack[:]); err != nil {
+	if err := p.call(p.callback, wasmabi.Callback, p.stack[:]); err != nil {
 		return 0, err
 	}
 	return int64(p.stack[0]), nil
@@ -75,7 +65,7 @@ func (p *Plugin) Callback(k int32) (int64, error) {
 var encodings = []struct {
 	t   event.Transport
 	exp string
-}{{event.JSON, expEventJSON}, {event.Binary, expEventBinary}, {event.Flat, expEventFlat}}
+}{{event.JSON, wasmabi.EventJSON}, {event.Binary, wasmabi.EventBinary}, {event.Flat, wasmabi.EventFlat}}
 
 // Transports lists the event transports the module exports.
 func (p *Plugin) Transports() []event.Transport {

@@ -143,21 +143,6 @@ func (b *backend) Close(ctx context.Context) error {
 	return b.r.Close(ctx)
 }
 
-// The exports of ABI version 1 (package wasmabi has their signatures).
-const (
-	expVersion     = wasmabi.Version
-	expIdentity    = wasmabi.Identity
-	expIdentityLen = wasmabi.IdentityLen
-	expNew         = wasmabi.New
-	expFree        = wasmabi.Free
-	expBuffer      = wasmabi.Buffer
-	expMin         = wasmabi.Min
-	expAccumulate  = wasmabi.Accumulate
-	expSum         = wasmabi.Sum
-	expUpper       = wasmabi.Upper
-	expMemory      = wasmabi.Memory
-)
-
 var (
 	i32 = api.ValueTypeI32
 	i64 = api.ValueTypeI64
@@ -215,8 +200,8 @@ func (m *module) checkExports() error {
 			return err
 		}
 	}
-	if _, ok := m.cm.ExportedMemories()[expMemory]; !ok {
-		return m.book.Fail(expMemory, backends.ErrMissingExport)
+	if _, ok := m.cm.ExportedMemories()[wasmabi.Memory]; !ok {
+		return m.book.Fail(wasmabi.Memory, backends.ErrMissingExport)
 	}
 	for _, f := range wasmabi.Optional {
 		if _, ok := fns[f.Name]; !ok {
@@ -246,24 +231,24 @@ func (m *module) probe(ctx context.Context) error {
 		}
 		return api.DecodeU32(stack[0]), nil
 	}
-	v, err := call(expVersion)
+	v, err := call(wasmabi.Version)
 	if err != nil {
 		return err
 	}
 	if v != backends.ABIVersion {
 		return m.book.Fail("", &backends.VersionError{Got: int32(v), Want: backends.ABIVersion})
 	}
-	p, err := call(expIdentity)
+	p, err := call(wasmabi.Identity)
 	if err != nil {
 		return err
 	}
-	n, err := call(expIdentityLen)
+	n, err := call(wasmabi.IdentityLen)
 	if err != nil {
 		return err
 	}
 	raw, ok := mod.Memory().Read(p, n)
 	if !ok {
-		return m.book.Fail(expIdentity, fmt.Errorf("%w: identity [%d, +%d) is outside memory", backends.ErrIdentity, p, n))
+		return m.book.Fail(wasmabi.Identity, fmt.Errorf("%w: identity [%d, +%d) is outside memory", backends.ErrIdentity, p, n))
 	}
 	m.id, err = backends.CheckArtifact(int32(v), string(raw), BuiltFor)
 	if err != nil {
@@ -372,8 +357,8 @@ func (m *module) Path() string                { return m.path }
 // plugin state inside it.
 func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
-	if cfg.Emit != nil && (!m.has[expSetHost] || !m.has[expCallback]) {
-		return nil, m.book.Fail(expSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
+	if cfg.Emit != nil && (!m.has[wasmabi.SetHost] || !m.has[wasmabi.Callback]) {
+		return nil, m.book.Fail(wasmabi.SetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
 	}
 	if cfg.CallTimeout > 0 && !m.b.interruptible {
 		return nil, m.book.Fail("", backends.NoInterrupt(m.b.name, "this runtime cannot stop a guest mid-call (wasm.Config.Interruptible)"))
@@ -394,21 +379,21 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 	p := &Plugin{
 		m: m, mod: mod, ctx: context.Background(), mem: mod.Memory(), gm: gm,
 		timeout: cfg.CallTimeout, slow: cfg.CallTimeout > 0,
-		min:        mod.ExportedFunction(expMin),
-		accumulate: mod.ExportedFunction(expAccumulate),
-		sum:        mod.ExportedFunction(expSum),
-		upper:      mod.ExportedFunction(expUpper),
+		min:        mod.ExportedFunction(wasmabi.Min),
+		accumulate: mod.ExportedFunction(wasmabi.Accumulate),
+		sum:        mod.ExportedFunction(wasmabi.Sum),
+		upper:      mod.ExportedFunction(wasmabi.Upper),
 		// buffer and free are looked up when first needed: each
 		// api.Function carries its own call stack, and an instance that
 		// never crosses a payload should not pay for one.
 	}
-	if err := p.call(mod.ExportedFunction(expNew), expNew, p.stack[:]); err != nil {
+	if err := p.call(mod.ExportedFunction(wasmabi.New), wasmabi.New, p.stack[:]); err != nil {
 		mod.Close(ctx)
 		return nil, err
 	}
 	if p.state = api.DecodeU32(p.stack[0]); p.state == 0 {
 		mod.Close(ctx)
-		return nil, m.book.Fail(expNew, errors.New("plugin returned no state"))
+		return nil, m.book.Fail(wasmabi.New, errors.New("plugin returned no state"))
 	}
 	if cfg.Emit != nil {
 		if err := p.setHost(ctx, cfg.Emit); err != nil {
@@ -495,7 +480,7 @@ func (p *Plugin) callError(name string, err error) error {
 // Min calls plugbench_min.
 func (p *Plugin) Min(a, b int32) (int32, error) {
 	p.stack[0], p.stack[1] = api.EncodeI32(a), api.EncodeI32(b)
-	if err := p.call(p.min, expMin, p.stack[:]); err != nil {
+	if err := p.call(p.min, wasmabi.Min, p.stack[:]); err != nil {
 		return 0, err
 	}
 	return api.DecodeI32(p.stack[0]), nil
@@ -504,7 +489,7 @@ func (p *Plugin) Min(a, b int32) (int32, error) {
 // Accumulate calls plugbench_accumulate with this instance's state.
 func (p *Plugin) Accumulate(x int64) (int64, error) {
 	p.stack[0], p.stack[1] = api.EncodeU32(p.state), api.EncodeI64(x)
-	if err := p.call(p.accumulate, expAccumulate, p.stack[:]); err != nil {
+	if err := p.call(p.accumulate, wasmabi.Accumulate, p.stack[:]); err != nil {
 		return 0, err
 	}
 	return int64(p.stack[0]), nil
@@ -517,7 +502,7 @@ func (p *Plugin) Sum(b []byte) (uint64, error) {
 		return 0, err
 	}
 	p.stack[0], p.stack[1] = api.EncodeU32(ptr), api.EncodeU32(uint32(len(b)))
-	if err := p.call(p.sum, expSum, p.stack[:]); err != nil {
+	if err := p.call(p.sum, wasmabi.Sum, p.stack[:]); err != nil {
 		return 0, err
 	}
 	return p.stack[0], nil
@@ -531,13 +516,13 @@ func (p *Plugin) Upper(b []byte) error {
 		return err
 	}
 	p.stack[0], p.stack[1] = api.EncodeU32(ptr), api.EncodeU32(uint32(len(b)))
-	if err := p.call(p.upper, expUpper, p.stack[:]); err != nil {
+	if err := p.call(p.upper, wasmabi.Upper, p.stack[:]); err != nil {
 		return err
 	}
 	// Read again: the call may have grown (and so moved) the memory.
 	view, ok := p.mem.Read(ptr, uint32(len(b)))
 	if !ok {
-		return p.m.book.Fail(expUpper, fmt.Errorf("guest buffer [%d, +%d) is outside memory", ptr, len(b)))
+		return p.m.book.Fail(wasmabi.Upper, fmt.Errorf("guest buffer [%d, +%d) is outside memory", ptr, len(b)))
 	}
 	copy(b, view)
 	return nil
@@ -547,7 +532,7 @@ func (p *Plugin) Upper(b []byte) error {
 // and returns the buffer's guest address.
 func (p *Plugin) in(b []byte) (uint32, error) {
 	if p.closed {
-		return 0, p.m.book.Fail(expBuffer, backends.ErrClosed)
+		return 0, p.m.book.Fail(wasmabi.Buffer, backends.ErrClosed)
 	}
 	if len(b) == 0 {
 		return p.buf, nil
@@ -559,7 +544,7 @@ func (p *Plugin) in(b []byte) (uint32, error) {
 	}
 	view, ok := p.mem.Read(p.buf, uint32(len(b)))
 	if !ok {
-		return 0, p.m.book.Fail(expBuffer, fmt.Errorf("guest buffer [%d, +%d) is outside memory", p.buf, len(b)))
+		return 0, p.m.book.Fail(wasmabi.Buffer, fmt.Errorf("guest buffer [%d, +%d) is outside memory", p.buf, len(b)))
 	}
 	copy(view, b)
 	return p.buf, nil
@@ -567,18 +552,18 @@ func (p *Plugin) in(b []byte) (uint32, error) {
 
 func (p *Plugin) grow(n int) error {
 	if n > 1<<31 {
-		return p.m.book.Fail(expBuffer, fmt.Errorf("payload of %d bytes does not fit a wasm32 guest", n))
+		return p.m.book.Fail(wasmabi.Buffer, fmt.Errorf("payload of %d bytes does not fit a wasm32 guest", n))
 	}
 	if p.buffer == nil {
-		p.buffer = p.mod.ExportedFunction(expBuffer)
+		p.buffer = p.mod.ExportedFunction(wasmabi.Buffer)
 	}
 	p.stack[0], p.stack[1] = api.EncodeU32(p.state), api.EncodeU32(uint32(n))
-	if err := p.call(p.buffer, expBuffer, p.stack[:]); err != nil {
+	if err := p.call(p.buffer, wasmabi.Buffer, p.stack[:]); err != nil {
 		return err
 	}
 	ptr := api.DecodeU32(p.stack[0])
 	if ptr == 0 {
-		return p.m.book.Fail(expBuffer, fmt.Errorf("guest could not allocate %d bytes", n))
+		return p.m.book.Fail(wasmabi.Buffer, fmt.Errorf("guest could not allocate %d bytes", n))
 	}
 	p.buf, p.cap = ptr, uint32(n)
 	return nil
@@ -593,7 +578,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 	var ferr error
 	if !p.closed { // a guest stopped at a deadline has no state to free
 		p.stack[0] = api.EncodeU32(p.state)
-		ferr = p.call(p.mod.ExportedFunction(expFree), expFree, p.stack[:1])
+		ferr = p.call(p.mod.ExportedFunction(wasmabi.Free), wasmabi.Free, p.stack[:1])
 	}
 	err := p.mod.Close(ctx)
 	p.mod, p.closed, p.slow = nil, true, true

@@ -9,6 +9,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
+	"github.com/plugbench/plugbench/backends/internal/wasmabi"
 )
 
 // setHost registers emit and hands its handle to the guest
@@ -29,7 +30,7 @@ func (p *Plugin) setHost(emit func(int64) int64) error {
 // "plugbench" "emit" k times.
 func (p *Plugin) Callback(k int32) (int64, error) {
 	if p.closed {
-		return 0, p.closedError(expCallback)
+		return 0, p.closedError(wasmabi.Callback)
 	}
 	if p.host == 0 {
 		return 0, backends.ErrNoHost

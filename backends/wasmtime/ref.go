@@ -15,6 +15,7 @@ import (
 	wt "github.com/bytecodealliance/wasmtime-go/v39"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/internal/wasmabi"
 )
 
 // RefMin loads the guest at path (the C, Rust or Go guest: WASI when it
@@ -23,7 +24,9 @@ import (
 // checking one answer. closeFn frees everything. No backend code is
 // involved beyond the shared C call (pb_call) of the unchecked variants.
 func RefMin(ctx context.Context, impl, path string) (call func(a, b int32) (int32, error), closeFn func(), err error) {
-	fail := func(err error) error { return &backends.Error{Backend: Name, Path: path, Symbol: expMin, Err: err} }
+	fail := func(err error) error {
+		return &backends.Error{Backend: Name, Path: path, Symbol: wasmabi.Min, Err: err}
+	}
 	if !slices.Contains(RefImpls, impl) {
 		return nil, nil, fail(fmt.Errorf("reference %q: want one of %v", impl, RefImpls))
 	}
@@ -79,12 +82,12 @@ func RefMin(ctx context.Context, impl, path string) (call func(a, b int32) (int3
 	if err != nil {
 		return fail2(err)
 	}
-	if f := inst.GetFunc(store, expInit); f != nil {
+	if f := inst.GetFunc(store, wasmabi.Init); f != nil {
 		if _, err := f.Call(store); err != nil {
 			return fail2(err)
 		}
 	}
-	f := inst.GetFunc(store, expMin)
+	f := inst.GetFunc(store, wasmabi.Min)
 	if f == nil {
 		return fail2(backends.ErrMissingExport)
 	}

@@ -165,28 +165,6 @@ func (b *backend) ticks(d time.Duration) uint64 {
 	return uint64((d+b.period-1)/b.period) + 1
 }
 
-// The exports of ABI version 1 (package wasmabi has their signatures).
-const (
-	expVersion     = wasmabi.Version
-	expIdentity    = wasmabi.Identity
-	expIdentityLen = wasmabi.IdentityLen
-	expNew         = wasmabi.New
-	expFree        = wasmabi.Free
-	expBuffer      = wasmabi.Buffer
-	expMin         = wasmabi.Min
-	expAccumulate  = wasmabi.Accumulate
-	expSum         = wasmabi.Sum
-	expUpper       = wasmabi.Upper
-	expMemory      = wasmabi.Memory
-	expInit        = wasmabi.Init
-
-	expEventJSON   = wasmabi.EventJSON
-	expEventBinary = wasmabi.EventBinary
-	expEventFlat   = wasmabi.EventFlat
-	expSetHost     = wasmabi.SetHost
-	expCallback    = wasmabi.Callback
-)
-
 type sig struct {
 	name            string
 	fn              int // index in pb_inst.fn
@@ -195,11 +173,11 @@ type sig struct {
 
 // fnIndex is each export's index in pb_inst.fn.
 var fnIndex = map[string]int{
-	expVersion: fnVersion, expIdentity: fnIdentity, expIdentityLen: fnIdentityLen,
-	expNew: fnNew, expFree: fnFree, expBuffer: fnBuffer, expMin: fnMin,
-	expAccumulate: fnAccumulate, expSum: fnSum, expUpper: fnUpper,
-	expEventJSON: fnJSON, expEventBinary: fnBinary, expEventFlat: fnFlat,
-	expSetHost: fnSetHost, expCallback: fnCallback,
+	wasmabi.Version: fnVersion, wasmabi.Identity: fnIdentity, wasmabi.IdentityLen: fnIdentityLen,
+	wasmabi.New: fnNew, wasmabi.Free: fnFree, wasmabi.Buffer: fnBuffer, wasmabi.Min: fnMin,
+	wasmabi.Accumulate: fnAccumulate, wasmabi.Sum: fnSum, wasmabi.Upper: fnUpper,
+	wasmabi.EventJSON: fnJSON, wasmabi.EventBinary: fnBinary, wasmabi.EventFlat: fnFlat,
+	wasmabi.SetHost: fnSetHost, wasmabi.Callback: fnCallback,
 }
 
 // signatures are the required exports, optional the ones a module may
@@ -231,7 +209,7 @@ var funcNames = func() [nFuncs]string {
 	for _, s := range append(append([]sig{}, signatures...), optional...) {
 		n[s.fn] = s.name
 	}
-	n[fnInit] = expInit
+	n[fnInit] = wasmabi.Init
 	return n
 }()
 
@@ -317,7 +295,7 @@ func (m *module) checkExports() error {
 		t := e.Type()
 		if ft := t.FuncType(); ft != nil {
 			fns[e.Name()] = [2][]wt.ValKind{kinds(ft.Params()), kinds(ft.Results())}
-		} else if t.MemoryType() != nil && e.Name() == expMemory {
+		} else if t.MemoryType() != nil && e.Name() == wasmabi.Memory {
 			memory = true
 		}
 	}
@@ -339,7 +317,7 @@ func (m *module) checkExports() error {
 		}
 	}
 	if !memory {
-		return m.book.Fail(expMemory, backends.ErrMissingExport)
+		return m.book.Fail(wasmabi.Memory, backends.ErrMissingExport)
 	}
 	for _, s := range optional {
 		if _, ok := fns[s.name]; ok {
@@ -348,7 +326,7 @@ func (m *module) checkExports() error {
 			}
 		}
 	}
-	if d, ok := fns[expInit]; ok && len(d[0]) == 0 && len(d[1]) == 0 {
+	if d, ok := fns[wasmabi.Init]; ok && len(d[0]) == 0 && len(d[1]) == 0 {
 		m.start = true
 		m.has[fnInit] = true
 	}
@@ -432,7 +410,7 @@ func (m *module) probe(ctx context.Context) error {
 	}
 	raw, ok := p.read(ptr, n)
 	if !ok {
-		return m.book.Fail(expIdentity, fmt.Errorf("%w: identity [%d, +%d) is outside memory", backends.ErrIdentity, ptr, n))
+		return m.book.Fail(wasmabi.Identity, fmt.Errorf("%w: identity [%d, +%d) is outside memory", backends.ErrIdentity, ptr, n))
 	}
 	m.id, err = backends.CheckArtifact(int32(v), string(raw), BuiltFor)
 	if err != nil {
@@ -492,10 +470,10 @@ func (m *module) newInstance(ctx context.Context) (*Plugin, error) {
 		return nil, m.startError(p, "", err)
 	}
 	p.inst = inst
-	mem := inst.GetExport(store, expMemory)
+	mem := inst.GetExport(store, wasmabi.Memory)
 	if mem == nil || mem.Memory() == nil {
 		p.release()
-		return nil, m.book.Fail(expMemory, backends.ErrMissingExport)
+		return nil, m.book.Fail(wasmabi.Memory, backends.ErrMissingExport)
 	}
 	setMemory(p.c, mem.Memory())
 	if m.start {
@@ -523,7 +501,7 @@ func (m *module) startError(p *Plugin, sym string, err error) error {
 func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
 	if cfg.Emit != nil && (!m.has[fnSetHost] || !m.has[fnCallback]) {
-		return nil, m.book.Fail(expSetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
+		return nil, m.book.Fail(wasmabi.SetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
 	}
 	if cfg.CallTimeout < 0 {
 		return nil, m.book.Fail("", fmt.Errorf("call timeout %v: want a positive duration", cfg.CallTimeout))
@@ -557,7 +535,7 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 	}
 	if p.state = uint32(p.args[0][0]); p.state == 0 {
 		p.release()
-		return nil, m.book.Fail(expNew, errors.New("plugin returned no state"))
+		return nil, m.book.Fail(wasmabi.New, errors.New("plugin returned no state"))
 	}
 	if cfg.Emit != nil {
 		if err := p.setHost(cfg.Emit); err != nil {
@@ -679,11 +657,11 @@ func (p *Plugin) read(ptr, n uint32) ([]byte, bool) {
 // Min calls plugbench_min.
 func (p *Plugin) Min(a, b int32) (int32, error) {
 	if p.closed {
-		return 0, p.closedError(expMin)
+		return 0, p.closedError(wasmabi.Min)
 	}
 	p.args[0][0], p.args[1][0] = uint64(uint32(a)), uint64(uint32(b))
 	if pbCall(p.addr, fnMin) != 0 {
-		return 0, p.callError(expMin)
+		return 0, p.callError(wasmabi.Min)
 	}
 	return int32(uint32(p.args[0][0])), nil
 }
@@ -691,11 +669,11 @@ func (p *Plugin) Min(a, b int32) (int32, error) {
 // Accumulate calls plugbench_accumulate with this instance's state.
 func (p *Plugin) Accumulate(x int64) (int64, error) {
 	if p.closed {
-		return 0, p.closedError(expAccumulate)
+		return 0, p.closedError(wasmabi.Accumulate)
 	}
 	p.args[0][0], p.args[1][0] = uint64(p.state), uint64(x)
 	if pbCall(p.addr, fnAccumulate) != 0 {
-		return 0, p.callError(expAccumulate)
+		return 0, p.callError(wasmabi.Accumulate)
 	}
 	return int64(p.args[0][0]), nil
 }
@@ -708,7 +686,7 @@ func (p *Plugin) Sum(b []byte) (uint64, error) {
 	}
 	p.args[0][0], p.args[1][0] = uint64(ptr), uint64(len(b))
 	if pbCall(p.addr, fnSum) != 0 {
-		return 0, p.callError(expSum)
+		return 0, p.callError(wasmabi.Sum)
 	}
 	return p.args[0][0], nil
 }
@@ -722,12 +700,12 @@ func (p *Plugin) Upper(b []byte) error {
 	}
 	p.args[0][0], p.args[1][0] = uint64(ptr), uint64(len(b))
 	if pbCall(p.addr, fnUpper) != 0 {
-		return p.callError(expUpper)
+		return p.callError(wasmabi.Upper)
 	}
 	// Read again: the call may have grown (and so moved) the memory.
 	view, ok := p.read(ptr, uint32(len(b)))
 	if !ok {
-		return p.m.book.Fail(expUpper, fmt.Errorf("guest buffer [%d, +%d) is outside memory", ptr, len(b)))
+		return p.m.book.Fail(wasmabi.Upper, fmt.Errorf("guest buffer [%d, +%d) is outside memory", ptr, len(b)))
 	}
 	copy(b, view)
 	return nil
@@ -737,7 +715,7 @@ func (p *Plugin) Upper(b []byte) error {
 // and returns the buffer's guest address.
 func (p *Plugin) in(b []byte) (uint32, error) {
 	if p.closed {
-		return 0, p.closedError(expBuffer)
+		return 0, p.closedError(wasmabi.Buffer)
 	}
 	if len(b) == 0 {
 		return p.buf, nil
@@ -749,7 +727,7 @@ func (p *Plugin) in(b []byte) (uint32, error) {
 	}
 	view, ok := p.read(p.buf, uint32(len(b)))
 	if !ok {
-		return 0, p.m.book.Fail(expBuffer, fmt.Errorf("guest buffer [%d, +%d) is outside memory", p.buf, len(b)))
+		return 0, p.m.book.Fail(wasmabi.Buffer, fmt.Errorf("guest buffer [%d, +%d) is outside memory", p.buf, len(b)))
 	}
 	copy(view, b)
 	return p.buf, nil
@@ -757,7 +735,7 @@ func (p *Plugin) in(b []byte) (uint32, error) {
 
 func (p *Plugin) grow(n int) error {
 	if n > 1<<31 {
-		return p.m.book.Fail(expBuffer, fmt.Errorf("payload of %d bytes does not fit a wasm32 guest", n))
+		return p.m.book.Fail(wasmabi.Buffer, fmt.Errorf("payload of %d bytes does not fit a wasm32 guest", n))
 	}
 	p.args[0][0], p.args[1][0] = uint64(p.state), uint64(n)
 	if err := p.call(fnBuffer); err != nil {
@@ -769,7 +747,7 @@ func (p *Plugin) grow(n int) error {
 		if size := uint64(len(p.memory())); size+uint64(n) > p.m.b.limit {
 			err = fmt.Errorf("%w: %w: its memory is %d MiB, its limit %d MiB", backends.ErrMemoryLimit, err, size>>20, p.m.b.limit>>20)
 		}
-		return p.m.book.Fail(expBuffer, err)
+		return p.m.book.Fail(wasmabi.Buffer, err)
 	}
 	p.buf, p.cap = ptr, uint32(n)
 	return nil

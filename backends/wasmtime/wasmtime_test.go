@@ -103,9 +103,9 @@ func TestLoadErrors(t *testing.T) {
 		{Name: "missing file", Path: filepath.Join(dir, "nope.wasm"), Is: fs.ErrNotExist, Text: "nope.wasm"},
 		{Name: "not wasm", Path: write(t, dir, "text.wasm", []byte("hello, not wasm")), Is: backends.ErrFormat, Text: "not a wasm module"},
 		{Name: "bad wasm", Path: write(t, dir, "bad.wasm", []byte("\x00asm\x01\x00\x00\x00\x01\xff")), Is: backends.ErrFormat, Text: "compile"},
-		{Name: "missing export", Path: write(t, dir, "nomin.wasm", wasmabi.Assemble(1, goodIdentity, expMin, nil)), Is: backends.ErrMissingExport, Symbol: expMin, Text: "symbol plugbench_min: missing export"},
-		{Name: "wrong signature", Path: write(t, dir, "sig.wasm", wasmabi.Assemble(1, goodIdentity, "", map[string][]byte{expSum: {wasmabi.I64}})),
-			Is: backends.ErrMissingExport, Symbol: expSum, Text: "signature (i64) -> (i64), want (i32, i32) -> (i64)"},
+		{Name: "missing export", Path: write(t, dir, "nomin.wasm", wasmabi.Assemble(1, goodIdentity, wasmabi.Min, nil)), Is: backends.ErrMissingExport, Symbol: wasmabi.Min, Text: "symbol plugbench_min: missing export"},
+		{Name: "wrong signature", Path: write(t, dir, "sig.wasm", wasmabi.Assemble(1, goodIdentity, "", map[string][]byte{wasmabi.Sum: {wasmabi.I64}})),
+			Is: backends.ErrMissingExport, Symbol: wasmabi.Sum, Text: "signature (i64) -> (i64), want (i32, i32) -> (i64)"},
 		{Name: "abi version", Path: write(t, dir, "v2.wasm", wasmabi.Assemble(2, goodIdentity, "", nil)), Is: backends.ErrABIVersion, Text: "plugin ABI version 2, host expects 1: "},
 		{Name: "wrong backend", Path: write(t, dir, "so.wasm", wasmabi.Assemble(1, "lang=c backend=dlopen toolchain=gcc", "", nil)), Is: backends.ErrIdentity, Text: `built for backend "dlopen"`},
 		{Name: "bad identity", Path: write(t, dir, "id.wasm", wasmabi.Assemble(1, "garbage", "", nil)), Is: backends.ErrIdentity, Text: "not key=value"},
@@ -119,8 +119,8 @@ func TestLoadErrors(t *testing.T) {
 	}
 	// A host function for a module that takes none is refused.
 	_, err := mod.Instantiate(context.Background(), backends.WithEmit(func(v int64) int64 { return v }))
-	if !errors.Is(err, backends.ErrMissingExport) || !strings.Contains(err.Error(), expSetHost) {
-		t.Errorf("Instantiate(WithEmit) of a module without %s: %v", expSetHost, err)
+	if !errors.Is(err, backends.ErrMissingExport) || !strings.Contains(err.Error(), wasmabi.SetHost) {
+		t.Errorf("Instantiate(WithEmit) of a module without %s: %v", wasmabi.SetHost, err)
 	}
 }
 
@@ -213,8 +213,8 @@ func TestFaults(t *testing.T) {
 				}
 			}
 			var e *backends.Error
-			if !errors.As(err, &e) || e.Backend != Name || e.Symbol != expMin {
-				t.Errorf("error %#v: want a *backends.Error of %s", err, expMin)
+			if !errors.As(err, &e) || e.Backend != Name || e.Symbol != wasmabi.Min {
+				t.Errorf("error %#v: want a *backends.Error of %s", err, wasmabi.Min)
 			}
 		})
 	}
