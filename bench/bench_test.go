@@ -180,7 +180,11 @@ func mechanismSetup(tb testing.TB, t Target, mode CacheMode) (backends.Backend, 
 	tb.Helper()
 	be, path := loadSetup(tb, t, mode)
 	if t.Verify != nil {
-		be = t.Verify.Bare()
+		bare, err := t.Verify.Bare(context.Background())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		be = bare
 	}
 	return be, path
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"plugin"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,9 +80,6 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 		refAvailable(tb, impl)
 		f := refGoPlugin(tb)
 		return func(a, b int32) (int32, error) { return f(a, b), nil }
-	case "wasmtime", "wasmtime-unchecked", "wasmtime-epoch", "wasmtime-fuel", "extism", "yaegi", "pipe", "shm-doorbell",
-		"go-plugin-grpc", "go-plugin-netrpc":
-		return refRuntime(tb, impl, fixture)
 	case "wazero", "wazero-bounded":
 		fn := refWazero(tb, fixture, impl == "wazero-bounded")
 		stack := make([]uint64, 2)
@@ -91,6 +89,9 @@ func refMin(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error)
 			err := fn.CallWithStack(ctx, stack)
 			return api.DecodeI32(stack[0]), err
 		}
+	}
+	if _, ok := refRuntimes[impl]; ok {
+		return refRuntime(tb, impl, fixture)
 	}
 	tb.Fatalf("unknown reference %q", impl)
 	return nil
@@ -120,50 +121,42 @@ func refIsolated(tb testing.TB, impl string) bool {
 	return false
 }
 
-// refRuntime sets up a runtime's own bare min call (each backend package
-// exports it: wasmtime's needs cgo, which tests cannot use), on the
-// artifact its backend loads. Each checks the artifact's identity and one
-// answer.
+// refRuntimes maps the references a backend's module offers to that
+// backend: each is the runtime's own bare min call on the artifact the
+// backend loads, which needs the backend's internals (wasmtime's C API,
+// the process channels, go-plugin's client).
+var refRuntimes = map[string]string{
+	"wasmtime": wasmtime.Name, "wasmtime-unchecked": wasmtime.Name, "wasmtime-epoch": wasmtime.Name, "wasmtime-fuel": wasmtime.Name,
+	"extism": extism.Name, "yaegi": yaegi.Name,
+	"pipe": subprocess.Name, "shm-doorbell": shm.Name,
+	"go-plugin-grpc": hashicorp.NameGRPC, "go-plugin-netrpc": hashicorp.NameNetRPC,
+}
+
+// refModule is what a module with references offers: the method is on
+// the backends' unexported module types, no part of their API.
+type refModule interface {
+	RefMin(ctx context.Context, impl string) (min func(a, b int32) (int32, error), closeFn func(), err error)
+}
+
+// refRuntime sets up a runtime's own bare min call: the module of impl's
+// backend (refRuntimes) loads the artifact, checking its identity, and
+// its RefMin sets the reference up on it and checks one answer.
 func refRuntime(tb testing.TB, impl, fixture string) func(a, b int32) (int32, error) {
 	tb.Helper()
-	ctx := context.Background()
-	var path string
-	var err error
-	var ref func(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error)
-	switch impl {
-	case "extism":
-		path, err, ref = fx.ExtismWasm, fx.ExtismWasmErr, extism.RefMin
-	case "yaegi":
-		path, err = fx.Yaegi()
-		ref = yaegi.RefMin
-	case "pipe":
-		path, err = fx.ServeC()
-		ref = subprocess.RefMin
-	case "shm-doorbell":
-		path, err = fx.ServeC()
-		ref = shm.RefMin
-	case "go-plugin-grpc", "go-plugin-netrpc":
-		name := hashicorp.NameGRPC
-		if impl == "go-plugin-netrpc" {
-			name = hashicorp.NameNetRPC
-		}
-		path, err = fx.Hashicorp()
-		ref = func(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error) {
-			return hashicorp.RefMin(ctx, name, path)
-		}
-	default:
-		if !wasmtime.Available {
-			skip(tb, "%v", wasmtime.ErrNoCgo)
-		}
-		path, err = wasmPath(fx, fixture)
-		ref = func(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error) {
-			return wasmtime.RefMin(ctx, impl, path)
-		}
+	name := refRuntimes[impl]
+	if name == wasmtime.Name && !wasmtime.Available {
+		skip(tb, "%v", wasmtime.ErrNoCgo)
 	}
-	if path == "" {
-		skip(tb, "%s/%s: unavailable: %v", impl, fixture, err)
+	i := slices.IndexFunc(Targets, func(t Target) bool { return t.Backend == name && t.Fixture == fixture })
+	if i < 0 {
+		tb.Fatalf("%s: no target %s/%s", impl, name, fixture)
 	}
-	call, closeFn, err := ref(ctx, path)
+	_, mod := open(tb, Targets[i])
+	r, ok := mod.(refModule)
+	if !ok {
+		tb.Fatalf("%s: a %s module (%T) has no RefMin", impl, name, mod)
+	}
+	call, closeFn, err := r.RefMin(context.Background(), impl)
 	if err != nil {
 		tb.Fatalf("%s: %v", impl, err)
 	}

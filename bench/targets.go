@@ -125,7 +125,7 @@ type Verify struct {
 	// identity it exports there (Config.Probe).
 	Probe func(ctx context.Context, path string) (backends.Identity, error)
 	// Bare is the backend with neither: phase=load times it.
-	Bare func() backends.Backend
+	Bare func(ctx context.Context) (backends.Backend, error)
 }
 
 // Where is where a target's guest runs.
@@ -281,7 +281,7 @@ type Cache struct {
 var Targets = []Target{
 	{
 		Backend: static.Name, Fixture: FixtureBuiltin, BuiltFor: static.Name, Lang: "go", Where: Compiled,
-		New:         func(context.Context, Cache) (backends.Backend, error) { return static.Backend(), nil },
+		New:         func(ctx context.Context, _ Cache) (backends.Backend, error) { return static.New(ctx, static.Config{}) },
 		Path:        func(*fixtures.Set) (string, error) { return static.Path, nil },
 		Transports:  []event.Transport{event.Value},
 		ExpectFault: compiledFaults,
@@ -296,7 +296,9 @@ var Targets = []Target{
 	nativeTarget(dlopen.Name, FixtureC), nativeTarget(dlopen.Name, FixtureRust),
 	{
 		Backend: goplugin.Name, Fixture: FixtureGo, BuiltFor: goplugin.Name, Lang: "go",
-		New: func(context.Context, Cache) (backends.Backend, error) { return goplugin.Backend(), nil },
+		New: func(ctx context.Context, _ Cache) (backends.Backend, error) {
+			return goplugin.New(ctx, goplugin.Config{})
+		},
 		Path: func(s *fixtures.Set) (string, error) {
 			return s.GoPlugin()
 		},
@@ -319,7 +321,7 @@ var Targets = []Target{
 	extismTarget(extism.Name), extismTarget(extism.NameBounded),
 	{
 		Backend: yaegi.Name, Fixture: FixtureGo, BuiltFor: yaegi.Name, Lang: "go",
-		New:  func(context.Context, Cache) (backends.Backend, error) { return yaegi.Backend(), nil },
+		New:  func(ctx context.Context, _ Cache) (backends.Backend, error) { return yaegi.New(ctx, yaegi.Config{}) },
 		Path: func(s *fixtures.Set) (string, error) { return s.Yaegi() },
 		// Interpreted Go runs in the host's process: a plugin that
 		// overflows its stack or runs the host out of memory takes the
@@ -366,11 +368,11 @@ func nativeTarget(name, fixture string) Target {
 	t := Target{
 		Backend: name, Fixture: fixture, BuiltFor: dlopen.Name, Lang: fixture,
 		NeedsCgo: name == cgo.Name,
-		New: func(context.Context, Cache) (backends.Backend, error) {
+		New: func(ctx context.Context, _ Cache) (backends.Backend, error) {
 			if name == cgo.Name {
-				return cgo.Backend(), nil
+				return cgo.New(ctx, cgo.Config{})
 			}
-			return dlopen.Backend(), nil
+			return dlopen.New(ctx, dlopen.Config{})
 		},
 		Path: func(s *fixtures.Set) (string, error) {
 			if name == cgo.Name && !cgo.Available {
@@ -403,14 +405,16 @@ func nativeTarget(name, fixture string) Target {
 		t.Verify = &Verify{
 			Check: dlopen.Check,
 			Probe: func(ctx context.Context, path string) (backends.Identity, error) { return dlopen.Probe(ctx, path, 0) },
-			Bare:  func() backends.Backend { return dlopen.New(dlopen.Config{NoCheck: true}) },
+			Bare: func(ctx context.Context) (backends.Backend, error) {
+				return dlopen.New(ctx, dlopen.Config{NoCheck: true})
+			},
 		}
 	} else {
 		t.IsMapped = cgo.IsMapped
 		t.Verify = &Verify{
 			Check: cgo.Check,
 			Probe: func(ctx context.Context, path string) (backends.Identity, error) { return cgo.Probe(ctx, path, 0) },
-			Bare:  func() backends.Backend { return cgo.New(cgo.Config{NoCheck: true}) },
+			Bare:  func(ctx context.Context) (backends.Backend, error) { return cgo.New(ctx, cgo.Config{NoCheck: true}) },
 		}
 	}
 	return t
@@ -561,18 +565,16 @@ func extismTarget(name string) Target {
 // its stdin and stdout (subprocess) or a shared region (shm): one
 // executable for both.
 func processTarget(name, fixture string) Target {
-	mk := func(limit uint64) backends.Backend {
+	mk := func(ctx context.Context, limit uint64) (backends.Backend, error) {
 		if name == shm.Name {
-			return shm.New(shm.Config{MemoryLimit: limit})
+			return shm.New(ctx, shm.Config{MemoryLimit: limit})
 		}
-		return subprocess.New(subprocess.Config{MemoryLimit: limit})
+		return subprocess.New(ctx, subprocess.Config{MemoryLimit: limit})
 	}
 	t := Target{
 		Backend: name, Fixture: fixture, BuiltFor: subprocess.Name, Lang: fixture,
-		New: func(context.Context, Cache) (backends.Backend, error) { return mk(0), nil },
-		NewLimited: func(_ context.Context, limit uint64) (backends.Backend, error) {
-			return mk(limit), nil
-		},
+		New:        func(ctx context.Context, _ Cache) (backends.Backend, error) { return mk(ctx, 0) },
+		NewLimited: mk,
 		Path: func(s *fixtures.Set) (string, error) {
 			if fixture == FixtureGo {
 				return s.ServeGo()
@@ -604,16 +606,16 @@ func hashicorpTarget(name string) Target {
 	if name == hashicorp.NameNetRPC {
 		proto = plugin.ProtocolNetRPC
 	}
-	mk := func(limit uint64) backends.Backend {
-		return hashicorp.New(hashicorp.Config{Protocol: proto, MemoryLimit: limit})
+	mk := func(ctx context.Context, limit uint64) (backends.Backend, error) {
+		return hashicorp.New(ctx, hashicorp.Config{Protocol: proto, MemoryLimit: limit})
 	}
 	return Target{
 		Backend: name, Fixture: FixtureGo, BuiltFor: hashicorp.BuiltFor, Lang: "go",
-		New: func(context.Context, Cache) (backends.Backend, error) { return mk(0), nil },
+		New: func(ctx context.Context, _ Cache) (backends.Backend, error) { return mk(ctx, 0) },
 		// A Go executable does not start under 16 or 64 MiB of data
 		// (its runtime's heap arena map fails): 128 MiB at least.
-		NewLimited: func(_ context.Context, limit uint64) (backends.Backend, error) {
-			return mk(max(limit, 128<<20)), nil
+		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
+			return mk(ctx, max(limit, 128<<20))
 		},
 		Path:        func(s *fixtures.Set) (string, error) { return s.Hashicorp() },
 		Bounded:     true,

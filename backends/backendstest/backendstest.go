@@ -92,3 +92,15 @@ func Eventually(cond func() bool) bool {
 	}
 	return true
 }
+
+// New makes a backend with its package's constructor, which every backend
+// has in one shape, New(ctx, Config) (backends.Backend, error), and fails
+// tb on its error: backendstest.New(t, dlopen.New, dlopen.Config{}).
+func New[C any](tb testing.TB, mk func(context.Context, C) (backends.Backend, error), cfg C) backends.Backend {
+	tb.Helper()
+	be, err := mk(context.Background(), cfg)
+	if err != nil {
+		tb.Fatalf("new backend: %v", err)
+	}
+	return be
+}

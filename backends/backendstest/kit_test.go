@@ -11,5 +11,5 @@ import (
 // neither events nor callbacks (static's, hidden by Bare): it checks the
 // rest of the contract and skips those, saying why.
 func TestKitWithoutCapabilities(t *testing.T) {
-	backendstest.TestBackend(t, backendstest.Kit{Backend: backendstest.Bare(static.Backend()), Guests: map[string]string{"go": static.Path}})
+	backendstest.TestBackend(t, backendstest.Kit{Backend: backendstest.Bare(backendstest.New(t, static.New, static.Config{})), Guests: map[string]string{"go": static.Path}})
 }

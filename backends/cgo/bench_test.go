@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/dlopen"
 	"github.com/plugbench/plugbench/backends/event"
 )
@@ -26,9 +27,9 @@ var (
 //   - impl=cgo: this backend, through the backends.Plugin interface;
 //   - impl=dlopen: the dlopen backend, through the same interface.
 func BenchmarkMin(b *testing.B) {
-	p := open(b, Backend())
+	p := open(b, backendstest.New(b, New, Config{}))
 	fn := p.(*Plugin).minAddr()
-	d := open(b, dlopen.Backend())
+	d := open(b, backendstest.New(b, dlopen.New, dlopen.Config{}))
 	for _, c := range []struct {
 		impl string
 		min  func(a, b int32) int32
@@ -58,7 +59,7 @@ func BenchmarkMin(b *testing.B) {
 func BenchmarkCallback(b *testing.B) {
 	const k = 64
 	emit := func(v int64) int64 { return v + 1 }
-	for _, be := range []backends.Backend{Backend(), dlopen.Backend()} {
+	for _, be := range []backends.Backend{backendstest.New(b, New, Config{}), backendstest.New(b, dlopen.New, dlopen.Config{})} {
 		p := open(b, be, backends.WithEmit(emit)).(backends.Caller)
 		b.Run("backend="+be.Name()+"/k=64", func(b *testing.B) {
 			if got, err := p.Callback(k); err != nil || got != k*(k+1)/2 {
@@ -84,7 +85,7 @@ func BenchmarkSum(b *testing.B) {
 		n    int
 	}{{"16B", 16}, {"4KiB", 4096}} {
 		buf := make([]byte, size.n)
-		for _, be := range []backends.Backend{Backend(), dlopen.Backend()} {
+		for _, be := range []backends.Backend{backendstest.New(b, New, Config{}), backendstest.New(b, dlopen.New, dlopen.Config{})} {
 			p := open(b, be)
 			b.Run("size="+size.name+"/backend="+be.Name(), func(b *testing.B) {
 				b.ReportAllocs()
@@ -108,8 +109,8 @@ func BenchmarkEvents(b *testing.B) {
 		b.Fatal(err)
 	}
 	plugins := []backends.EventPlugin{
-		open(b, Backend()).(backends.EventPlugin),
-		open(b, dlopen.Backend()).(backends.EventPlugin),
+		open(b, backendstest.New(b, New, Config{})).(backends.EventPlugin),
+		open(b, backendstest.New(b, dlopen.New, dlopen.Config{})).(backends.EventPlugin),
 	}
 	for _, tr := range plugins[0].Transports() {
 		for i, p := range plugins {

@@ -51,6 +51,7 @@ package cgo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/plugbench/plugbench/backends"
@@ -87,12 +88,15 @@ type Config struct {
 // deadline.
 const DefaultProbeTimeout = cabi.DefaultProbeTimeout
 
-// New returns the cgo backend with cfg. Without cgo it still does, and
+// New returns the cgo backend with cfg. It fails only on a negative
+// ProbeTimeout. Without cgo it still does, and
 // its Load fails with ErrNoCgo.
-func New(cfg Config) backends.Backend { return backend{cfg} }
-
-// Backend returns the cgo backend with the zero Config.
-func Backend() backends.Backend { return New(Config{}) }
+func New(_ context.Context, cfg Config) (backends.Backend, error) {
+	if cfg.ProbeTimeout < 0 {
+		return nil, fmt.Errorf("cgo: negative ProbeTimeout %v", cfg.ProbeTimeout)
+	}
+	return backend{cfg}, nil
+}
 
 type backend struct{ cfg Config }
 

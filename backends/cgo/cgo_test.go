@@ -82,19 +82,21 @@ func open(tb testing.TB, be backends.Backend, opts ...backends.Option) backends.
 	return p
 }
 
-func TestLoadErrors(t *testing.T) { cabitest.LoadErrors(t, Backend(), IsMapped) }
+func TestLoadErrors(t *testing.T) {
+	cabitest.LoadErrors(t, backendstest.New(t, New, Config{}), IsMapped)
+}
 
 // TestIdentity checks that cgo reads the artifact's identity as the dlopen
 // backend does.
 func TestIdentity(t *testing.T) {
 	so := fixture(t)
 	ctx := context.Background()
-	mod, err := Backend().Load(ctx, so)
+	mod, err := backendstest.New(t, New, Config{}).Load(ctx, so)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer mod.Close(ctx)
-	dmod, err := dlopen.Backend().Load(ctx, so)
+	dmod, err := backendstest.New(t, dlopen.New, dlopen.Config{}).Load(ctx, so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,17 +106,19 @@ func TestIdentity(t *testing.T) {
 	}
 }
 
-func TestCloseUnmaps(t *testing.T) { cabitest.CloseUnmaps(t, Backend(), IsMapped) }
+func TestCloseUnmaps(t *testing.T) {
+	cabitest.CloseUnmaps(t, backendstest.New(t, New, Config{}), IsMapped)
+}
 
 // TestBackend checks the contract with backendstest's kit.
 func TestBackend(t *testing.T) {
-	backendstest.TestBackend(t, backendstest.Kit{Backend: Backend(), Guests: map[string]string{"c": fixture(t)}, BuiltFor: dlopen.Name})
+	backendstest.TestBackend(t, backendstest.Kit{Backend: backendstest.New(t, New, Config{}), Guests: map[string]string{"c": fixture(t)}, BuiltFor: dlopen.Name})
 }
 
 // TestCallsOnStack passes payloads that live on the caller's stack: cgo
 // must keep them in place (no copy) for the call.
 func TestCallsOnStack(t *testing.T) {
-	p := open(t, Backend()).(*Plugin)
+	p := open(t, backendstest.New(t, New, Config{})).(*Plugin)
 	var a [64]byte
 	copy(a[:], "mixed Case 123")
 	if err := p.Upper(a[:14]); err != nil {
@@ -132,8 +136,8 @@ func TestCallsOnStack(t *testing.T) {
 // backend's, moving the same bytes (backendstest's kit checks the answers
 // themselves).
 func TestEventsLikeDlopen(t *testing.T) {
-	p := open(t, Backend()).(*Plugin)
-	d := open(t, dlopen.Backend()).(backends.EventPlugin)
+	p := open(t, backendstest.New(t, New, Config{})).(*Plugin)
+	d := open(t, backendstest.New(t, dlopen.New, dlopen.Config{})).(backends.EventPlugin)
 	if got, want := p.Transports(), d.Transports(); !slices.Equal(got, want) {
 		t.Fatalf("transports %v, dlopen offers %v", got, want)
 	}
@@ -166,7 +170,7 @@ func TestEventsLikeDlopen(t *testing.T) {
 // share its arena in turn, as the contract allows ("one connection at a
 // time"), and that growing it keeps later round trips right.
 func TestViewTwoConnections(t *testing.T) {
-	p := open(t, Backend()).(*Plugin)
+	p := open(t, backendstest.New(t, New, Config{})).(*Plugin)
 	small, _ := event.Shape("small")
 	large, _ := event.Shape("large")
 	a, _ := p.Events(event.View)
@@ -189,7 +193,7 @@ func TestViewTwoConnections(t *testing.T) {
 // TestAllocs checks that calls allocate nothing, and that an event round
 // trip allocates no more than the dlopen backend's.
 func TestAllocs(t *testing.T) {
-	p := open(t, Backend(), backends.WithEmit(func(v int64) int64 { return v }))
+	p := open(t, backendstest.New(t, New, Config{}), backends.WithEmit(func(v int64) int64 { return v }))
 	buf := make([]byte, 4096)
 	for _, c := range []struct {
 		name string
@@ -205,7 +209,7 @@ func TestAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocs per call, want 0", c.name, n)
 		}
 	}
-	d := open(t, dlopen.Backend())
+	d := open(t, backendstest.New(t, dlopen.New, dlopen.Config{}))
 	in, _ := event.Shape("typical")
 	for _, tr := range p.(backends.EventPlugin).Transports() {
 		allocs := func(pl backends.Plugin) float64 {
@@ -229,7 +233,7 @@ func TestAllocs(t *testing.T) {
 // keeps by refusing: a call in the host's own thread cannot be bounded.
 func TestFaults(t *testing.T) {
 	ctx := context.Background()
-	mod, err := Backend().Load(ctx, fixture(t))
+	mod, err := backendstest.New(t, New, Config{}).Load(ctx, fixture(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +265,7 @@ func TestHelperStuck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	start := time.Now()
-	_, err := Backend().Load(ctx, path)
+	_, err := backendstest.New(t, New, Config{}).Load(ctx, path)
 	took := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, backends.ErrNoInterrupt) || backendstest.Stuck(took, d) {
 		fail("Load returned in %v: %v; want DeadlineExceeded and ErrNoInterrupt", took, err)
@@ -269,7 +273,7 @@ func TestHelperStuck(t *testing.T) {
 	fmt.Printf("stuck load, returned in %v (%v past the deadline): %v\n", took.Round(time.Millisecond), (took - d).Round(time.Millisecond), err)
 	// Every later load is refused, whichever backend makes it, rather
 	// than waiting for the loader's lock: it has no deadline to end it.
-	for _, be := range []backends.Backend{Backend(), dlopen.Backend()} {
+	for _, be := range []backends.Backend{backendstest.New(t, New, Config{}), backendstest.New(t, dlopen.New, dlopen.Config{})} {
 		start := time.Now()
 		_, err := be.Load(context.Background(), healthy)
 		took := time.Since(start)
@@ -307,4 +311,10 @@ func TestLoadDeadline(t *testing.T) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 	t.Logf("child:\n%s", out)
+}
+
+func TestNewRefusesANegativeProbeTimeout(t *testing.T) {
+	if be, err := New(context.Background(), Config{ProbeTimeout: -time.Second}); err == nil || be != nil {
+		t.Errorf("New with ProbeTimeout -1s: %v, %v", be, err)
+	}
 }

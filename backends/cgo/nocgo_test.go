@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 )
 
 // TestUnavailable checks that a host without cgo still has the backend,
@@ -16,7 +17,7 @@ func TestUnavailable(t *testing.T) {
 	if Available {
 		t.Fatal("Available in a build without cgo")
 	}
-	be := Backend()
+	be := backendstest.New(t, New, Config{})
 	if be.Name() != Name {
 		t.Errorf("name %q", be.Name())
 	}

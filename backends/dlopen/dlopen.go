@@ -66,11 +66,14 @@ type Config struct {
 // deadline.
 const DefaultProbeTimeout = cabi.DefaultProbeTimeout
 
-// New returns the dlopen backend with cfg.
-func New(cfg Config) backends.Backend { return backend{cfg} }
-
-// Backend returns the dlopen backend with the zero Config.
-func Backend() backends.Backend { return New(Config{}) }
+// New returns the dlopen backend with cfg. It fails only on a negative
+// ProbeTimeout.
+func New(_ context.Context, cfg Config) (backends.Backend, error) {
+	if cfg.ProbeTimeout < 0 {
+		return nil, fmt.Errorf("dlopen: negative ProbeTimeout %v", cfg.ProbeTimeout)
+	}
+	return backend{cfg}, nil
+}
 
 type backend struct{ cfg Config }
 

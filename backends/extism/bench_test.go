@@ -13,7 +13,7 @@ import (
 // The benchmarks compare, in one run, the Extism backend with the raw
 // wazero backend (backends/wasm) on the same C code: the ratio of their
 // times is what the framework costs. extism-bounded is the Extism backend
-// with Config.Interruptible, the price of WithCallTimeout; RefMin is the
+// with Config.Interruptible, the price of WithCallTimeout; refMin is the
 // bare SDK.
 
 type target struct {
@@ -101,7 +101,7 @@ func BenchmarkCall(b *testing.B) {
 		}
 	}
 	b.Run("op=min/backend=RefExtism", func(b *testing.B) {
-		call, closeFn, err := RefMin(context.Background(), guest(b))
+		call, closeFn, err := refMin(context.Background(), guest(b))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -156,13 +156,13 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestRefMin(t *testing.T) {
-	call, closeFn, err := RefMin(context.Background(), guest(t))
+	call, closeFn, err := refMin(context.Background(), guest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeFn()
 	if got, err := call(5, -9); err != nil || got != -9 {
-		t.Errorf("RefMin(5, -9) = %d, %v", got, err)
+		t.Errorf("refMin(5, -9) = %d, %v", got, err)
 	}
 }
 

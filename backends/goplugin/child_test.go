@@ -32,7 +32,7 @@ func TestChild(t *testing.T) {
 	ctx := context.Background()
 	switch f[0] {
 	case "mismatch":
-		_, err := Backend().Load(ctx, f[1])
+		_, err := backendstest.New(t, New, Config{}).Load(ctx, f[1])
 		fmt.Printf("error: %v\n", err)
 		fmt.Printf("mismatch: %v\n", errors.Is(err, ErrMismatch))
 	case "fault":
@@ -229,11 +229,11 @@ func childFault(t *testing.T, fault, so, good string) {
 		lctx, cancel := context.WithTimeout(ctx, faultDeadline)
 		defer cancel()
 		start := time.Now()
-		_, err := Backend().Load(lctx, so)
+		_, err := backendstest.New(t, New, Config{}).Load(lctx, so)
 		took := time.Since(start)
 		fmt.Printf("load: %v (%v after the deadline)\n", err, took-faultDeadline)
 		start = time.Now()
-		_, err2 := Backend().Load(ctx, good)
+		_, err2 := backendstest.New(t, New, Config{}).Load(ctx, good)
 		took2 := time.Since(start)
 		fmt.Printf("later: %v (in %v)\n", err2, took2)
 		// The later Load has no deadline: it is refused, not left to
@@ -252,7 +252,7 @@ func childFault(t *testing.T, fault, so, good string) {
 			t.Fatal(err)
 		}
 	}
-	mod, err := Backend().Load(ctx, so)
+	mod, err := backendstest.New(t, New, Config{}).Load(ctx, so)
 	if err != nil {
 		t.Fatal(err)
 	}

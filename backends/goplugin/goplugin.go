@@ -136,8 +136,13 @@ type (
 	minFunc        = func(a, b int32) int32
 )
 
-// Backend returns the goplugin backend.
-func Backend() backends.Backend { return backend{} }
+// Config configures the goplugin backend. It has no settings: it is here
+// so that every backend is made the same way, New(ctx, Config).
+type Config struct{}
+
+// New returns the goplugin backend. It never fails; without cgo, or on a
+// platform without Go plugins, its Load fails (see Available).
+func New(context.Context, Config) (backends.Backend, error) { return backend{}, nil }
 
 type backend struct{}
 

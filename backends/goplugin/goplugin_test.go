@@ -75,7 +75,7 @@ func healthy(t testing.TB) string {
 func load(t testing.TB) (backends.Module, *Plugin) {
 	t.Helper()
 	ctx := context.Background()
-	mod, err := Backend().Load(ctx, healthy(t))
+	mod, err := backendstest.New(t, New, Config{}).Load(ctx, healthy(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestUnavailable(t *testing.T) {
 	if Available {
 		t.Skip("Go plugins are available")
 	}
-	_, err := Backend().Load(context.Background(), "plugbench-go.so")
+	_, err := backendstest.New(t, New, Config{}).Load(context.Background(), "plugbench-go.so")
 	var e *backends.Error
 	if !errors.Is(err, errors.ErrUnsupported) || !errors.As(err, &e) || e.Backend != Name {
 		t.Fatalf("Load = %v, want a *backends.Error wrapping errors.ErrUnsupported", err)
@@ -105,7 +105,7 @@ func TestUnavailable(t *testing.T) {
 // TestBackend checks the contract with backendstest's kit.
 func TestBackend(t *testing.T) {
 	backendstest.TestBackend(t, backendstest.Kit{
-		Backend:    Backend(),
+		Backend:    backendstest.New(t, New, Config{}),
 		Guests:     map[string]string{"go": healthy(t)},
 		Transports: []event.Transport{event.Value, event.JSON, event.Binary, event.Flat},
 	})
@@ -128,7 +128,7 @@ func TestMalformed(t *testing.T) {
 // goroutine, refuses WithCallTimeout.
 func TestNoInterrupt(t *testing.T) {
 	ctx := context.Background()
-	mod, err := Backend().Load(ctx, healthy(t))
+	mod, err := backendstest.New(t, New, Config{}).Load(ctx, healthy(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestNoInterrupt(t *testing.T) {
 func TestReopen(t *testing.T) {
 	ctx := context.Background()
 	path := healthy(t)
-	a, err := Backend().Load(ctx, path)
+	a, err := backendstest.New(t, New, Config{}).Load(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestReopen(t *testing.T) {
 	}
 	pa, _ := a.Instantiate(ctx)
 	pa.Accumulate(5)
-	b, err := Backend().Load(ctx, path)
+	b, err := backendstest.New(t, New, Config{}).Load(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestReopen(t *testing.T) {
 // path inside, and fails.
 func TestCopy(t *testing.T) {
 	path := healthy(t)
-	if _, err := Backend().Load(context.Background(), path); err != nil {
+	if _, err := backendstest.New(t, New, Config{}).Load(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(path)
@@ -193,7 +193,7 @@ func TestCopy(t *testing.T) {
 	if err := os.WriteFile(cp, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Backend().Load(context.Background(), cp)
+	_, err = backendstest.New(t, New, Config{}).Load(context.Background(), cp)
 	real, _ := realPath(cp)
 	want := fmt.Sprintf("goplugin: plugin.Open(%q): plugin already loaded: a Go plugin's package can be loaded once per process", strings.TrimSuffix(real, ".so"))
 	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), cp) {
@@ -235,7 +235,7 @@ func TestLoadErrors(t *testing.T) {
 	if cso := filepath.Join(dir, "c.so"); fixtures.BuildSO(context.Background(), cso) == nil {
 		cases = append(cases, backendstest.LoadError{Name: "a C library", Path: cso, Is: backends.ErrFormat, Text: "not a Go binary"})
 	}
-	backendstest.CheckLoadErrors(t, Backend(), cases, nil)
+	backendstest.CheckLoadErrors(t, backendstest.New(t, New, Config{}), cases, nil)
 }
 
 // envChild tells a re-executed test binary what to do in TestChild.

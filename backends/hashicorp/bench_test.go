@@ -5,12 +5,14 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
+
+	"github.com/hashicorp/go-plugin"
 )
 
 // BenchmarkMin times the cheapest call, a round trip over each protocol.
 func BenchmarkMin(b *testing.B) {
 	built(b)
-	for _, be := range []backends.Backend{GRPC(), NetRPC()} {
+	for _, be := range []backends.Backend{backendstest.New(b, New, Config{Protocol: plugin.ProtocolGRPC}), backendstest.New(b, New, Config{Protocol: plugin.ProtocolNetRPC})} {
 		b.Run("backend="+be.Name(), func(b *testing.B) {
 			p := backendstest.Open(b, be, healthy)
 			b.ReportAllocs()

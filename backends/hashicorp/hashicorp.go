@@ -126,9 +126,6 @@ const (
 // serves both protocols.
 const BuiltFor = "hashicorp"
 
-// GRPC returns the backend over go-plugin's gRPC protocol.
-func GRPC() backends.Backend { return New(Config{Protocol: plugin.ProtocolGRPC}) }
-
 // Config configures a backend.
 type Config struct {
 	// Protocol is go-plugin's: plugin.ProtocolGRPC (the default) or
@@ -139,20 +136,22 @@ type Config struct {
 	MemoryLimit uint64
 }
 
-// New returns the backend configured by c: NameGRPC or NameNetRPC.
-func New(c Config) backends.Backend {
+// New returns the backend configured by c: NameGRPC or NameNetRPC. It
+// fails on a protocol go-plugin does not have.
+func New(_ context.Context, c Config) (backends.Backend, error) {
 	b := &backend{name: NameGRPC, proto: plugin.ProtocolGRPC, limit: c.MemoryLimit}
-	if c.Protocol == plugin.ProtocolNetRPC {
+	switch c.Protocol {
+	case "", plugin.ProtocolGRPC:
+	case plugin.ProtocolNetRPC:
 		b.name, b.proto = NameNetRPC, plugin.ProtocolNetRPC
+	default:
+		return nil, fmt.Errorf("hashicorp: protocol %q: want %q or %q", c.Protocol, plugin.ProtocolGRPC, plugin.ProtocolNetRPC)
 	}
 	if b.limit == 0 {
 		b.limit = DefaultMemoryLimit
 	}
-	return b
+	return b, nil
 }
-
-// NetRPC returns the backend over go-plugin's net/rpc protocol.
-func NetRPC() backends.Backend { return New(Config{Protocol: plugin.ProtocolNetRPC}) }
 
 var errProtocol = errors.New("protocol error")
 

@@ -21,6 +21,8 @@ import (
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/fixtures"
+
+	"github.com/hashicorp/go-plugin"
 )
 
 // The executables, built once per test binary by TestMain into dir.
@@ -99,14 +101,14 @@ func built(tb testing.TB) {
 // both runs f for each backend in a subtest.
 func both(t *testing.T, f func(t *testing.T, be backends.Backend)) {
 	built(t)
-	for _, be := range []backends.Backend{GRPC(), NetRPC()} {
+	for _, be := range []backends.Backend{backendstest.New(t, New, Config{Protocol: plugin.ProtocolGRPC}), backendstest.New(t, New, Config{Protocol: plugin.ProtocolNetRPC})} {
 		t.Run(be.Name(), func(t *testing.T) { f(t, be) })
 	}
 }
 
 func TestNames(t *testing.T) {
-	if GRPC().Name() != NameGRPC || NetRPC().Name() != NameNetRPC {
-		t.Errorf("names %q, %q", GRPC().Name(), NetRPC().Name())
+	if backendstest.New(t, New, Config{Protocol: plugin.ProtocolGRPC}).Name() != NameGRPC || backendstest.New(t, New, Config{Protocol: plugin.ProtocolNetRPC}).Name() != NameNetRPC {
+		t.Errorf("names %q, %q", backendstest.New(t, New, Config{Protocol: plugin.ProtocolGRPC}).Name(), backendstest.New(t, New, Config{Protocol: plugin.ProtocolNetRPC}).Name())
 	}
 }
 
@@ -159,7 +161,7 @@ func TestBackend(t *testing.T) {
 func TestToolchain(t *testing.T) {
 	built(t)
 	ctx := context.Background()
-	mod, err := GRPC().Load(ctx, healthy)
+	mod, err := backendstest.New(t, New, Config{Protocol: plugin.ProtocolGRPC}).Load(ctx, healthy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,5 +512,17 @@ func TestFaultNames(t *testing.T) {
 	}
 	if err := fixtures.BuildHashicorpFault(context.Background(), filepath.Join(t.TempDir(), "x"), "nope"); !errors.Is(err, fixtures.ErrUnknownFault) {
 		t.Errorf("BuildHashicorpFault(nope): %v, want ErrUnknownFault", err)
+	}
+}
+
+func TestNewRefusesAnUnknownProtocol(t *testing.T) {
+	be, err := New(context.Background(), Config{Protocol: "carrier-pigeon"})
+	if err == nil || be != nil || !strings.Contains(err.Error(), `protocol "carrier-pigeon"`) {
+		t.Errorf("New with an unknown protocol: %v, %v", be, err)
+	}
+	for proto, name := range map[plugin.Protocol]string{"": NameGRPC, plugin.ProtocolGRPC: NameGRPC, plugin.ProtocolNetRPC: NameNetRPC} {
+		if be := backendstest.New(t, New, Config{Protocol: proto}); be.Name() != name {
+			t.Errorf("protocol %q: backend %q, want %q", proto, be.Name(), name)
+		}
 	}
 }

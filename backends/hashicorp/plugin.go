@@ -3,6 +3,7 @@ package hashicorp
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/cpu"
@@ -231,34 +232,24 @@ func (c *eventConn) Call() (bool, error) {
 	}
 }
 
-// RefMin loads the executable at path with the backend called name
-// (NameGRPC or NameNetRPC) and returns go-plugin's own client call of Min,
-// as a plugin's user calls it (the generated gRPC stub, or net/rpc's
-// Client.Call), without the instance's bookkeeping around it (the closed
-// check, the deadline's timer), and the function that closes it all:
-// BenchmarkRef's go-plugin-grpc and go-plugin-netrpc rows.
-func RefMin(ctx context.Context, name, path string) (func(a, b int32) (int32, error), func(), error) {
-	var be backends.Backend
-	switch name {
-	case NameGRPC:
-		be = GRPC()
-	case NameNetRPC:
-		be = NetRPC()
-	default:
-		return nil, nil, fmt.Errorf("hashicorp: no backend %q", name)
+// RefMin is the suite's reference row impl (BenchmarkRef), "go-plugin-grpc"
+// or "go-plugin-netrpc", as the module's protocol: an instance of the
+// Go guest, and go-plugin's own client call of Min, as a plugin's user
+// calls it (the generated gRPC stub, or net/rpc's Client.Call), without
+// the instance's bookkeeping around it (the closed check, the deadline's
+// timer). The function it returns closes the instance.
+// It is no part of the backend's API: the module's type is unexported,
+// and the suite reaches the method through an interface of its own.
+func (m *module) RefMin(ctx context.Context, impl string) (func(a, b int32) (int32, error), func(), error) {
+	if want := "go-plugin-" + strings.TrimPrefix(m.b.name, "hashicorp-"); impl != want {
+		return nil, nil, fmt.Errorf("%s: %s: no reference %q: want %q", m.b.name, m.path, impl, want)
 	}
-	mod, err := be.Load(ctx, path)
+	if m.id.Lang != "go" {
+		return nil, nil, fmt.Errorf("%s: %s: identity %q, want the Go guest", m.b.name, m.path, m.id.Raw)
+	}
+	p, err := m.Instantiate(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	if id := mod.Identity(); id.Lang != "go" {
-		mod.Close(ctx)
-		return nil, nil, fmt.Errorf("hashicorp: %s: identity %q, want the Go guest", path, id.Raw)
-	}
-	p, err := mod.Instantiate(ctx)
-	if err != nil {
-		mod.Close(ctx)
-		return nil, nil, err
-	}
-	return p.(*Plugin).conn.min, func() { p.Close(ctx); mod.Close(ctx) }, nil
+	return p.(*Plugin).conn.min, func() { p.Close(ctx) }, nil
 }

@@ -35,18 +35,18 @@ var (
 
 type impl struct {
 	name string
-	be   backends.Backend
+	be   func(testing.TB) backends.Backend
 	path func(testing.TB) string
 }
 
 var impls = []impl{
-	{static.Name, static.Backend(), func(testing.TB) string { return static.Path }},
-	{subprocess.Name, subprocess.Backend(), ipctest.C},
-	{Name, Backend(), ipctest.C},
+	{static.Name, func(tb testing.TB) backends.Backend { return backendstest.New(tb, static.New, static.Config{}) }, func(testing.TB) string { return static.Path }},
+	{subprocess.Name, func(tb testing.TB) backends.Backend { return backendstest.New(tb, subprocess.New, subprocess.Config{}) }, ipctest.C},
+	{Name, func(tb testing.TB) backends.Backend { return backendstest.New(tb, New, Config{}) }, ipctest.C},
 }
 
 func open(b *testing.B, i impl, opts ...backends.Option) backends.Plugin {
-	return backendstest.Open(b, i.be, i.path(b), opts...)
+	return backendstest.Open(b, i.be(b), i.path(b), opts...)
 }
 
 // scheds lists the scheduling variants of i: static has none.
@@ -194,7 +194,7 @@ func BenchmarkLoad(b *testing.B) {
 		path := i.path(b)
 		b.Run("backend="+i.name, func(b *testing.B) {
 			for b.Loop() {
-				m, err := i.be.Load(ctx, path)
+				m, err := i.be(b).Load(ctx, path)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -213,7 +213,7 @@ func BenchmarkLoad(b *testing.B) {
 func BenchmarkInstantiate(b *testing.B) {
 	ctx := context.Background()
 	for _, i := range impls {
-		m, err := i.be.Load(ctx, i.path(b))
+		m, err := i.be(b).Load(ctx, i.path(b))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -57,9 +57,6 @@ const BuiltFor = "subprocess"
 // ErrExited matches the error of a call whose plugin process died.
 var ErrExited = ipc.ErrExited
 
-// Backend returns the shm backend.
-func Backend() backends.Backend { return New(Config{}) }
-
 // Config configures an shm backend.
 type Config struct {
 	// MemoryLimit caps each plugin process's data (RLIMIT_DATA), in
@@ -67,13 +64,7 @@ type Config struct {
 	MemoryLimit uint64
 }
 
-// New returns an shm backend configured by c.
-func New(c Config) backends.Backend { return ipc.NewBackend(Name, ipc.Shm, c.MemoryLimit, BuiltFor) }
-
-// RefMin starts the executable at path in its bare mode and returns its
-// min with no protocol around it (two words and a doorbell each way), and
-// the function that ends the process: BenchmarkRef's "shm-doorbell" row.
-// Only the C guest's executable has the bare mode.
-func RefMin(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error) {
-	return ipc.RefMin(ctx, ipc.Shm, path, "lang=c backend="+BuiltFor+" ")
+// New returns an shm backend configured by c. It never fails.
+func New(_ context.Context, c Config) (backends.Backend, error) {
+	return ipc.NewBackend(Name, ipc.Shm, c.MemoryLimit, BuiltFor), nil
 }

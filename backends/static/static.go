@@ -41,8 +41,12 @@ func FaultPath(fault string) string { return Path + ":fault=" + fault }
 // host whose init never returns never starts.
 var Faults = []string{"segv", "abort", "loop", "bomb"}
 
-// Backend returns the static backend.
-func Backend() backends.Backend { return backend{} }
+// Config configures the static backend. It has no settings: it is here
+// so that every backend is made the same way, New(ctx, Config).
+type Config struct{}
+
+// New returns the static backend. It never fails.
+func New(context.Context, Config) (backends.Backend, error) { return backend{}, nil }
 
 type backend struct{}
 

@@ -11,11 +11,11 @@ import (
 )
 
 func TestBackend(t *testing.T) {
-	backendstest.TestBackend(t, backendstest.Kit{Backend: static.Backend(), Guests: map[string]string{"go": static.Path}})
+	backendstest.TestBackend(t, backendstest.Kit{Backend: backendstest.New(t, static.New, static.Config{}), Guests: map[string]string{"go": static.Path}})
 }
 
 func TestLoadErrors(t *testing.T) {
-	if _, err := static.Backend().Load(context.Background(), "plugin.so"); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := backendstest.New(t, static.New, static.Config{}).Load(context.Background(), "plugin.so"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load(plugin.so) = %v, want fs.ErrNotExist", err)
 	}
 }

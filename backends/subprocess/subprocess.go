@@ -58,9 +58,6 @@ const Name = "subprocess"
 // ErrExited matches the error of a call whose plugin process died.
 var ErrExited = ipc.ErrExited
 
-// Backend returns the subprocess backend.
-func Backend() backends.Backend { return New(Config{}) }
-
 // Config configures a subprocess backend.
 type Config struct {
 	// MemoryLimit caps each plugin process's data (RLIMIT_DATA), in
@@ -68,13 +65,7 @@ type Config struct {
 	MemoryLimit uint64
 }
 
-// New returns a subprocess backend configured by c.
-func New(c Config) backends.Backend { return ipc.NewBackend(Name, ipc.Pipe, c.MemoryLimit, Name) }
-
-// RefMin starts the executable at path in its bare mode and returns its
-// min with no protocol around it (8 bytes through a pipe, 4 back), and
-// the function that ends the process: BenchmarkRef's "pipe" row. Only
-// the C guest's executable has the bare mode.
-func RefMin(ctx context.Context, path string) (func(a, b int32) (int32, error), func(), error) {
-	return ipc.RefMin(ctx, ipc.Pipe, path, "lang=c backend="+Name+" ")
+// New returns a subprocess backend configured by c. It never fails.
+func New(_ context.Context, c Config) (backends.Backend, error) {
+	return ipc.NewBackend(Name, ipc.Pipe, c.MemoryLimit, Name), nil
 }

@@ -36,9 +36,9 @@ var sink int64
 
 // BenchmarkMin: every call path to plugbench_min of the C guest.
 func BenchmarkMin(b *testing.B) {
-	for _, impl := range RefImpls {
+	for _, impl := range refImpls {
 		b.Run("ref="+impl, func(b *testing.B) {
-			call, closeFn, err := RefMin(context.Background(), impl, guests["c"])
+			call, closeFn, err := refMin(context.Background(), impl, guests["c"])
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -51,7 +51,7 @@ func (noCgo) Error() string {
 
 func (noCgo) Unwrap() error { return errors.ErrUnsupported }
 
-// RefImpls names the call paths RefMin offers, each the bare minimum to call
+// refImpls names the call paths a module's RefMin offers, each the bare minimum to call
 // plugbench_min that way, with no backend code (the suite's BenchmarkRef):
 //
 //   - wasmtime: wasmtime-go as its documentation shows it: a default
@@ -63,6 +63,4 @@ func (noCgo) Unwrap() error { return errors.ErrUnsupported }
 //     interruption, the backend's configuration.
 //   - wasmtime-fuel: wasmtime-unchecked on an engine that meters fuel,
 //     the other way Wasmtime can stop a guest.
-//
-// Without cgo the names are the same and RefMin fails with ErrNoCgo.
-var RefImpls = []string{"wasmtime", "wasmtime-unchecked", "wasmtime-epoch", "wasmtime-fuel"}
+var refImpls = []string{"wasmtime", "wasmtime-unchecked", "wasmtime-epoch", "wasmtime-fuel"}

@@ -26,8 +26,3 @@ func (backend) Close(context.Context) error { return nil }
 func (backend) Load(_ context.Context, path string) (backends.Module, error) {
 	return nil, &backends.Error{Backend: Name, Path: path, Err: ErrNoCgo}
 }
-
-// RefMin fails with ErrNoCgo: this host was built without cgo.
-func RefMin(ctx context.Context, impl, path string) (call func(a, b int32) (int32, error), closeFn func(), err error) {
-	return nil, nil, &backends.Error{Backend: Name, Path: path, Err: ErrNoCgo}
-}

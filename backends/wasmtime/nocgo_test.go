@@ -28,9 +28,4 @@ func TestNoCgo(t *testing.T) {
 		!strings.Contains(err.Error(), "CGO_ENABLED=0; wasmtime-go links Wasmtime's C library through cgo") {
 		t.Errorf("Load: %v", err)
 	}
-	for _, impl := range RefImpls {
-		if _, _, err := RefMin(ctx, impl, "x.wasm"); !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("RefMin(%s): %v", impl, err)
-		}
-	}
 }

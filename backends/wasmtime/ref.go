@@ -18,17 +18,17 @@ import (
 	"github.com/plugbench/plugbench/backends/internal/wasmabi"
 )
 
-// RefMin loads the guest at path (the C, Rust or Go guest: WASI when it
+// refMin loads the guest at path (the C, Rust or Go guest: WASI when it
 // imports it, _initialize when it exports it) with the bare call path impl,
-// one of RefImpls, and returns a function calling its plugbench_min, after
+// one of refImpls, and returns a function calling its plugbench_min, after
 // checking one answer. closeFn frees everything. No backend code is
 // involved beyond the shared C call (pb_call) of the unchecked variants.
-func RefMin(ctx context.Context, impl, path string) (call func(a, b int32) (int32, error), closeFn func(), err error) {
+func refMin(ctx context.Context, impl, path string) (call func(a, b int32) (int32, error), closeFn func(), err error) {
 	fail := func(err error) error {
 		return &backends.Error{Backend: Name, Path: path, Symbol: wasmabi.Min, Err: err}
 	}
-	if !slices.Contains(RefImpls, impl) {
-		return nil, nil, fail(fmt.Errorf("reference %q: want one of %v", impl, RefImpls))
+	if !slices.Contains(refImpls, impl) {
+		return nil, nil, fail(fmt.Errorf("reference %q: want one of %v", impl, refImpls))
 	}
 	bin, err := os.ReadFile(path)
 	if err != nil {
@@ -119,4 +119,12 @@ func RefMin(ctx context.Context, impl, path string) (call func(a, b int32) (int3
 		return fail2(fmt.Errorf("min(3, -4) = %d, %v; want -4", r, err))
 	}
 	return call, closeFn, nil
+}
+
+// RefMin is the suite's reference row impl (BenchmarkRef), one of
+// refImpls: refMin on the module's file, in an engine of its own.
+// It is no part of the backend's API: the module's type is unexported,
+// and the suite reaches the method through an interface of its own.
+func (m *module) RefMin(ctx context.Context, impl string) (func(a, b int32) (int32, error), func(), error) {
+	return refMin(ctx, impl, m.path)
 }

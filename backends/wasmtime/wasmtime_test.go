@@ -351,11 +351,11 @@ func TestRefMin(t *testing.T) {
 		if !ok {
 			continue
 		}
-		for _, impl := range RefImpls {
+		for _, impl := range refImpls {
 			if lang == "go" && impl != "wasmtime" {
 				continue // the Go guest takes seconds to compile: once is enough
 			}
-			call, closeFn, err := RefMin(context.Background(), impl, path)
+			call, closeFn, err := refMin(context.Background(), impl, path)
 			if err != nil {
 				t.Errorf("%s %s: %v", lang, impl, err)
 				continue
@@ -366,7 +366,7 @@ func TestRefMin(t *testing.T) {
 			closeFn()
 		}
 	}
-	if _, _, err := RefMin(context.Background(), "nope", guests["c"]); err == nil {
+	if _, _, err := refMin(context.Background(), "nope", guests["c"]); err == nil {
 		t.Error("RefMin of an unknown impl succeeded")
 	}
 }

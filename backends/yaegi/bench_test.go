@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/plugbench/plugbench/backends"
+	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/static"
 )
@@ -26,7 +27,7 @@ func (p *Plugin) minNoRecover(a, b int32) (int32, error) {
 }
 
 // BenchmarkCrossing compares the ways a host can call the interpreted
-// guest's min: the bare reference (RefMin), the entry's func Min asserted
+// guest's min: the bare reference (refMin), the entry's func Min asserted
 // to its Go type, the same through reflect.Value.Call, the instance's
 // bound method (a field of what New returned), the backend's Plugin.Min
 // with and without its deferred recover, and the static backend's.
@@ -35,7 +36,7 @@ func BenchmarkCrossing(b *testing.B) {
 	g := mod.(*module).g
 	fn := g.min
 	rv := reflect.ValueOf(fn)
-	ref, closeRef, err := RefMin(context.Background(), source(b, ""))
+	ref, closeRef, err := refMin(context.Background(), source(b, ""))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	b.Run("op=load", func(b *testing.B) {
 		for b.Loop() {
-			m, err := Backend().Load(ctx, path)
+			m, err := backendstest.New(b, New, Config{}).Load(ctx, path)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -184,7 +185,7 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	})
 	b.Run("op=instantiate", func(b *testing.B) {
-		m, err := Backend().Load(ctx, path)
+		m, err := backendstest.New(b, New, Config{}).Load(ctx, path)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,12 +9,12 @@ import (
 	"github.com/traefik/yaegi/stdlib"
 )
 
-// RefMin is bare yaegi, for the suite's reference row: an interpreter with
+// refMin is bare yaegi, for the suite's reference row: an interpreter with
 // the whole standard library, the guest's source at path (the folder
 // fixtures.WriteYaegiSource writes), and the interpreted entry's Min
 // evaluated and asserted to its Go type, called with nothing around it.
 // It checks the answer once. closeFn drops the interpreter.
-func RefMin(ctx context.Context, path string) (call func(a, b int32) (int32, error), closeFn func(), err error) {
+func refMin(ctx context.Context, path string) (call func(a, b int32) (int32, error), closeFn func(), err error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, nil, err
@@ -39,4 +39,15 @@ func RefMin(ctx context.Context, path string) (call func(a, b int32) (int32, err
 	}
 	call = func(a, b int32) (int32, error) { return fn(a, b), nil }
 	return call, func() { in = nil }, nil
+}
+
+// RefMin is the suite's reference row impl (BenchmarkRef), "yaegi":
+// refMin on the module's source.
+// It is no part of the backend's API: the module's type is unexported,
+// and the suite reaches the method through an interface of its own.
+func (m *module) RefMin(ctx context.Context, impl string) (func(a, b int32) (int32, error), func(), error) {
+	if impl != "yaegi" {
+		return nil, nil, fmt.Errorf("yaegi: %s: no reference %q", m.path, impl)
+	}
+	return refMin(ctx, m.path)
 }

@@ -191,8 +191,12 @@ var symbols = sync.OnceValue(func() interp.Exports {
 	return ex
 })
 
-// Backend returns the yaegi backend.
-func Backend() backends.Backend { return backend{} }
+// Config configures the yaegi backend. It has no settings: it is here
+// so that every backend is made the same way, New(ctx, Config).
+type Config struct{}
+
+// New returns the yaegi backend. It never fails.
+func New(context.Context, Config) (backends.Backend, error) { return backend{}, nil }
 
 type backend struct{}
 

@@ -65,7 +65,7 @@ func emit(v int64) int64 { return 3*v + 1 }
 func load(t testing.TB) (backends.Module, *Plugin) {
 	t.Helper()
 	ctx := context.Background()
-	mod, err := Backend().Load(ctx, source(t, ""))
+	mod, err := backendstest.New(t, New, Config{}).Load(ctx, source(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func load(t testing.TB) (backends.Module, *Plugin) {
 // TestBackend checks the contract with backendstest's kit.
 func TestBackend(t *testing.T) {
 	backendstest.TestBackend(t, backendstest.Kit{
-		Backend:    Backend(),
+		Backend:    backendstest.New(t, New, Config{}),
 		Guests:     map[string]string{"go": source(t, "")},
 		Transports: []event.Transport{event.JSON, event.Binary, event.Flat},
 	})
@@ -205,7 +205,7 @@ func TestLoadErrors(t *testing.T) {
 		{Name: "wrong backend", Path: variant("wasm", replace(`guest.Identity("yaegi")`, `guest.Identity("wasm")`)), Is: backends.ErrIdentity, Text: `built for backend "wasm"`},
 		{Name: "missing method", Path: variant("method", replace("		Free:        i.Free,\n", "")), Is: backends.ErrMissingExport, Symbol: SymNew, Text: "New's Free is nil"},
 	}
-	backendstest.CheckLoadErrors(t, Backend(), cases, nil)
+	backendstest.CheckLoadErrors(t, backendstest.New(t, New, Config{}), cases, nil)
 }
 
 // TestLoadContext: an init that never returns (startloop) is stopped at
@@ -216,7 +216,7 @@ func TestLoadContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	start := time.Now()
-	_, err := Backend().Load(ctx, path)
+	_, err := backendstest.New(t, New, Config{}).Load(ctx, path)
 	took := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, backends.ErrNoInterrupt) {
 		t.Fatalf("Load = %v, want DeadlineExceeded and not ErrNoInterrupt", err)
@@ -228,7 +228,7 @@ func TestLoadContext(t *testing.T) {
 	// misses frames that start after it, so Load stops them again.
 	for range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-		if _, err := Backend().Load(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := backendstest.New(t, New, Config{}).Load(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Load = %v, want DeadlineExceeded", err)
 		}
 		cancel()
@@ -273,7 +273,7 @@ func TestFaults(t *testing.T) {
 	ctx := context.Background()
 	for _, fault := range []string{"segv", "abort", "loop"} {
 		t.Run(fault, func(t *testing.T) {
-			mod, err := Backend().Load(ctx, source(t, fault))
+			mod, err := backendstest.New(t, New, Config{}).Load(ctx, source(t, fault))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -352,12 +352,12 @@ func TestCallTimeoutHealthy(t *testing.T) {
 }
 
 func TestRefMin(t *testing.T) {
-	call, closeFn, err := RefMin(context.Background(), source(t, ""))
+	call, closeFn, err := refMin(context.Background(), source(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeFn()
 	if got, err := call(9, -9); got != -9 || err != nil {
-		t.Fatalf("RefMin(9, -9) = %d, %v", got, err)
+		t.Fatalf("refMin(9, -9) = %d, %v", got, err)
 	}
 }

@@ -47,10 +47,10 @@ var fixtureSO = sync.OnceValues(func() ([]byte, error) {
 
 // natives are the backends that dlopen what Check accepts: dlopen always,
 // cgo when this test binary has cgo.
-func natives() []backends.Backend {
-	bs := []backends.Backend{dlopen.Backend()}
+func natives(tb testing.TB) []backends.Backend {
+	bs := []backends.Backend{backendstest.New(tb, dlopen.New, dlopen.Config{})}
 	if cgo.Available {
-		bs = append(bs, cgo.Backend())
+		bs = append(bs, backendstest.New(tb, cgo.New, cgo.Config{}))
 	}
 	return bs
 }
@@ -108,7 +108,7 @@ func TestCheckLinkerVariants(t *testing.T) {
 			if err := elfcheck.Check(so); err != nil {
 				t.Fatal(err)
 			}
-			for _, be := range natives() {
+			for _, be := range natives(t) {
 				mod, err := be.Load(context.Background(), so)
 				if err != nil {
 					t.Fatal(err)
@@ -336,10 +336,10 @@ func (c corruption) String() string {
 const hostEnv = "PLUGBENCH_ELF_HOST"
 
 // probing returns the native backends with the probe on.
-func probing() []backends.Backend {
-	bs := []backends.Backend{dlopen.New(dlopen.Config{Probe: true})}
+func probing(tb testing.TB) []backends.Backend {
+	bs := []backends.Backend{backendstest.New(tb, dlopen.New, dlopen.Config{Probe: true})}
 	if cgo.Available {
-		bs = append(bs, cgo.New(cgo.Config{Probe: true}))
+		bs = append(bs, backendstest.New(tb, cgo.New, cgo.Config{Probe: true}))
 	}
 	return bs
 }
@@ -365,7 +365,7 @@ func TestHelperHost(t *testing.T) {
 		sem = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 	)
 	for _, path := range strings.Fields(string(b)) {
-		for _, be := range probing() {
+		for _, be := range probing(t) {
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
@@ -443,7 +443,7 @@ func TestProbeCorrupt(t *testing.T) {
 		tail := out[max(0, len(out)-2000):]
 		t.Fatalf("the host died loading files the probe vouched for (%v); what it had done:\n%s", err, tail)
 	}
-	want := len(accepted) * len(probing())
+	want := len(accepted) * len(probing(t))
 	loaded, refused := 0, map[string]int{}
 	var seen []string // each corruption the probe refused, once
 	for line := range strings.Lines(string(out)) {
@@ -475,7 +475,7 @@ func TestProbeCorrupt(t *testing.T) {
 		t.Fatalf("the host reported %d loads of %d:\n%s", got, want, out)
 	}
 	t.Logf("%d corruptions: Check refused %d and accepted %d; with the probe, %d loads of those by %d backends: %d loaded, refused: %v",
-		tries, tries-len(accepted), len(accepted), want, len(probing()), loaded, refused)
+		tries, tries-len(accepted), len(accepted), want, len(probing(t)), loaded, refused)
 	slices.Sort(seen)
 	for _, s := range seen {
 		t.Logf("refused: %s", s)
@@ -531,7 +531,7 @@ func TestProbe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, be := range probing() {
+	for _, be := range probing(t) {
 		t.Run(be.Name(), func(t *testing.T) {
 			mod, err := be.Load(ctx, ok)
 			if err != nil {
@@ -644,7 +644,7 @@ func TestLoadTruncatedError(t *testing.T) {
 	if want == "" {
 		t.Fatalf("every PT_LOAD segment of the fixture fits in %d bytes", cut)
 	}
-	for _, be := range natives() {
+	for _, be := range natives(t) {
 		backendstest.CheckLoadErrors(t, be, []backendstest.LoadError{{
 			Name: be.Name() + "/truncated to 8 KiB", Path: path, Is: backends.ErrFormat, Text: want,
 		}}, func(t *testing.T, c backendstest.LoadError) {

@@ -13,7 +13,7 @@ import (
 	"github.com/plugbench/plugbench/backends/internal/cabi"
 )
 
-// RefMin starts the executable at path in its bare mode (serve.c's -ref)
+// refMin starts the executable at path in its bare mode (serve.c's -ref)
 // over a channel of kind k and returns its min call, and the function
 // that ends the process: the reference rows of BenchmarkRef, which show
 // what the channel costs with no protocol around it. Pipe: 8 bytes to the
@@ -22,11 +22,24 @@ import (
 // spinning and yielding as the backend does but never sleeping, the floor
 // of the shm channel. The process's identity is checked first: it must
 // name lang and backend as want does ("lang=c backend=subprocess ").
-func RefMin(ctx context.Context, k Kind, path, want string) (func(a, b int32) (int32, error), func(), error) {
+func refMin(ctx context.Context, k Kind, path, want string) (func(a, b int32) (int32, error), func(), error) {
 	if k == Shm {
 		return refShm(ctx, path, want)
 	}
 	return refPipe(ctx, path, want)
+}
+
+// RefMin is the suite's reference row impl (BenchmarkRef), "pipe" for
+// the pipe channel, "shm-doorbell" for shm: refMin on the module's
+// executable, whose bare mode only the C guest has.
+// It is no part of the backend's API: the module's type is unexported,
+// and the suite reaches the method through an interface of its own.
+func (m *module) RefMin(ctx context.Context, impl string) (func(a, b int32) (int32, error), func(), error) {
+	want := map[Kind]string{Pipe: "pipe", Shm: "shm-doorbell"}[m.b.kind]
+	if impl != want {
+		return nil, nil, fmt.Errorf("%s: %s: no reference %q: want %q", m.b.name, m.path, impl, want)
+	}
+	return refMin(ctx, m.b.kind, m.path, "lang=c backend="+m.b.accept[0]+" ")
 }
 
 // refIdentity checks a reference process's identity.
