@@ -43,7 +43,7 @@ func TestDeadlines(t *testing.T) {
 	}
 	defer be.Close(ctx)
 	variant := func(fault string) string {
-		path, err := fixtures.WriteFaultWasm(t.TempDir(), fault)
+		path, err := fixtures.WriteWasmFault(t.TempDir(), fault)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -337,7 +337,7 @@ var Targets = []Target{
 		ExpectFault: interpretedFaults,
 		Faults: func(dir, fault string) (string, error) {
 			return faultBuild(filepath.Join(dir, fixtures.YaegiFaultName(fault)), func(string) error {
-				_, err := fixtures.WriteYaegiFaultSource(context.Background(), dir, fault)
+				_, err := fixtures.WriteYaegiFault(context.Background(), dir, fault)
 				return err
 			})
 		},
@@ -391,12 +391,12 @@ func nativeTarget(name, fixture string) Target {
 				return "", cgo.ErrNoCgo
 			}
 			if fixture == FixtureRust {
-				return faultBuild(filepath.Join(dir, fixtures.RustFaultSOName(fault)), func(out string) error {
-					return fixtures.BuildRustFaultSO(context.Background(), out, fault)
+				return faultBuild(filepath.Join(dir, fixtures.RustSOFaultName(fault)), func(out string) error {
+					return fixtures.BuildRustSOFault(context.Background(), out, fault)
 				})
 			}
-			return faultBuild(filepath.Join(dir, fixtures.FaultSOName(fault)), func(out string) error {
-				return fixtures.BuildFaultSO(context.Background(), out, fault)
+			return faultBuild(filepath.Join(dir, fixtures.SOFaultName(fault)), func(out string) error {
+				return fixtures.BuildSOFault(context.Background(), out, fault)
 			})
 		},
 	}
@@ -436,7 +436,7 @@ func wasmPath(s *fixtures.Set, fixture string) (string, error) {
 // none.
 func wasmFaults(fixture string) func(dir, fault string) (string, error) {
 	write := map[string]func(dir, fault string) (string, error){
-		FixtureC: fixtures.WriteFaultWasm, FixtureRust: fixtures.WriteRustFaultWasm,
+		FixtureC: fixtures.WriteWasmFault, FixtureRust: fixtures.WriteRustWasmFault,
 	}[fixture]
 	if write == nil {
 		return nil
@@ -547,7 +547,7 @@ func extismTarget(name string) Target {
 		Faults: func(dir, fault string) (string, error) {
 			faultMu.Lock()
 			defer faultMu.Unlock()
-			return fixtures.WriteExtismFaultWasm(dir, fault)
+			return fixtures.WriteExtismWasmFault(dir, fault)
 		},
 	}
 	t.ExpectFault = unpreemptedFaults
@@ -591,8 +591,8 @@ func processTarget(name, fixture string) Target {
 	}
 	if fixture == FixtureC {
 		t.Faults = func(dir, fault string) (string, error) {
-			return faultBuild(filepath.Join(dir, fixtures.FaultServeCName(fault)), func(out string) error {
-				return fixtures.BuildFaultServeC(context.Background(), out, fault)
+			return faultBuild(filepath.Join(dir, fixtures.ServeCFaultName(fault)), func(out string) error {
+				return fixtures.BuildServeCFault(context.Background(), out, fault)
 			})
 		}
 	}

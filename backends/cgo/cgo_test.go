@@ -293,8 +293,8 @@ func TestLoadDeadline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process that waits for a deadline")
 	}
-	stuck := filepath.Join(t.TempDir(), fixtures.FaultSOName("startloop"))
-	if err := fixtures.BuildFaultSO(context.Background(), stuck, "startloop"); err != nil {
+	stuck := filepath.Join(t.TempDir(), fixtures.SOFaultName("startloop"))
+	if err := fixtures.BuildSOFault(context.Background(), stuck, "startloop"); err != nil {
 		if errors.Is(err, fixtures.ErrNoCompiler) {
 			t.Skip(err)
 		}

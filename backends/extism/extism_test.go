@@ -212,7 +212,7 @@ func TestFaults(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := func(fault string) string {
-		p, err := fixtures.WriteExtismFaultWasm(dir, fault)
+		p, err := fixtures.WriteExtismWasmFault(dir, fault)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -160,7 +160,7 @@ func TestFaults(t *testing.T) {
 	be := newBackend(t, Config{})
 	for _, fault := range fixtures.Faults {
 		t.Run("fault="+fault, func(t *testing.T) {
-			path, err := fixtures.WriteFaultWasm(dir, fault)
+			path, err := fixtures.WriteWasmFault(dir, fault)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,7 +220,7 @@ func TestFaults(t *testing.T) {
 	}
 	// Instantiate honours its context in the start function too.
 	t.Run("instantiate-startloop", func(t *testing.T) {
-		path, err := fixtures.WriteFaultWasm(dir, "startloop")
+		path, err := fixtures.WriteWasmFault(dir, "startloop")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +244,7 @@ func TestFaults(t *testing.T) {
 // TestMemoryLimit: the limit is the configured one, and a healthy guest
 // under it is unaffected.
 func TestMemoryLimit(t *testing.T) {
-	path, err := fixtures.WriteFaultWasm(t.TempDir(), "bomb")
+	path, err := fixtures.WriteWasmFault(t.TempDir(), "bomb")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 // refMin is bare yaegi, for the suite's reference row: an interpreter with
 // the whole standard library, the guest's source at path (the folder
-// fixtures.WriteYaegiSource writes), and the interpreted entry's Min
+// fixtures.WriteYaegi writes), and the interpreted entry's Min
 // evaluated and asserted to its Go type, called with nothing around it.
 // It checks the answer once. closeFn drops the interpreter.
 func refMin(ctx context.Context, path string) (call func(a, b int32) (int32, error), closeFn func(), err error) {

@@ -6,7 +6,7 @@
 //
 // # Artifact
 //
-// The artifact is a folder, a GOPATH tree that fixtures.WriteYaegiSource
+// The artifact is a folder, a GOPATH tree that fixtures.WriteYaegi
 // writes: FOLDER/src/IMPORT/PATH/*.go for the entry package
 // (fixtures.YaegiPackage) and every package of this module it imports,
 // lowered to the Go that yaegi v0.16.1 runs (fixtures/yaegi.go says how and

@@ -49,9 +49,9 @@ func source(t testing.TB, fault string) string {
 			return "", err
 		}
 		if fault == "" {
-			return fixtures.WriteYaegiSource(context.Background(), dir)
+			return fixtures.WriteYaegi(context.Background(), dir)
 		}
-		return fixtures.WriteYaegiFaultSource(context.Background(), dir, fault)
+		return fixtures.WriteYaegiFault(context.Background(), dir, fault)
 	}))
 	path, err := f.(func() (string, error))()
 	if err != nil {

@@ -523,7 +523,7 @@ func TestProbe(t *testing.T) {
 	if err := elfcheck.Check(crash); err != nil {
 		t.Fatalf("Check refuses the file whose DT_STRTAB is wild (%v): the test needs one it accepts", err)
 	}
-	hang := filepath.Join(dir, fixtures.FaultSOName("startloop"))
+	hang := filepath.Join(dir, fixtures.SOFaultName("startloop"))
 	wrong := filepath.Join(dir, "wasm.so")
 	ctx := context.Background()
 	for out, extra := range map[string]string{hang: "-DPLUGBENCH_FAULT=startloop", wrong: `-DPLUGBENCH_BACKEND="wasm"`} {

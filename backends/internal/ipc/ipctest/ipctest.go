@@ -107,8 +107,8 @@ func Fault(tb testing.TB, fault string) string {
 }
 
 func buildFault(tb testing.TB, fault string) string {
-	return get(tb, fixtures.FaultServeCName(fault), func(ctx context.Context, out string) error {
-		return fixtures.BuildFaultServeC(ctx, out, fault)
+	return get(tb, fixtures.ServeCFaultName(fault), func(ctx context.Context, out string) error {
+		return fixtures.BuildServeCFault(ctx, out, fault)
 	})
 }
 
