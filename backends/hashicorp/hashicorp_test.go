@@ -202,126 +202,18 @@ func TestMalformed(t *testing.T) {
 func TestFaults(t *testing.T) {
 	both(t, func(t *testing.T, be backends.Backend) {
 		r := snapshot(t)
-		ctx := context.Background()
-		for _, f := range []struct {
-			fault string
-			is    error
-			text  string
-			opts  []backends.Option
-		}{
-			{"segv", ErrExited, "exit status 2 (panic: runtime error: invalid memory address or nil pointer dereference [signal SIGSEGV: segmentation violation])", nil},
-			{"abort", ErrExited, "killed by SIGABRT (aborted)", nil},
-			// The Go runtime says "out of memory" or "runtime: out of
-			// memory", as the allocation that fails is its own or the
-			// system's: either.
-			{"bomb", backends.ErrMemoryLimit, "exit status 2 (fatal error: ", nil},
-			{"loop", context.DeadlineExceeded, "ran past its 100ms timeout", []backends.Option{backends.WithCallTimeout(100 * time.Millisecond)}},
-		} {
-			t.Run("fault="+f.fault, func(t *testing.T) {
-				mod, err := be.Load(ctx, faults[f.fault])
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer mod.Close(ctx)
-				p, err := mod.Instantiate(ctx, f.opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				// The instance answers before its fault; not the loop's, whose
-				// 100 ms timeout a busy machine can make even a healthy call
-				// miss (its module's next instance answers under a timeout).
-				if f.opts == nil {
-					if r, err := p.Accumulate(5); r != 5 || err != nil {
-						t.Fatalf("accumulate: %d, %v", r, err)
-					}
-				}
-				pid := p.(*Plugin).Pid()
-				start := time.Now()
-				_, err = p.Min(1, 2)
-				took := time.Since(start)
-				var e *backends.Error
-				if !errors.Is(err, f.is) || !errors.As(err, &e) || e.Symbol != "plugbench_min" || !strings.Contains(err.Error(), f.text) ||
-					f.fault == "bomb" && !strings.Contains(err.Error(), "out of memory") {
-					t.Fatalf("min: %v; want %v, %q", err, f.is, f.text)
-				}
-				t.Logf("min: %v", err)
-				// The call ends with the death (a bomb's once it touched
-				// 512 MiB), or at the loop's WithCallTimeout.
-				var deadline time.Duration
-				if f.fault == "loop" {
-					deadline = 100 * time.Millisecond
-				}
-				backendstest.Ended(t, "min", took, deadline)
-				if syscall.Kill(pid, 0) == nil {
-					t.Errorf("process %d still exists", pid)
-				}
-				if _, err := p.Min(1, 2); !errors.Is(err, backends.ErrClosed) {
-					t.Errorf("min after the fault: %v, want ErrClosed", err)
-				}
-				p.Close(ctx)
-				// The module makes a new, healthy instance. A bounded one
-				// after the loop: a healthy call answers under a timeout that
-				// no busy machine makes it miss.
-				var opts []backends.Option
-				if f.opts != nil {
-					opts = append(opts, backends.WithCallTimeout(backendstest.StuckAfter))
-				}
-				q, err := mod.Instantiate(ctx, opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if r, err := q.Accumulate(7); r != 7 || err != nil {
-					t.Errorf("a new instance: accumulate: %d, %v", r, err)
-				}
-				q.Close(ctx)
-			})
-		}
-		t.Run("fault=startloop", func(t *testing.T) {
-			const d = 300 * time.Millisecond
-			ctx, cancel := context.WithTimeout(context.Background(), d)
-			defer cancel()
-			start := time.Now()
-			_, err := be.Load(ctx, faults["startloop"])
-			took := time.Since(start)
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("Load returned in %v: %v; want DeadlineExceeded", took, err)
-			}
-			backendstest.Ended(t, "Load", took, d)
-			t.Logf("Load: %v", err)
-		})
-		t.Run("idle death", func(t *testing.T) {
-			p := backendstest.Open(t, be, healthy)
-			pid := p.(*Plugin).Pid()
-			syscall.Kill(pid, syscall.SIGTERM)
-			// Idle: the process is gone (the host reaped it) before the call.
-			if !backendstest.Eventually(func() bool { return syscall.Kill(pid, 0) != nil }) {
-				t.Fatalf("process %d still exists %v after SIGTERM", pid, backendstest.StuckAfter)
-			}
-			start := time.Now()
-			_, err := p.Min(1, 2)
-			took := time.Since(start)
-			if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "SIGTERM") {
-				t.Fatalf("min on a dead plugin: %v in %v; want ErrExited naming SIGTERM", err, took)
-			}
-			backendstest.Ended(t, "min on a dead plugin", took, 0)
-			t.Logf("min: %v", err)
-		})
-		t.Run("death mid-call", func(t *testing.T) {
-			p := backendstest.Open(t, be, faults["loop"])
-			pid := p.(*Plugin).Pid()
-			at := make(chan time.Time, 1)
-			go func() {
-				time.Sleep(50 * time.Millisecond)
-				at <- time.Now()
-				syscall.Kill(pid, syscall.SIGKILL)
-			}()
-			_, err := p.Min(1, 2)
-			took := time.Since(<-at)
-			if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "SIGKILL") {
-				t.Fatalf("min: %v, %v after the kill; want ErrExited naming SIGKILL", err, took)
-			}
-			backendstest.Ended(t, "min, from the kill,", took, 0)
-			t.Logf("min: %v", err)
+		backendstest.ProcessFaults(t, backendstest.Processes{
+			Backend: be, Healthy: healthy, Exited: ErrExited, Reaped: true,
+			Fault: func(_ testing.TB, fault string) string { return faults[fault] },
+			Cases: []backendstest.ProcessFault{
+				{Fault: "segv", Is: ErrExited, Text: []string{"exit status 2 (panic: runtime error: invalid memory address or nil pointer dereference [signal SIGSEGV: segmentation violation])"}},
+				{Fault: "abort", Is: ErrExited, Text: []string{"killed by SIGABRT (aborted)"}},
+				// The Go runtime says "out of memory" or "runtime: out of
+				// memory", as the allocation that fails is its own or the
+				// system's: either.
+				{Fault: "bomb", Is: backends.ErrMemoryLimit, Text: []string{"exit status 2 (fatal error: ", "out of memory"}},
+				{Fault: "loop", Is: context.DeadlineExceeded, Text: []string{"ran past its 100ms timeout"}, Timeout: 100 * time.Millisecond},
+			},
 		})
 		r.check(t)
 	})
@@ -329,35 +221,7 @@ func TestFaults(t *testing.T) {
 
 // TestParallel uses instances from several goroutines (run it with -race).
 func TestParallel(t *testing.T) {
-	both(t, func(t *testing.T, be backends.Backend) {
-		var wg sync.WaitGroup
-		for g := range 4 {
-			p := backendstest.Open(t, be, healthy, backends.WithEmit(func(v int64) int64 { return v + int64(g) }))
-			wg.Go(func() {
-				ep := p.(backends.EventPlugin)
-				c, _ := ep.Events(event.Flat)
-				in, _ := event.Shape("typical")
-				var total int64
-				for i := range 500 {
-					if r, err := p.Accumulate(int64(g + 1)); err != nil || r != int64(i+1)*int64(g+1) {
-						t.Errorf("goroutine %d: accumulate %d: %d, %v", g, i, r, err)
-						return
-					}
-					var out event.Event
-					if _, err := backends.Process(c, in, &out); err != nil {
-						t.Error(err)
-						return
-					}
-					r, _ := p.(backends.Caller).Callback(4)
-					total += r
-				}
-				if want := int64(500 * (6 + 4*g)); total != want {
-					t.Errorf("goroutine %d: callbacks summed %d, want %d", g, total, want)
-				}
-			})
-		}
-		wg.Wait()
-	})
+	both(t, func(t *testing.T, be backends.Backend) { backendstest.Parallel(t, be, healthy, 4, 500) })
 }
 
 // TestLeaks runs 1000 load/instantiate/close cycles (100 with -short), one

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -196,153 +195,20 @@ func Backend(t *testing.T, be backends.Backend) {
 // next call. How late each returns is logged; only one that never returns
 // (backendstest.StuckAfter late) fails.
 func Faults(t *testing.T, be backends.Backend) {
-	ctx := context.Background()
-	for _, f := range []struct {
-		fault string
-		is    error
-		text  string
-		opts  []backends.Option
-	}{
-		{"segv", ipc.ErrExited, "killed by SIGSEGV (segmentation fault)", nil},
-		{"abort", ipc.ErrExited, "killed by SIGABRT (aborted)", nil},
-		{"bomb", backends.ErrMemoryLimit, "killed by SIGABRT (aborted)", nil},
-		{"loop", context.DeadlineExceeded, "ran past its 100ms timeout", []backends.Option{backends.WithCallTimeout(100 * time.Millisecond)}},
-	} {
-		t.Run("fault="+f.fault, func(t *testing.T) {
-			mod, err := be.Load(ctx, Fault(t, f.fault))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer mod.Close(ctx)
-			p, err := mod.Instantiate(ctx, f.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The instance answers before its fault; not the loop's, whose
-			// 100 ms timeout a busy machine can make even a healthy call
-			// miss (its module's next instance answers under a timeout).
-			if f.opts == nil {
-				if r, err := p.Accumulate(5); r != 5 || err != nil {
-					t.Fatalf("accumulate: %d, %v", r, err)
-				}
-			}
-			start := time.Now()
-			_, err = p.Min(1, 2)
-			took := time.Since(start)
-			var e *backends.Error
-			if !errors.Is(err, f.is) || !errors.As(err, &e) || e.Symbol != "plugbench_min" || !strings.Contains(err.Error(), f.text) {
-				t.Fatalf("min: %v; want %v, %q", err, f.is, f.text)
-			}
-			t.Logf("min: %v", err)
-			// The call ends with the death (a bomb's once it touched
-			// 512 MiB), or at the loop's WithCallTimeout.
-			var deadline time.Duration
-			if f.fault == "loop" {
-				deadline = 100 * time.Millisecond
-			}
-			backendstest.Ended(t, "min", took, deadline)
-			if _, err := p.Min(1, 2); !errors.Is(err, backends.ErrClosed) {
-				t.Errorf("min after the fault: %v, want ErrClosed", err)
-			}
-			p.Close(ctx)
-			// The module makes a new, healthy instance. A bounded one
-			// after the loop: a healthy call answers under a timeout that
-			// no busy machine makes it miss.
-			var opts []backends.Option
-			if f.opts != nil {
-				opts = append(opts, backends.WithCallTimeout(backendstest.StuckAfter))
-			}
-			q, err := mod.Instantiate(ctx, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r, err := q.Accumulate(7); r != 7 || err != nil {
-				t.Errorf("a new instance: accumulate: %d, %v", r, err)
-			}
-			q.Close(ctx)
-		})
-	}
-	t.Run("fault=startloop", func(t *testing.T) {
-		path := Fault(t, "startloop")
-		const d = 300 * time.Millisecond
-		ctx, cancel := context.WithTimeout(context.Background(), d)
-		defer cancel()
-		start := time.Now()
-		_, err := be.Load(ctx, path)
-		took := time.Since(start)
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Load returned in %v: %v; want DeadlineExceeded", took, err)
-		}
-		backendstest.Ended(t, "Load", took, d)
-		t.Logf("Load: %v", err)
-	})
-	t.Run("idle death", func(t *testing.T) {
-		p := backendstest.Open(t, be, C(t))
-		pid := p.(interface{ Pid() int }).Pid()
-		syscall.Kill(pid, syscall.SIGTERM)
-		// Idle: the process is gone (the host reaped it) before the call.
-		if !backendstest.Eventually(func() bool { return syscall.Kill(pid, 0) != nil }) {
-			t.Fatalf("process %d still exists %v after SIGTERM", pid, backendstest.StuckAfter)
-		}
-		start := time.Now()
-		_, err := p.Min(1, 2)
-		took := time.Since(start)
-		if !errors.Is(err, ipc.ErrExited) || !strings.Contains(err.Error(), "SIGTERM") {
-			t.Fatalf("min on a dead plugin: %v in %v; want ErrExited naming SIGTERM", err, took)
-		}
-		backendstest.Ended(t, "min on a dead plugin", took, 0)
-		t.Logf("min: %v", err)
-	})
-	t.Run("death mid-call", func(t *testing.T) {
-		p := backendstest.Open(t, be, Fault(t, "loop"))
-		pid := p.(interface{ Pid() int }).Pid()
-		at := make(chan time.Time, 1)
-		go func() {
-			time.Sleep(50 * time.Millisecond)
-			at <- time.Now()
-			syscall.Kill(pid, syscall.SIGKILL)
-		}()
-		_, err := p.Min(1, 2)
-		took := time.Since(<-at)
-		if !errors.Is(err, ipc.ErrExited) || !strings.Contains(err.Error(), "SIGKILL") {
-			t.Fatalf("min: %v, %v after the kill; want ErrExited naming SIGKILL", err, took)
-		}
-		backendstest.Ended(t, "min, from the kill,", took, 0)
-		t.Logf("min: %v", err)
+	backendstest.ProcessFaults(t, backendstest.Processes{
+		Backend: be, Healthy: C(t), Fault: Fault, Exited: ipc.ErrExited,
+		Cases: []backendstest.ProcessFault{
+			{Fault: "segv", Is: ipc.ErrExited, Text: []string{"killed by SIGSEGV (segmentation fault)"}},
+			{Fault: "abort", Is: ipc.ErrExited, Text: []string{"killed by SIGABRT (aborted)"}},
+			{Fault: "bomb", Is: backends.ErrMemoryLimit, Text: []string{"killed by SIGABRT (aborted)"}},
+			{Fault: "loop", Is: context.DeadlineExceeded, Text: []string{"ran past its 100ms timeout"}, Timeout: 100 * time.Millisecond},
+		},
 	})
 	checkChildren(t)
 }
 
 // Parallel uses two instances from two goroutines (run it with -race).
-func Parallel(t *testing.T, be backends.Backend) {
-	var wg sync.WaitGroup
-	for g := range 2 {
-		p := backendstest.Open(t, be, C(t), backends.WithEmit(func(v int64) int64 { return v + int64(g) }))
-		wg.Go(func() {
-			ep := p.(backends.EventPlugin)
-			c, _ := ep.Events(event.Flat)
-			in, _ := event.Shape("typical")
-			var total int64
-			for i := range 2000 {
-				if r, err := p.Accumulate(int64(g + 1)); err != nil || r != int64(i+1)*int64(g+1) {
-					t.Errorf("goroutine %d: accumulate %d: %d, %v", g, i, r, err)
-					return
-				}
-				var out event.Event
-				if _, err := backends.Process(c, in, &out); err != nil {
-					t.Error(err)
-					return
-				}
-				r, _ := p.(backends.Caller).Callback(4)
-				total += r
-			}
-			if want := int64(2000 * (6 + 4*g)); total != want {
-				t.Errorf("goroutine %d: callbacks summed %d, want %d", g, total, want)
-			}
-		})
-	}
-	wg.Wait()
-}
+func Parallel(t *testing.T, be backends.Backend) { backendstest.Parallel(t, be, C(t), 2, 2000) }
 
 // Leaks runs Cycles load/instantiate/close cycles of each guest and
 // checks that no process is left (zombie or not), no file descriptor, no
