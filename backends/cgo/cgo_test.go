@@ -63,23 +63,7 @@ func fixture(tb testing.TB) string {
 // closed at the end of the test.
 func open(tb testing.TB, be backends.Backend, opts ...backends.Option) backends.Plugin {
 	tb.Helper()
-	ctx := context.Background()
-	mod, err := be.Load(ctx, fixture(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := mod.Instantiate(ctx, opts...)
-	if err != nil {
-		mod.Close(ctx)
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		p.Close(ctx)
-		if err := mod.Close(ctx); err != nil {
-			tb.Error(err)
-		}
-	})
-	return p
+	return backendstest.Open(tb, be, fixture(tb), opts...)
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -103,7 +103,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -114,6 +113,7 @@ import (
 	"github.com/plugbench/plugbench/backends/hashicorp/protocol"
 	"github.com/plugbench/plugbench/backends/internal/cabi"
 	"github.com/plugbench/plugbench/backends/internal/modbook"
+	"github.com/plugbench/plugbench/backends/internal/osproc"
 )
 
 // Backend names, as they appear in benchmark names.
@@ -168,14 +168,7 @@ func (b *backend) Close(context.Context) error { return nil }
 // for the module's first instance.
 func (b *backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	fail := func(err error) error { return &backends.Error{Backend: b.name, Path: path, Err: err} }
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fail(err)
-	}
-	if fi.IsDir() {
-		return nil, fail(fmt.Errorf("%w: a directory", backends.ErrFormat))
-	}
-	abs, err := filepath.Abs(path)
+	abs, err := osproc.Executable(path)
 	if err != nil {
 		return nil, fail(err)
 	}

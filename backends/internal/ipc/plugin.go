@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/internal/cabi"
 	"github.com/plugbench/plugbench/backends/internal/modbook"
+	"github.com/plugbench/plugbench/backends/internal/osproc"
 )
 
 // Kind is a channel kind.
@@ -54,14 +53,7 @@ func (b *backend) Close(context.Context) error { return nil }
 // for the module's first instance.
 func (b *backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	fail := func(err error) error { return &backends.Error{Backend: b.name, Path: path, Err: err} }
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fail(err)
-	}
-	if fi.IsDir() {
-		return nil, fail(fmt.Errorf("%w: a directory", backends.ErrFormat))
-	}
-	abs, err := filepath.Abs(path)
+	abs, err := osproc.Executable(path)
 	if err != nil {
 		return nil, fail(err)
 	}

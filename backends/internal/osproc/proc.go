@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -82,4 +83,18 @@ func Exited(s *os.ProcessState, why string, oom bool) error {
 		return fmt.Errorf("%w: %s: %w", ErrExited, msg, backends.ErrMemoryLimit)
 	}
 	return fmt.Errorf("%w: %s", ErrExited, msg)
+}
+
+// Executable checks that path names a file, not a folder (an error
+// matching backends.ErrFormat), and returns its absolute path: what a
+// process backend's Load starts, whatever the working directory later.
+func Executable(path string) (abs string, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() {
+		return "", fmt.Errorf("%w: a directory", backends.ErrFormat)
+	}
+	return filepath.Abs(path)
 }

@@ -84,3 +84,21 @@ func TestLimitData(t *testing.T) {
 		t.Errorf("the shell's data limit: %q KiB, want 65536", got)
 	}
 }
+
+func TestExecutable(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Executable(dir); !errors.Is(err, backends.ErrFormat) || !strings.Contains(err.Error(), "a directory") {
+		t.Errorf("a folder: %v, want ErrFormat naming a directory", err)
+	}
+	if _, err := Executable(filepath.Join(dir, "nope")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing file: %v, want fs.ErrNotExist", err)
+	}
+	f := filepath.Join(dir, "plugin")
+	if err := os.WriteFile(f, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if abs, err := Executable("plugin"); err != nil || abs != f {
+		t.Errorf("a relative path: %q, %v; want %q", abs, err, f)
+	}
+}
