@@ -1,7 +1,13 @@
 package bench
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/printer"
+	"go/token"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -90,5 +96,63 @@ func TestGateMemFlags(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("the Makefile's GATE_MEM_FLAGS leaves out host-B/instance of %v; the matrix's in-host backends are %v", got, want)
+	}
+}
+
+// TestOneConstructor checks that every backend package (each folder of
+// backends/ but the contract's helpers) is made one way, New(ctx
+// context.Context, cfg Config) (backends.Backend, error), and exports no
+// other function returning a backends.Backend, so that a sixteenth
+// backend cannot bring a fifth shape back.
+func TestOneConstructor(t *testing.T) {
+	ents, err := os.ReadDir("../backends")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "func(ctx context.Context, cfg Config) (backends.Backend, error)"
+	n := 0
+	for _, e := range ents {
+		if !e.IsDir() || slices.Contains([]string{"internal", "backendstest", "event"}, e.Name()) {
+			continue
+		}
+		dir := filepath.Join("../backends", e.Name())
+		fset := token.NewFileSet()
+		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var news []string
+		for _, pkg := range pkgs {
+			for _, f := range pkg.Files {
+				for _, d := range f.Decls {
+					fn, ok := d.(*ast.FuncDecl)
+					if !ok || fn.Recv != nil || !fn.Name.IsExported() {
+						continue
+					}
+					var b strings.Builder
+					printer.Fprint(&b, fset, fn.Type)
+					sig := b.String()
+					switch {
+					case fn.Name.Name == "New":
+						news = append(news, sig)
+					case strings.Contains(sig, ") backends.Backend") || strings.Contains(sig, "(backends.Backend, error)"):
+						t.Errorf("%s: %s%s makes a backend too: New is the one constructor", dir, fn.Name.Name, strings.TrimPrefix(sig, "func"))
+					}
+				}
+			}
+		}
+		// A package built for both cgo settings has a New in each file.
+		if len(news) == 0 {
+			t.Errorf("%s: no New; want %s", dir, want)
+		}
+		for _, sig := range news {
+			if sig != want {
+				t.Errorf("%s: New is %s; want %s", dir, sig, want)
+			}
+		}
+		n++
+	}
+	if n < 11 {
+		t.Errorf("checked %d backend packages, want the 11 at least", n)
 	}
 }

@@ -91,7 +91,7 @@ const DefaultProbeTimeout = cabi.DefaultProbeTimeout
 // New returns the cgo backend with cfg. It fails only on a negative
 // ProbeTimeout. Without cgo it still does, and
 // its Load fails with ErrNoCgo.
-func New(_ context.Context, cfg Config) (backends.Backend, error) {
+func New(ctx context.Context, cfg Config) (backends.Backend, error) {
 	if cfg.ProbeTimeout < 0 {
 		return nil, fmt.Errorf("cgo: negative ProbeTimeout %v", cfg.ProbeTimeout)
 	}

@@ -68,7 +68,7 @@ const DefaultProbeTimeout = cabi.DefaultProbeTimeout
 
 // New returns the dlopen backend with cfg. It fails only on a negative
 // ProbeTimeout.
-func New(_ context.Context, cfg Config) (backends.Backend, error) {
+func New(ctx context.Context, cfg Config) (backends.Backend, error) {
 	if cfg.ProbeTimeout < 0 {
 		return nil, fmt.Errorf("dlopen: negative ProbeTimeout %v", cfg.ProbeTimeout)
 	}

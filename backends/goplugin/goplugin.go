@@ -142,7 +142,7 @@ type Config struct{}
 
 // New returns the goplugin backend. It never fails; without cgo, or on a
 // platform without Go plugins, its Load fails (see Available).
-func New(context.Context, Config) (backends.Backend, error) { return backend{}, nil }
+func New(ctx context.Context, cfg Config) (backends.Backend, error) { return backend{}, nil }
 
 type backend struct{}
 

@@ -136,16 +136,16 @@ type Config struct {
 	MemoryLimit uint64
 }
 
-// New returns the backend configured by c: NameGRPC or NameNetRPC. It
+// New returns the backend configured by cfg: NameGRPC or NameNetRPC. It
 // fails on a protocol go-plugin does not have.
-func New(_ context.Context, c Config) (backends.Backend, error) {
-	b := &backend{name: NameGRPC, proto: plugin.ProtocolGRPC, limit: c.MemoryLimit}
-	switch c.Protocol {
+func New(ctx context.Context, cfg Config) (backends.Backend, error) {
+	b := &backend{name: NameGRPC, proto: plugin.ProtocolGRPC, limit: cfg.MemoryLimit}
+	switch cfg.Protocol {
 	case "", plugin.ProtocolGRPC:
 	case plugin.ProtocolNetRPC:
 		b.name, b.proto = NameNetRPC, plugin.ProtocolNetRPC
 	default:
-		return nil, fmt.Errorf("hashicorp: protocol %q: want %q or %q", c.Protocol, plugin.ProtocolGRPC, plugin.ProtocolNetRPC)
+		return nil, fmt.Errorf("hashicorp: protocol %q: want %q or %q", cfg.Protocol, plugin.ProtocolGRPC, plugin.ProtocolNetRPC)
 	}
 	if b.limit == 0 {
 		b.limit = DefaultMemoryLimit

@@ -64,7 +64,7 @@ type Config struct {
 	MemoryLimit uint64
 }
 
-// New returns an shm backend configured by c. It never fails.
-func New(_ context.Context, c Config) (backends.Backend, error) {
-	return ipc.NewBackend(Name, ipc.Shm, c.MemoryLimit, BuiltFor), nil
+// New returns an shm backend configured by cfg. It never fails.
+func New(ctx context.Context, cfg Config) (backends.Backend, error) {
+	return ipc.NewBackend(Name, ipc.Shm, cfg.MemoryLimit, BuiltFor), nil
 }

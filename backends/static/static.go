@@ -46,7 +46,7 @@ var Faults = []string{"segv", "abort", "loop", "bomb"}
 type Config struct{}
 
 // New returns the static backend. It never fails.
-func New(context.Context, Config) (backends.Backend, error) { return backend{}, nil }
+func New(ctx context.Context, cfg Config) (backends.Backend, error) { return backend{}, nil }
 
 type backend struct{}
 

@@ -65,7 +65,7 @@ type Config struct {
 	MemoryLimit uint64
 }
 
-// New returns a subprocess backend configured by c. It never fails.
-func New(_ context.Context, c Config) (backends.Backend, error) {
-	return ipc.NewBackend(Name, ipc.Pipe, c.MemoryLimit, Name), nil
+// New returns a subprocess backend configured by cfg. It never fails.
+func New(ctx context.Context, cfg Config) (backends.Backend, error) {
+	return ipc.NewBackend(Name, ipc.Pipe, cfg.MemoryLimit, Name), nil
 }

@@ -196,7 +196,7 @@ var symbols = sync.OnceValue(func() interp.Exports {
 type Config struct{}
 
 // New returns the yaegi backend. It never fails.
-func New(context.Context, Config) (backends.Backend, error) { return backend{}, nil }
+func New(ctx context.Context, cfg Config) (backends.Backend, error) { return backend{}, nil }
 
 type backend struct{}
 
