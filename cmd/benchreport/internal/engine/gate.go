@@ -215,7 +215,11 @@ type gateKey struct {
 	side int // 0 base, 1 new
 }
 
-// Gate compares the second input of ds (NEW) with the first (BASE).
+// Gate compares the second input of ds (NEW) with the first (BASE), in
+// steps: the result and its machine warnings; what NEW ran; the cells
+// (one benchmark and unit from one file); the -normalize references;
+// then each row: its tolerance, its sides, their divisors and summaries,
+// and its verdict; last, Holm's correction and the counts.
 func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 	f := c.f
 	if len(ds.Inputs) != 2 {
@@ -224,56 +228,108 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 	if ds.Inputs[0].Label == ds.Inputs[1].Label {
 		return nil, UsageError{fmt.Errorf("gate: BASE and NEW have the same label %q", ds.Inputs[0].Label)}
 	}
-	opts := &statOpts{confidence: f.Confidence, thresholds: benchmath.DefaultThresholds, units: ds.Units}
-	opts.thresholds.CompareAlpha = f.Alpha
-	res := &GateResult{Base: ds.Inputs[0].Label, New: ds.Inputs[1].Label, Alpha: f.Alpha,
-		Corrected: f.Correct, Paired: f.Paired, Normalize: f.Normalize, Rows: []*GateRow{}, Notes: []string{}, Warnings: []string{}}
-	if diffs := MachineDiffs(res.Base, ds.Inputs[0].Config, res.New, ds.Inputs[1].Config); len(diffs) > 0 {
-		for _, d := range diffs {
-			res.Warnings = append(res.Warnings, "BASE and NEW come from different machines: "+d)
-		}
-		if f.Normalize == "" {
-			hint := "times from different machines differ for reasons other than the code: " +
-				"rerun BASE and NEW on one machine, or compare each time as a ratio to a reference of its own run with -normalize"
-			if c.NormalizeExample != "" {
-				hint += " (e.g. -normalize " + c.NormalizeExample + ")"
-			}
-			res.Warnings = append(res.Warnings, hint)
-		} else {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("times are divided by their -normalize %s reference of the same run; "+
-				"the ratios themselves can still differ between machines", f.Normalize))
-		}
+	g := &gating{ds: ds, c: c, f: f,
+		opts: &statOpts{confidence: f.Confidence, thresholds: benchmath.DefaultThresholds, units: ds.Units},
+		res: &GateResult{Base: ds.Inputs[0].Label, New: ds.Inputs[1].Label, Alpha: f.Alpha,
+			Corrected: f.Correct, Paired: f.Paired, Normalize: f.Normalize, Rows: []*GateRow{}, Notes: []string{}, Warnings: []string{}},
 	}
-	// What NEW ran, and what it says did not run, for the reasons of
-	// missing rows.
-	newNames := map[string]bool{}
-	for _, r := range ds.Results {
-		if r.GetConfig(".file") == res.New {
-			newNames[resultName(r)] = true
-		}
+	g.opts.thresholds.CompareAlpha = f.Alpha
+	g.machineWarnings()
+	g.ranInNew()
+	g.collect()
+	if err := g.references(); err != nil {
+		return nil, err
 	}
-	newNotRun := map[string]NotRun{}
-	for _, nr := range ds.NotRun {
-		if nr.File == res.New {
-			newNotRun[nr.Name] = nr
-		}
+	for _, k := range g.rowKeys {
+		g.gateRow(k)
 	}
+	g.correct()
+	g.tally()
+	if c.norm != nil {
+		addRerunRefs(ds, c, g.res)
+	}
+	return g.res, nil
+}
 
-	cells := map[gateKey]*gateCell{}
-	var rowKeys []benchproc.Key
+// gating is one Gate call's state, step by step.
+type gating struct {
+	ds   *Dataset
+	c    *GateConfig
+	f    *GateOptions
+	opts *statOpts
+	res  *GateResult
+
+	newNames  map[string]bool   // the benchmarks NEW has results of
+	newNotRun map[string]NotRun // the rows NEW says did not run
+
+	cells   map[gateKey]*gateCell
+	rowKeys []benchproc.Key // sorted
+
+	refs      [2]map[string]*summary // -normalize: each side's references
+	runFactor map[string]float64     // -normalize-scope run: unit → new/base factor
+
+	noisy   []*GateRow // rows for the significance test (and Holm's correction)
+	refRows []string   // the -normalize references, not gated
+}
+
+// machineWarnings warns when BASE and NEW come from different machines,
+// and says what -normalize does or would do about it.
+func (g *gating) machineWarnings() {
+	res, f := g.res, g.f
+	diffs := MachineDiffs(res.Base, g.ds.Inputs[0].Config, res.New, g.ds.Inputs[1].Config)
+	if len(diffs) == 0 {
+		return
+	}
+	for _, d := range diffs {
+		res.Warnings = append(res.Warnings, "BASE and NEW come from different machines: "+d)
+	}
+	if f.Normalize == "" {
+		hint := "times from different machines differ for reasons other than the code: " +
+			"rerun BASE and NEW on one machine, or compare each time as a ratio to a reference of its own run with -normalize"
+		if g.c.NormalizeExample != "" {
+			hint += " (e.g. -normalize " + g.c.NormalizeExample + ")"
+		}
+		res.Warnings = append(res.Warnings, hint)
+		return
+	}
+	res.Warnings = append(res.Warnings, fmt.Sprintf("times are divided by their -normalize %s reference of the same run; "+
+		"the ratios themselves can still differ between machines", f.Normalize))
+}
+
+// ranInNew notes what NEW ran, and what it says did not run: the reasons
+// of missing rows.
+func (g *gating) ranInNew() {
+	g.newNames = map[string]bool{}
+	for _, r := range g.ds.Results {
+		if r.GetConfig(".file") == g.res.New {
+			g.newNames[resultName(r)] = true
+		}
+	}
+	g.newNotRun = map[string]NotRun{}
+	for _, nr := range g.ds.NotRun {
+		if nr.File == g.res.New {
+			g.newNotRun[nr.Name] = nr
+		}
+	}
+}
+
+// collect puts every measurement in its cell, and lists the rows.
+func (g *gating) collect() {
+	c := g.c
+	g.cells = map[gateKey]*gateCell{}
 	seenRow := map[benchproc.Key]bool{}
-	for _, r := range ds.Results {
+	for _, r := range g.ds.Results {
 		side := 0
-		if r.GetConfig(".file") == ds.Inputs[1].Label {
+		if r.GetConfig(".file") == g.ds.Inputs[1].Label {
 			side = 1
 		}
 		rk := c.residue.Project(r)
 		for i, k := range c.row.ProjectValues(r) {
 			gk := gateKey{k, side}
-			cl := cells[gk]
+			cl := g.cells[gk]
 			if cl == nil {
 				cl = &gateCell{rep: r}
-				cells[gk] = cl
+				g.cells[gk] = cl
 			}
 			cl.values = append(cl.values, r.Values[i].Value)
 			if name := resultName(r); !slices.Contains(cl.names, name) {
@@ -284,226 +340,280 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 			}
 			if !seenRow[k] {
 				seenRow[k] = true
-				rowKeys = append(rowKeys, k)
+				g.rowKeys = append(g.rowKeys, k)
 			}
 		}
 	}
-	benchproc.SortKeys(rowKeys)
+	benchproc.SortKeys(g.rowKeys)
+}
 
-	var refs [2]map[string]*summary
-	if c.norm != nil {
-		for side := range 2 {
-			refs[side] = c.norm.references(ds, ds.Inputs[side].Label, opts)
-		}
-		if len(refs[0]) == 0 && len(refs[1]) == 0 {
-			return nil, UsageError{fmt.Errorf("gate: -normalize %s: no reference benchmark in either file", f.Normalize)}
-		}
+// references finds each side's -normalize references and, under the
+// run scope, the factor of each unit.
+func (g *gating) references() error {
+	c, f, ds := g.c, g.f, g.ds
+	if c.norm == nil {
+		return nil
 	}
-	var runFactor map[string]float64 // -normalize-scope run: unit → new/base factor
-	if c.runScope {
-		runFactor = runFactors(refs)
-		if len(runFactor) == 0 {
-			return nil, UsageError{fmt.Errorf("gate: -normalize %s -normalize-scope run: no reference benchmark in both files", f.Normalize)}
-		}
-		units := make([]string, 0, len(runFactor))
-		for u := range runFactor {
-			units = append(units, u)
-		}
-		sort.Strings(units)
-		for _, u := range units {
-			if u == "B/op" || u == "allocs/op" || ds.Units.GetAssumption(u) == benchmath.AssumeExact {
-				continue // counts are compared as they are
-			}
-			res.Notes = append(res.Notes, fmt.Sprintf("%s: the new run is %.3f× the base run, the geometric mean of its -normalize references' ratios; every %s is divided by it", u, runFactor[u], u))
-		}
+	for side := range 2 {
+		g.refs[side] = c.norm.references(ds, ds.Inputs[side].Label, g.opts)
 	}
+	if len(g.refs[0]) == 0 && len(g.refs[1]) == 0 {
+		return UsageError{fmt.Errorf("gate: -normalize %s: no reference benchmark in either file", f.Normalize)}
+	}
+	if !c.runScope {
+		return nil
+	}
+	g.runFactor = runFactors(g.refs)
+	if len(g.runFactor) == 0 {
+		return UsageError{fmt.Errorf("gate: -normalize %s -normalize-scope run: no reference benchmark in both files", f.Normalize)}
+	}
+	units := make([]string, 0, len(g.runFactor))
+	for u := range g.runFactor {
+		units = append(units, u)
+	}
+	sort.Strings(units)
+	for _, u := range units {
+		if u == "B/op" || u == "allocs/op" || ds.Units.GetAssumption(u) == benchmath.AssumeExact {
+			continue // counts are compared as they are
+		}
+		g.res.Notes = append(g.res.Notes, fmt.Sprintf("%s: the new run is %.3f× the base run, the geometric mean of its -normalize references' ratios; every %s is divided by it", u, g.runFactor[u], u))
+	}
+	return nil
+}
 
-	var noisy []*GateRow
-	var refRows []string // the -normalize references, not gated
-	for _, k := range rowKeys {
-		unit := k.Get(c.unit)
-		row := &GateRow{
-			Name:   groupLabel(k, c.unit),
-			Unit:   unit,
-			Better: BetterString(ds.Units.GetBetter(unit)),
-		}
-		row.Exact = unit == "B/op" || unit == "allocs/op" || ds.Units.GetAssumption(unit) == benchmath.AssumeExact
-		row.Tolerance = c.tolerance
-		if row.Exact {
-			row.Tolerance = 0
-		}
-		if t, ok := matchThreshold(c.thresholds, row.Name, unit, row.Exact); ok {
-			row.Tolerance = t
-		}
-		var sums [2]*summary
-		var sideVals [2][]float64 // in file order: for -paired
-		var sideCells [2]*gateCell
-		for side := range 2 {
-			sideCells[side] = cells[gateKey{k, side}]
-			if cl := sideCells[side]; cl != nil {
-				for _, name := range cl.names {
-					if !slices.Contains(row.benches, name) {
-						row.benches = append(row.benches, name)
-					}
+// gateRow makes the row of key k, summarizes its sides and gives it its
+// verdict, or leaves that to the significance test (g.noisy). A
+// -normalize reference is listed apart, not gated.
+func (g *gating) gateRow(k benchproc.Key) {
+	row := g.newRow(k)
+	var sideCells [2]*gateCell
+	for side := range 2 {
+		sideCells[side] = g.cells[gateKey{k, side}]
+		if cl := sideCells[side]; cl != nil {
+			for _, name := range cl.names {
+				if !slices.Contains(row.benches, name) {
+					row.benches = append(row.benches, name)
 				}
 			}
 		}
-		// Normalize both sides or neither, and only noisy units: exact
-		// units (allocs/op, B/op) are counts, the same on any machine, and
-		// are compared as they are.
-		var divisors [2]float64
-		isRef, normFail := false, ""
-		if c.runScope && !row.Exact {
-			for _, cl := range sideCells {
-				if cl != nil {
-					isRef = isRef || c.norm.isRef(cl.rep)
-				}
-			}
-			if f, ok := runFactor[unit]; ok {
-				divisors = [2]float64{1, f}
-			} else {
-				normFail = "no -normalize reference of unit " + unit + " in both files"
-			}
-		} else if c.norm != nil && !row.Exact {
-			for side, cl := range sideCells {
-				if cl == nil {
-					continue
-				}
+	}
+	divisors, isRef, normFail := g.divisors(row, sideCells)
+	sums, sideVals := g.summarize(row, sideCells, divisors, normFail)
+	if isRef {
+		if !slices.Contains(g.refRows, row.Name) {
+			g.refRows = append(g.refRows, row.Name)
+		}
+		return
+	}
+	for _, cl := range sideCells {
+		if cl != nil {
+			row.rep = cl.rep
+		}
+	}
+	row.sBase, row.sNew = sums[0], sums[1]
+	if s := sums[0]; s != nil {
+		row.Base = &GateSide{s.n(), Num(s.Center), Num(s.Lo), Num(s.Hi)}
+	}
+	if s := sums[1]; s != nil {
+		row.New = &GateSide{s.n(), Num(s.Center), Num(s.Lo), Num(s.Hi)}
+	}
+	g.res.Rows = append(g.res.Rows, row)
+	switch {
+	case sums[0] == nil:
+		row.Verdict, row.Reason = verdictNew, "not in "+g.res.Base
+	case sums[1] == nil:
+		g.missing(row, sideCells[0])
+	case normFail != "":
+		row.Verdict, row.Reason = verdictInconclusive, normFail
+	default:
+		g.compare(row, sums, sideVals)
+	}
+}
+
+// newRow is the row of key k with its unit's direction and its
+// tolerance: -tolerance for noisy units, 0 for exact ones, unless a
+// thresholds line names it.
+func (g *gating) newRow(k benchproc.Key) *GateRow {
+	c, units := g.c, g.ds.Units
+	unit := k.Get(c.unit)
+	row := &GateRow{
+		Name:   groupLabel(k, c.unit),
+		Unit:   unit,
+		Better: BetterString(units.GetBetter(unit)),
+	}
+	row.Exact = unit == "B/op" || unit == "allocs/op" || units.GetAssumption(unit) == benchmath.AssumeExact
+	row.Tolerance = c.tolerance
+	if row.Exact {
+		row.Tolerance = 0
+	}
+	if t, ok := matchThreshold(c.thresholds, row.Name, unit, row.Exact); ok {
+		row.Tolerance = t
+	}
+	return row
+}
+
+// divisors are what each side of row is divided by under -normalize
+// (0: nothing), whether row is a reference itself, and why it cannot be
+// normalized ("" if it can). Both sides are normalized or neither, and
+// only noisy units: exact units (allocs/op, B/op) are counts, the same
+// on any machine, and are compared as they are.
+func (g *gating) divisors(row *GateRow, sideCells [2]*gateCell) (divisors [2]float64, isRef bool, normFail string) {
+	c := g.c
+	switch {
+	case row.Exact || c.norm == nil:
+	case c.runScope:
+		for _, cl := range sideCells {
+			if cl != nil {
 				isRef = isRef || c.norm.isRef(cl.rep)
-				ref := refs[side][c.norm.signature(cl.rep)+"\x00"+unit]
-				switch {
-				case ref == nil:
-					normFail = "no -normalize reference in " + ds.Inputs[side].Label
-				case ref.Center > 0:
-					divisors[side] = ref.Center
-				}
-			}
-			if normFail == "" && (divisors[0] == 0) != (divisors[1] == 0) && sideCells[0] != nil && sideCells[1] != nil {
-				normFail = "-normalize reference center is 0 in one file only"
 			}
 		}
+		if f, ok := g.runFactor[row.Unit]; ok {
+			divisors = [2]float64{1, f}
+		} else {
+			normFail = "no -normalize reference of unit " + row.Unit + " in both files"
+		}
+	default:
 		for side, cl := range sideCells {
 			if cl == nil {
 				continue
 			}
-			vals := cl.values
-			if divisors[side] > 0 && normFail == "" {
-				vals = make([]float64, len(cl.values))
-				for i, v := range cl.values {
-					vals[i] = v / divisors[side]
-				}
-				row.Normalized = true
-			}
-			s := opts.summarize(unit, vals)
-			sums[side] = s
-			sideVals[side] = vals
-			row.Warnings = append(row.Warnings, s.warnings...)
-			if len(cl.residues) > 1 {
-				var names []string
-				for _, fld := range benchproc.NonSingularFields(cl.residues) {
-					names = append(names, fld.Name)
-				}
-				row.Warnings = append(row.Warnings, fmt.Sprintf("%s: results vary in %s", ds.Inputs[side].Label, strings.Join(names, ", ")))
+			isRef = isRef || c.norm.isRef(cl.rep)
+			ref := g.refs[side][c.norm.signature(cl.rep)+"\x00"+row.Unit]
+			switch {
+			case ref == nil:
+				normFail = "no -normalize reference in " + g.ds.Inputs[side].Label
+			case ref.Center > 0:
+				divisors[side] = ref.Center
 			}
 		}
-		if isRef {
-			if !slices.Contains(refRows, row.Name) {
-				refRows = append(refRows, row.Name)
-			}
-			continue
-		}
-		for _, cl := range sideCells {
-			if cl != nil {
-				row.rep = cl.rep
-			}
-		}
-		row.sBase, row.sNew = sums[0], sums[1]
-		if s := sums[0]; s != nil {
-			row.Base = &GateSide{s.n(), Num(s.Center), Num(s.Lo), Num(s.Hi)}
-		}
-		if s := sums[1]; s != nil {
-			row.New = &GateSide{s.n(), Num(s.Center), Num(s.Lo), Num(s.Hi)}
-		}
-		res.Rows = append(res.Rows, row)
-		switch {
-		case sums[0] == nil:
-			row.Verdict, row.Reason = verdictNew, "not in "+res.Base
-			continue
-		case sums[1] == nil:
-			row.Verdict = verdictMissing
-			name := resultName(sideCells[0].rep)
-			switch nr, ok := newNotRun[name]; {
-			case ok:
-				row.Reason = fmt.Sprintf("missing in %s: %s", res.New, nr.Status)
-				if r := FirstLine(nr.Reason); r != "" {
-					row.Reason += ": " + r
-				}
-			case newNames[name]:
-				row.Reason = fmt.Sprintf("%s has this benchmark but no %s", res.New, unit)
-				if IsCountUnit(unit) {
-					row.Reason += " (run without -benchmem?)"
-				}
-			default:
-				row.Reason = "missing in " + res.New
-			}
-			if c.allowMiss != nil && c.allowMiss.MatchString(row.Name) {
-				row.Verdict = verdictMissingAllowed
-				row.Reason += " (allowed by -allow-missing)"
-			}
-			continue
-		case normFail != "":
-			row.Verdict, row.Reason = verdictInconclusive, normFail
-			continue
-		}
-		d := delta(sums[0].Center, sums[1].Center)
-		row.Delta = &d
-		if row.Exact {
-			continue
-		}
-		if n0, n1 := sums[0].n(), sums[1].n(); n0 < f.MinSamples || n1 < f.MinSamples {
-			row.Verdict = verdictInconclusive
-			row.Reason = fmt.Sprintf("too few samples (n=%d+%d, want ≥ %d each)", n0, n1, f.MinSamples)
-			continue
-		}
-		if f.Paired {
-			pairedRow(row, sideVals, f.Alpha, res)
-			if row.Verdict == "" {
-				noisy = append(noisy, row)
-			}
-			continue
-		}
-		cmp := compare(sums[0], sums[1])
-		p := Num(cmp.P)
-		row.P = &p
-		tooFew := false
-		for _, w := range cmp.Warnings {
-			row.Warnings = append(row.Warnings, ourWords(w.Error()))
-			// benchmath warns "need >= N samples to detect a
-			// difference" when no outcome could be significant.
-			tooFew = tooFew || strings.HasPrefix(w.Error(), "need ")
-		}
-		if tooFew {
-			row.Verdict = verdictInconclusive
-			row.Reason = fmt.Sprintf("too few samples to detect a difference (n=%d+%d)", sums[0].n(), sums[1].n())
-			continue
-		}
-		noisy = append(noisy, row)
-	}
-
-	if f.Correct && len(noisy) > 0 {
-		ps := make([]float64, len(noisy))
-		for i, r := range noisy {
-			ps[i] = float64(*r.P)
-		}
-		for i, a := range holm(ps) {
-			adj := Num(a)
-			noisy[i].PAdjusted = &adj
+		if normFail == "" && (divisors[0] == 0) != (divisors[1] == 0) && sideCells[0] != nil && sideCells[1] != nil {
+			normFail = "-normalize reference center is 0 in one file only"
 		}
 	}
+	return divisors, isRef, normFail
+}
 
+// summarize divides each side's values by its divisor and summarizes
+// them, with their warnings: the summaries, and the values in file
+// order (for -paired).
+func (g *gating) summarize(row *GateRow, sideCells [2]*gateCell, divisors [2]float64, normFail string) (sums [2]*summary, sideVals [2][]float64) {
+	for side, cl := range sideCells {
+		if cl == nil {
+			continue
+		}
+		vals := cl.values
+		if divisors[side] > 0 && normFail == "" {
+			vals = make([]float64, len(cl.values))
+			for i, v := range cl.values {
+				vals[i] = v / divisors[side]
+			}
+			row.Normalized = true
+		}
+		s := g.opts.summarize(row.Unit, vals)
+		sums[side] = s
+		sideVals[side] = vals
+		row.Warnings = append(row.Warnings, s.warnings...)
+		if len(cl.residues) > 1 {
+			var names []string
+			for _, fld := range benchproc.NonSingularFields(cl.residues) {
+				names = append(names, fld.Name)
+			}
+			row.Warnings = append(row.Warnings, fmt.Sprintf("%s: results vary in %s", g.ds.Inputs[side].Label, strings.Join(names, ", ")))
+		}
+	}
+	return sums, sideVals
+}
+
+// missing gives a row of BASE that NEW lacks its verdict, and the reason
+// NEW gives: it did not run, it ran without the unit, or it is gone.
+func (g *gating) missing(row *GateRow, base *gateCell) {
+	res := g.res
+	row.Verdict = verdictMissing
+	name := resultName(base.rep)
+	switch nr, ok := g.newNotRun[name]; {
+	case ok:
+		row.Reason = fmt.Sprintf("missing in %s: %s", res.New, nr.Status)
+		if r := FirstLine(nr.Reason); r != "" {
+			row.Reason += ": " + r
+		}
+	case g.newNames[name]:
+		row.Reason = fmt.Sprintf("%s has this benchmark but no %s", res.New, row.Unit)
+		if IsCountUnit(row.Unit) {
+			row.Reason += " (run without -benchmem?)"
+		}
+	default:
+		row.Reason = "missing in " + res.New
+	}
+	if g.c.allowMiss != nil && g.c.allowMiss.MatchString(row.Name) {
+		row.Verdict = verdictMissingAllowed
+		row.Reason += " (allowed by -allow-missing)"
+	}
+}
+
+// compare gives a row both sides have its delta, and a noisy row its
+// p-value (paired or not), or makes it inconclusive when too few
+// samples could show a difference. The verdict itself is decide's, once
+// Holm's correction is known.
+func (g *gating) compare(row *GateRow, sums [2]*summary, sideVals [2][]float64) {
+	f := g.f
+	d := delta(sums[0].Center, sums[1].Center)
+	row.Delta = &d
+	if row.Exact {
+		return
+	}
+	if n0, n1 := sums[0].n(), sums[1].n(); n0 < f.MinSamples || n1 < f.MinSamples {
+		row.Verdict = verdictInconclusive
+		row.Reason = fmt.Sprintf("too few samples (n=%d+%d, want ≥ %d each)", n0, n1, f.MinSamples)
+		return
+	}
+	if f.Paired {
+		pairedRow(row, sideVals, f.Alpha, g.res)
+		if row.Verdict == "" {
+			g.noisy = append(g.noisy, row)
+		}
+		return
+	}
+	cmp := compare(sums[0], sums[1])
+	p := Num(cmp.P)
+	row.P = &p
+	tooFew := false
+	for _, w := range cmp.Warnings {
+		row.Warnings = append(row.Warnings, ourWords(w.Error()))
+		// benchmath warns "need >= N samples to detect a
+		// difference" when no outcome could be significant.
+		tooFew = tooFew || strings.HasPrefix(w.Error(), "need ")
+	}
+	if tooFew {
+		row.Verdict = verdictInconclusive
+		row.Reason = fmt.Sprintf("too few samples to detect a difference (n=%d+%d)", sums[0].n(), sums[1].n())
+		return
+	}
+	g.noisy = append(g.noisy, row)
+}
+
+// correct adjusts the noisy rows' p-values with Holm–Bonferroni, under
+// -correct.
+func (g *gating) correct() {
+	if !g.f.Correct || len(g.noisy) == 0 {
+		return
+	}
+	ps := make([]float64, len(g.noisy))
+	for i, r := range g.noisy {
+		ps[i] = float64(*r.P)
+	}
+	for i, a := range holm(ps) {
+		adj := Num(a)
+		g.noisy[i].PAdjusted = &adj
+	}
+}
+
+// tally decides the rows left undecided and counts the verdicts, and
+// notes the -normalize references.
+func (g *gating) tally() {
+	res := g.res
 	for _, row := range res.Rows {
 		if row.Verdict == "" {
-			decide(row, f.Alpha)
+			decide(row, g.f.Alpha)
 		}
 		switch row.Verdict {
 		case verdictRegression:
@@ -522,14 +632,10 @@ func Gate(ds *Dataset, c *GateConfig) (*GateResult, error) {
 			res.Unknown++
 		}
 	}
-	if len(refRows) > 0 {
-		res.refNote = refNote(refRows)
+	if len(g.refRows) > 0 {
+		res.refNote = refNote(g.refRows)
 		res.Notes = append(res.Notes, res.refNote)
 	}
-	if c.norm != nil {
-		addRerunRefs(ds, c, res)
-	}
-	return res, nil
 }
 
 // pairedRow sets row's delta and p from the pairs of vals (BASE, NEW),
