@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 
+	"golang.org/x/perf/benchmath"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
@@ -213,5 +215,29 @@ func TestPairedCompare(t *testing.T) {
 	}
 	if _, ok := pairedCompare([]float64{1, 0}, []float64{1, 1}); ok {
 		t.Error("pairedCompare with a zero: ok, want no ratio")
+	}
+}
+
+// TestRunFactorsDeterministic checks that the run scope's factor is the
+// same to the last bit on every call: a sum in a map's order is not, and
+// then every normalized figure of the gate changes run to run.
+func TestRunFactorsDeterministic(t *testing.T) {
+	var refs [2]map[string]*summary
+	for side := range 2 {
+		refs[side] = map[string]*summary{}
+		for i := range 200 {
+			// Ratios whose logs sum differently in different orders.
+			c := 1 + float64(i)*0.0123456789
+			if side == 1 {
+				c *= 1 + float64(i%7)*0.031
+			}
+			refs[side][fmt.Sprintf("ref%d\x00sec/op", i)] = &summary{Summary: benchmath.Summary{Center: c}}
+		}
+	}
+	want := runFactors(refs)["sec/op"]
+	for range 50 {
+		if got := runFactors(refs)["sec/op"]; got != want {
+			t.Fatalf("runFactors: %v, then %v", want, got)
+		}
 	}
 }

@@ -1068,9 +1068,16 @@ func (n *normRef) references(ds *Dataset, file string, opts *statOpts) map[strin
 // or slower the new run's machine was, estimated from every reference at
 // once rather than from each row's own.
 func runFactors(refs [2]map[string]*summary) map[string]float64 {
+	// In the keys' order: a float sum in a map's order would change the
+	// factor's last digits, and every normalized figure's, run to run.
+	keys := make([]string, 0, len(refs[0]))
+	for k := range refs[0] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	logs := map[string][]float64{}
-	for k, b := range refs[0] {
-		n := refs[1][k]
+	for _, k := range keys {
+		b, n := refs[0][k], refs[1][k]
 		if n == nil || b.Center <= 0 || n.Center <= 0 {
 			continue
 		}
