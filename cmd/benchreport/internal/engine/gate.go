@@ -1095,7 +1095,7 @@ func runFactors(refs [2]map[string]*summary) map[string]float64 {
 	return out
 }
 
-// WriteGate prints the gate result.
+// WriteGate prints the gate result as format: json, csv, md or text.
 func WriteGate(w io.Writer, res *GateResult, format string) error {
 	switch format {
 	case "json":
@@ -1103,60 +1103,78 @@ func WriteGate(w io.Writer, res *GateResult, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	case "csv":
-		if err := writeCSVComments(w, res.Warnings); err != nil {
-			return err
-		}
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"name", "unit", "better", "exact", "normalized", "base_n", "base_center", "base_lo", "base_hi",
-			"new_n", "new_center", "new_lo", "new_hi", "delta", "tolerance", "p", "p_adjusted", "verdict", "reason", "warnings"})
-		g := func(x Num) string { return strconv.FormatFloat(float64(x), 'g', -1, 64) }
-		gp := func(x *Num) string {
-			if x == nil {
-				return ""
-			}
-			return g(*x)
-		}
-		side := func(s *GateSide) []string {
-			if s == nil {
-				return []string{"0", "", "", ""}
-			}
-			return []string{strconv.Itoa(s.N), g(s.Center), g(s.Lo), g(s.Hi)}
-		}
-		for _, r := range res.Rows {
-			rec := []string{r.Name, r.Unit, r.Better, strconv.FormatBool(r.Exact), strconv.FormatBool(r.Normalized)}
-			rec = append(rec, side(r.Base)...)
-			rec = append(rec, side(r.New)...)
-			rec = append(rec, gp(r.Delta), g(Num(r.Tolerance)), gp(r.P), gp(r.PAdjusted), r.Verdict, r.Reason, strings.Join(r.Warnings, "; "))
-			cw.Write(rec)
-		}
-		cw.Flush()
-		return cw.Error()
+		return writeGateCSV(w, res)
 	}
-	md := format == "md"
+	return writeGateText(w, res, format == "md")
+}
+
+// writeGateCSV writes a record per row, every figure in full, after the
+// warnings as "# warning:" lines.
+func writeGateCSV(w io.Writer, res *GateResult) error {
+	if err := writeCSVComments(w, res.Warnings); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"name", "unit", "better", "exact", "normalized", "base_n", "base_center", "base_lo", "base_hi",
+		"new_n", "new_center", "new_lo", "new_hi", "delta", "tolerance", "p", "p_adjusted", "verdict", "reason", "warnings"})
+	g := func(x Num) string { return strconv.FormatFloat(float64(x), 'g', -1, 64) }
+	gp := func(x *Num) string {
+		if x == nil {
+			return ""
+		}
+		return g(*x)
+	}
+	side := func(s *GateSide) []string {
+		if s == nil {
+			return []string{"0", "", "", ""}
+		}
+		return []string{strconv.Itoa(s.N), g(s.Center), g(s.Lo), g(s.Hi)}
+	}
+	for _, r := range res.Rows {
+		rec := []string{r.Name, r.Unit, r.Better, strconv.FormatBool(r.Exact), strconv.FormatBool(r.Normalized)}
+		rec = append(rec, side(r.Base)...)
+		rec = append(rec, side(r.New)...)
+		rec = append(rec, gp(r.Delta), g(Num(r.Tolerance)), gp(r.P), gp(r.PAdjusted), r.Verdict, r.Reason, strings.Join(r.Warnings, "; "))
+		cw.Write(rec)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// writeGateText writes the gate for a terminal (aligned columns) or as
+// Markdown (md): its header and warnings, the table, then the rows'
+// warnings, the notes and the verdicts, and the counts last, as a CI log
+// is read from its end.
+func writeGateText(w io.Writer, res *GateResult, md bool) error {
 	bw := bufio.NewWriter(w)
-	sep := "\t"
+	writeGateHeader(bw, res, md)
 	if md {
-		sep = " | "
+		writeGateTable(bw, res, md)
+	} else {
+		tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
+		writeGateTable(tw, res, md)
+		tw.Flush()
 	}
-	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
-	out := tw
+	fmt.Fprintln(bw)
+	writeGateFindings(bw, res, md)
 	if md {
-		out = nil
+		fmt.Fprintln(bw)
 	}
-	var tableW io.Writer = bw
-	if out != nil {
-		tableW = out
+	fmt.Fprintf(bw, "%d regression(s), %d missing, %d improvement(s), %d unchanged, %d new, %d inconclusive",
+		res.Regression, res.Missing, res.Improved, res.Unchanged, res.NewRows, res.Unknown)
+	if res.MissingAllowed > 0 {
+		fmt.Fprintf(bw, ", %d missing as allowed", res.MissingAllowed)
 	}
-	line := func(cols ...string) {
-		if md {
-			for i := range cols {
-				cols[i] = MDEscape(cols[i])
-			}
-			fmt.Fprintf(tableW, "| %s |\n", strings.Join(cols, sep))
-			return
-		}
-		fmt.Fprintln(tableW, strings.Join(cols, sep))
+	if res.Rerun != "" {
+		fmt.Fprintf(bw, ", %d not confirmed by the rerun", res.NotConfirmed)
 	}
+	fmt.Fprintln(bw)
+	return bw.Flush()
+}
+
+// writeGateHeader writes what was gated against what, how, and the
+// comparison's warnings.
+func writeGateHeader(w io.Writer, res *GateResult, md bool) {
 	norm := ""
 	if res.Normalize != "" {
 		norm = fmt.Sprintf(", normalized by %s", res.Normalize)
@@ -1169,20 +1187,35 @@ func WriteGate(w io.Writer, res *GateResult, format string) error {
 	if res.Paired {
 		paired = ", paired: delta is the median of the pairs' ratios, p the Wilcoxon signed-rank test's"
 	}
-	fmt.Fprintf(bw, "gate: base %s, new %s (α=%g%s%s%s)\n\n", res.Base, res.New, res.Alpha, corr, norm, paired)
+	fmt.Fprintf(w, "gate: base %s, new %s (α=%g%s%s%s)\n\n", res.Base, res.New, res.Alpha, corr, norm, paired)
 	for _, warn := range res.Warnings {
 		if md {
-			fmt.Fprintf(bw, "> ⚠ %s\n\n", MDEscape(warn))
+			fmt.Fprintf(w, "> ⚠ %s\n\n", MDEscape(warn))
 		} else {
-			fmt.Fprintf(bw, "warning: %s\n", warn)
+			fmt.Fprintf(w, "warning: %s\n", warn)
 		}
 	}
 	if len(res.Warnings) > 0 && !md {
-		fmt.Fprintln(bw)
+		fmt.Fprintln(w)
+	}
+}
+
+// writeGateTable writes a line per row: its sides' centers (or ratios,
+// normalized), delta, tolerance, p, sample sizes and verdict.
+func writeGateTable(w io.Writer, res *GateResult, md bool) {
+	line := func(cols ...string) {
+		if md {
+			for i := range cols {
+				cols[i] = MDEscape(cols[i])
+			}
+			fmt.Fprintf(w, "| %s |\n", strings.Join(cols, " | "))
+			return
+		}
+		fmt.Fprintln(w, strings.Join(cols, "\t"))
 	}
 	line("benchmark", "unit", "base", "new", "delta", "tolerance", "p", "n", "verdict")
 	if md {
-		fmt.Fprintln(bw, "|---|---|--:|--:|--:|--:|--:|--:|---|")
+		fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|---|")
 	}
 	for _, r := range res.Rows {
 		unit := r.Unit
@@ -1227,22 +1260,21 @@ func WriteGate(w io.Writer, res *GateResult, format string) error {
 		}
 		line(r.Name, unit, sideStr(r.Base), sideStr(r.New), d, fmtTol(r.Tolerance), p, fmt.Sprintf("%d+%d", n0, n1), v)
 	}
-	if out != nil {
-		tw.Flush()
-	}
-	// Warnings and notes first, the verdicts last: a CI log is read from
-	// its end.
-	fmt.Fprintln(bw)
-	// In Markdown each is a list item, not one paragraph of them all.
+}
+
+// writeGateFindings writes the rows' warnings, the notes, then the rows
+// whose verdict needs a reason, failures last. In Markdown each is a
+// list item, not one paragraph of them all.
+func writeGateFindings(w io.Writer, res *GateResult, md bool) {
 	item := func(format string, a ...any) {
 		if md {
 			format = "- " + format
 		}
-		fmt.Fprintf(bw, format, a...)
+		fmt.Fprintf(w, format, a...)
 	}
 	for _, r := range res.Rows {
-		for _, w := range r.Warnings {
-			item("warning: %s %s: %s\n", r.Name, r.Unit, w)
+		for _, warn := range r.Warnings {
+			item("warning: %s %s: %s\n", r.Name, r.Unit, warn)
 		}
 	}
 	for _, n := range res.Notes {
@@ -1263,19 +1295,6 @@ func WriteGate(w io.Writer, res *GateResult, format string) error {
 			item("%s %s %s: %s\n", strings.ToUpper(r.Verdict), r.Name, r.Unit, r.Reason)
 		}
 	}
-	if md {
-		fmt.Fprintln(bw)
-	}
-	fmt.Fprintf(bw, "%d regression(s), %d missing, %d improvement(s), %d unchanged, %d new, %d inconclusive",
-		res.Regression, res.Missing, res.Improved, res.Unchanged, res.NewRows, res.Unknown)
-	if res.MissingAllowed > 0 {
-		fmt.Fprintf(bw, ", %d missing as allowed", res.MissingAllowed)
-	}
-	if res.Rerun != "" {
-		fmt.Fprintf(bw, ", %d not confirmed by the rerun", res.NotConfirmed)
-	}
-	fmt.Fprintln(bw)
-	return bw.Flush()
 }
 
 // machineKeys are the configuration keys that tell machines and
