@@ -379,6 +379,39 @@ type cellKey struct{ file, group, by, ignor benchproc.Key }
 // projections, summarizes every row and compares it with its group's
 // baseline row.
 func BuildReport(ds *Dataset, p *Projections, f *ReportOptions) (*Report, error) {
+	order := reportCells(ds, p)
+	opts := &statOpts{confidence: f.Confidence, thresholds: benchmath.DefaultThresholds, units: ds.Units}
+	opts.thresholds.CompareAlpha = f.Alpha
+	rep := newReport(ds, f)
+	rk := rankCells(order)
+	tcells := rep.addTables(ds, order, rk)
+	for _, t := range rep.Tables {
+		cs := tcells[t]
+		rk.sort(cs)
+		rows, sums := reportRows(cs, p, f, opts, rep)
+		compareWithBaselines(rows, sums, f, opts)
+		t.Rows = rows
+		for _, r := range rows {
+			for _, w := range r.Warnings {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s%s %s %s: %s", fileTag(t.File, len(ds.Inputs)), r.Group, r.Label(), t.Unit, w))
+			}
+		}
+	}
+	anyBase := false
+	for _, t := range rep.Tables {
+		for _, r := range t.Rows {
+			anyBase = anyBase || r.Baseline
+		}
+	}
+	if !anyBase {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no row has %s %s: nothing is compared (see -by and -baseline)", f.By, f.Baseline))
+	}
+	return rep, nil
+}
+
+// reportCells puts every measurement in its cell (one file, group, -by
+// and -ignore value, and unit), in the order the cells first appear.
+func reportCells(ds *Dataset, p *Projections) []*cell {
 	cells := map[cellKey]*cell{}
 	var order []*cell
 	for _, res := range ds.Results {
@@ -398,9 +431,12 @@ func BuildReport(ds *Dataset, p *Projections, f *ReportOptions) (*Report, error)
 			}
 		}
 	}
-	opts := &statOpts{confidence: f.Confidence, thresholds: benchmath.DefaultThresholds, units: ds.Units}
-	opts.thresholds.CompareAlpha = f.Alpha
+	return order
+}
 
+// newReport is the report's frame: its options, the runs that failed or
+// did not run, and the environment of each file.
+func newReport(ds *Dataset, f *ReportOptions) *Report {
 	rep := &Report{
 		Title:      f.Title,
 		Baseline:   f.Baseline,
@@ -422,9 +458,18 @@ func BuildReport(ds *Dataset, p *Projections, f *ReportOptions) (*Report, error)
 		}
 		rep.Environment = append(rep.Environment, ef)
 	}
+	return rep
+}
 
-	// Sort cells: by file, then benchmark (first appearance), unit
-	// (first appearance), group, by and ignore keys in projection order.
+// cellRanks order cells: by file, then benchmark (first appearance),
+// unit (first appearance), group, -by and -ignore keys in projection
+// order.
+type cellRanks struct {
+	file, group, by, ign map[benchproc.Key]int
+	firstSeen            map[string]int // "b:" benchmark, "u:" unit → first appearance
+}
+
+func rankCells(order []*cell) *cellRanks {
 	rank := func(keys func(*cell) benchproc.Key) map[benchproc.Key]int {
 		var ks []benchproc.Key
 		seen := map[benchproc.Key]bool{}
@@ -441,19 +486,41 @@ func BuildReport(ds *Dataset, p *Projections, f *ReportOptions) (*Report, error)
 		}
 		return m
 	}
-	fileRank := rank(func(c *cell) benchproc.Key { return c.file })
-	groupRank := rank(func(c *cell) benchproc.Key { return c.group })
-	byRank := rank(func(c *cell) benchproc.Key { return c.by })
-	ignRank := rank(func(c *cell) benchproc.Key { return c.ignor })
-	firstSeen := map[string]int{}
+	rk := &cellRanks{
+		file:      rank(func(c *cell) benchproc.Key { return c.file }),
+		group:     rank(func(c *cell) benchproc.Key { return c.group }),
+		by:        rank(func(c *cell) benchproc.Key { return c.by }),
+		ign:       rank(func(c *cell) benchproc.Key { return c.ignor }),
+		firstSeen: map[string]int{},
+	}
 	for _, c := range order {
 		base, _, _ := NameParts(c.rep.Name)
 		for _, s := range []string{"b:" + base, "u:" + c.unit} {
-			if _, ok := firstSeen[s]; !ok {
-				firstSeen[s] = len(firstSeen)
+			if _, ok := rk.firstSeen[s]; !ok {
+				rk.firstSeen[s] = len(rk.firstSeen)
 			}
 		}
 	}
+	return rk
+}
+
+// sort orders a table's cells by group, -by and -ignore keys.
+func (rk *cellRanks) sort(cs []*cell) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		a, b := cs[i], cs[j]
+		if x, y := rk.group[a.group], rk.group[b.group]; x != y {
+			return x < y
+		}
+		if x, y := rk.by[a.by], rk.by[b.by]; x != y {
+			return x < y
+		}
+		return rk.ign[a.ignor] < rk.ign[b.ignor]
+	})
+}
+
+// addTables makes a table per file, benchmark and unit, sorted, and
+// returns each table's cells.
+func (rep *Report) addTables(ds *Dataset, order []*cell, rk *cellRanks) map[*Table][]*cell {
 	type tkey struct{ file, bench, unit string }
 	tables := map[tkey]*Table{}
 	tcells := map[*Table][]*cell{}
@@ -472,132 +539,113 @@ func BuildReport(ds *Dataset, p *Projections, f *ReportOptions) (*Report, error)
 	}
 	sort.SliceStable(rep.Tables, func(i, j int) bool {
 		a, b := rep.Tables[i], rep.Tables[j]
-		fa, fb := fileRank[tcells[a][0].file], fileRank[tcells[b][0].file]
+		fa, fb := rk.file[tcells[a][0].file], rk.file[tcells[b][0].file]
 		if fa != fb {
 			return fa < fb
 		}
 		if a.Benchmark != b.Benchmark {
-			return firstSeen["b:"+a.Benchmark] < firstSeen["b:"+b.Benchmark]
+			return rk.firstSeen["b:"+a.Benchmark] < rk.firstSeen["b:"+b.Benchmark]
 		}
-		return firstSeen["u:"+a.Unit] < firstSeen["u:"+b.Unit]
+		return rk.firstSeen["u:"+a.Unit] < rk.firstSeen["u:"+b.Unit]
 	})
+	return tcells
+}
 
-	for _, t := range rep.Tables {
-		cs := tcells[t]
-		sort.SliceStable(cs, func(i, j int) bool {
-			a, b := cs[i], cs[j]
-			if x, y := groupRank[a.group], groupRank[b.group]; x != y {
-				return x < y
-			}
-			if x, y := byRank[a.by], byRank[b.by]; x != y {
-				return x < y
-			}
-			return ignRank[a.ignor] < ignRank[b.ignor]
-		})
-		// Build rows, then compare each group with its baseline.
-		var rows []*Row
-		sums := map[*Row]*summary{}
-		for _, c := range cs {
-			base, parts, procs := NameParts(c.rep.Name)
-			s := opts.summarize(c.unit, c.values)
-			r := &Row{
-				Group:      groupLabel(c.group, p.unit),
-				By:         c.by.StringValues(),
-				Ignored:    c.ignor.StringValues(),
-				Name:       c.rep.Name.String(),
-				N:          s.n(),
-				Center:     Num(s.Center),
-				Lo:         Num(s.Lo),
-				Hi:         Num(s.Hi),
-				Confidence: s.Confidence,
-				Warnings:   s.warnings,
-				parts:      parts,
-				byKey:      rep.ByName,
-				ignKey:     rep.IgnoreName,
-				gparts:     withoutKeys(parts, nameKeysOf(f.By, f.Ignore)),
-				procs:      procs,
-				base:       base,
-				unit:       c.unit,
-			}
-			if r.N < f.MinSamples {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("only %d samples (want ≥ %d)", r.N, f.MinSamples))
-			}
-			if w := r.Spread(); w > SpreadLimit {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("samples spread widely: the interval's ends are %.1f× apart", w))
-			}
-			if len(c.residues) > 1 {
-				var names []string
-				for _, fld := range benchproc.NonSingularFields(c.residues) {
-					names = append(names, fld.Name)
-				}
-				r.Warnings = append(r.Warnings, "results vary in "+strings.Join(names, ", "))
-			}
-			sums[r] = s
-			rows = append(rows, r)
+// reportRows summarizes each cell into a row, with its warnings: too few
+// samples, a wide spread, results that vary in a key no projection
+// names.
+func reportRows(cs []*cell, p *Projections, f *ReportOptions, opts *statOpts, rep *Report) ([]*Row, map[*Row]*summary) {
+	var rows []*Row
+	sums := map[*Row]*summary{}
+	for _, c := range cs {
+		base, parts, procs := NameParts(c.rep.Name)
+		s := opts.summarize(c.unit, c.values)
+		r := &Row{
+			Group:      groupLabel(c.group, p.unit),
+			By:         c.by.StringValues(),
+			Ignored:    c.ignor.StringValues(),
+			Name:       c.rep.Name.String(),
+			N:          s.n(),
+			Center:     Num(s.Center),
+			Lo:         Num(s.Lo),
+			Hi:         Num(s.Hi),
+			Confidence: s.Confidence,
+			Warnings:   s.warnings,
+			parts:      parts,
+			byKey:      rep.ByName,
+			ignKey:     rep.IgnoreName,
+			gparts:     withoutKeys(parts, nameKeysOf(f.By, f.Ignore)),
+			procs:      procs,
+			base:       base,
+			unit:       c.unit,
 		}
-		// A row's baseline is the -baseline row of its group. For a
-		// group without one (e.g. rows with a name key the baseline's
-		// name lacks), it is the baseline row whose name keys are a
-		// subset of the row's, preferring the most keys.
-		groupBase := map[string]*Row{}
-		var bases []*Row
-		for _, r := range rows {
-			if r.By != f.Baseline {
-				continue
-			}
-			if b := groupBase[r.Group]; b != nil {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("several baseline rows: compared with %s", b.Label()))
-				continue
-			}
-			groupBase[r.Group] = r
-			r.Baseline = true
-			bases = append(bases, r)
+		if r.N < f.MinSamples {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("only %d samples (want ≥ %d)", r.N, f.MinSamples))
 		}
-		for _, r := range rows {
-			if r.Baseline {
-				continue
+		if w := r.Spread(); w > SpreadLimit {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("samples spread widely: the interval's ends are %.1f× apart", w))
+		}
+		if len(c.residues) > 1 {
+			var names []string
+			for _, fld := range benchproc.NonSingularFields(c.residues) {
+				names = append(names, fld.Name)
 			}
-			base := groupBase[r.Group]
-			if base == nil {
-				for _, b := range bases {
-					if b.base == r.base && b.procs == r.procs && isSubset(b.gparts, r.gparts) &&
-						(base == nil || len(b.gparts) > len(base.gparts)) {
-						base = b
-					}
+			r.Warnings = append(r.Warnings, "results vary in "+strings.Join(names, ", "))
+		}
+		sums[r] = s
+		rows = append(rows, r)
+	}
+	return rows, sums
+}
+
+// compareWithBaselines gives each row its ratio to its baseline, with
+// the ratio's interval and the comparison's p. A row's baseline is the
+// -baseline row of its group. For a group without one (e.g. rows with a
+// name key the baseline's name lacks), it is the baseline row whose name
+// keys are a subset of the row's, preferring the most keys.
+func compareWithBaselines(rows []*Row, sums map[*Row]*summary, f *ReportOptions, opts *statOpts) {
+	groupBase := map[string]*Row{}
+	var bases []*Row
+	for _, r := range rows {
+		if r.By != f.Baseline {
+			continue
+		}
+		if b := groupBase[r.Group]; b != nil {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("several baseline rows: compared with %s", b.Label()))
+			continue
+		}
+		groupBase[r.Group] = r
+		r.Baseline = true
+		bases = append(bases, r)
+	}
+	for _, r := range rows {
+		if r.Baseline {
+			continue
+		}
+		base := groupBase[r.Group]
+		if base == nil {
+			for _, b := range bases {
+				if b.base == r.base && b.procs == r.procs && isSubset(b.gparts, r.gparts) &&
+					(base == nil || len(b.gparts) > len(base.gparts)) {
+					base = b
 				}
 			}
-			if base == nil || base == r {
-				continue
-			}
-			bs, xs := sums[base], sums[r]
-			rt := opts.ratio(bs, xs)
-			cmp := compare(bs, xs)
-			r.HasBase = true
-			r.BaseCenter = base.Center
-			r.Ratio, r.RatioLo, r.RatioHi, r.RatioConfidence = Num(rt.Value), Num(rt.Lo), Num(rt.Hi), rt.Confidence
-			r.P = Num(cmp.P)
-			r.Significant = cmp.P < cmp.Alpha
-			for _, w := range cmp.Warnings {
-				r.Warnings = append(r.Warnings, ourWords(w.Error()))
-			}
 		}
-		t.Rows = rows
-		for _, r := range rows {
-			for _, w := range r.Warnings {
-				rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s%s %s %s: %s", fileTag(t.File, len(ds.Inputs)), r.Group, r.Label(), t.Unit, w))
-			}
+		if base == nil || base == r {
+			continue
+		}
+		bs, xs := sums[base], sums[r]
+		rt := opts.ratio(bs, xs)
+		cmp := compare(bs, xs)
+		r.HasBase = true
+		r.BaseCenter = base.Center
+		r.Ratio, r.RatioLo, r.RatioHi, r.RatioConfidence = Num(rt.Value), Num(rt.Lo), Num(rt.Hi), rt.Confidence
+		r.P = Num(cmp.P)
+		r.Significant = cmp.P < cmp.Alpha
+		for _, w := range cmp.Warnings {
+			r.Warnings = append(r.Warnings, ourWords(w.Error()))
 		}
 	}
-	anyBase := false
-	for _, t := range rep.Tables {
-		for _, r := range t.Rows {
-			anyBase = anyBase || r.Baseline
-		}
-	}
-	if !anyBase {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no row has %s %s: nothing is compared (see -by and -baseline)", f.By, f.Baseline))
-	}
-	return rep, nil
 }
 
 // nameKeysOf returns the name keys ("/key") used in projections.
