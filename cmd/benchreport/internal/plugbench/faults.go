@@ -209,166 +209,221 @@ func ReadFaults(path string) (*FaultReport, error) {
 	return parseFaults(path, b)
 }
 
-// parseFaults decodes b, the content of path, element by element so
-// that every error can name its line.
+// parseFaults decodes b, the content of path: its JSON syntax first,
+// then its fields one by one, which keeps config's order and each
+// cell's line for the errors, then what must hold across fields. Every
+// error names its line.
 func parseFaults(path string, b []byte) (*FaultReport, error) {
-	fr := &FaultReport{File: path, Config: []engine.EnvEntry{}, Faults: []string{}, Cells: []*FaultCell{}}
-	type lineErr struct {
-		line int
-		err  error
-	}
-	var errs []lineErr
-	addErr := func(line int, format string, args ...any) {
-		errs = append(errs, lineErr{line, fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))})
-	}
-	// skip returns the offset of the first byte of the value at or
-	// after off (past white space, a comma or a colon).
-	skip := func(off int64) int64 {
-		o := min(off, int64(len(b)))
-		for o < int64(len(b)) && strings.IndexByte(" \t\r\n,:", b[o]) >= 0 {
-			o++
-		}
-		return o
-	}
-	lineAt := func(off int64) int {
-		return 1 + bytes.Count(b[:skip(off)], []byte("\n"))
-	}
-	// Syntax errors first, from a decoder whose offsets count from
-	// the start of the file (json.Decoder.Decode counts from the
-	// start of the value it decodes).
+	d := &faultsDecoder{path: path, b: b, seen: map[string]bool{}}
+	// Syntax errors first, from a decoder whose offsets count from the
+	// start of the file (json.Decoder.Decode counts from the start of
+	// the value it decodes).
 	var doc any
 	if err := json.Unmarshal(b, &doc); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, engine.InputErrors{fmt.Errorf("%s:%d: %w", path, lineAt(se.Offset-1), err)}
+			return nil, engine.InputErrors{fmt.Errorf("%s:%d: %w", path, d.lineAt(se.Offset-1), err)}
 		}
 		return nil, engine.InputErrors{fmt.Errorf("%s: %w", path, err)}
 	}
-	// jsonErr turns a decoding error of the value at offset at into an
-	// input error at its line.
-	jsonErr := func(err error, at int64) error {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			at = skip(at) + te.Offset - 1
-		}
-		return engine.InputErrors{fmt.Errorf("%s:%d: %w", path, lineAt(at), err)}
-	}
-
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	expect := func(want json.Delim) error {
-		at := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return jsonErr(err, at)
-		}
-		if d, ok := tok.(json.Delim); !ok || d != want {
-			return engine.InputErrors{fmt.Errorf("%s:%d: want %q, have %v", path, lineAt(at), string(want), tok)}
-		}
-		return nil
-	}
-	if err := expect('{'); err != nil {
+	d.dec = json.NewDecoder(bytes.NewReader(b))
+	d.dec.DisallowUnknownFields()
+	d.dec.UseNumber()
+	fr := &FaultReport{File: path, Config: []engine.EnvEntry{}, Faults: []string{}, Cells: []*FaultCell{}}
+	if err := d.object(fr); err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	cellLines := []int{}
-	for dec.More() {
-		at := dec.InputOffset()
-		tok, err := dec.Token()
+	d.crossCheck(fr)
+	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].line < d.errs[j].line })
+		var ie engine.InputErrors
+		for _, e := range d.errs[:min(len(d.errs), engine.MaxInputErrors)] {
+			ie = append(ie, e.err)
+		}
+		return nil, ie
+	}
+	return fr, nil
+}
+
+// faultsDecoder walks a fault table's JSON token by token. A decoding
+// error ends the walk; a wrong value is noted (errs) and the walk goes
+// on, so that one run lists them all.
+type faultsDecoder struct {
+	path      string
+	b         []byte
+	dec       *json.Decoder
+	errs      []faultsLineErr
+	seen      map[string]bool // the top-level fields present
+	cellLines []int           // the line of each cell
+}
+
+type faultsLineErr struct {
+	line int
+	err  error
+}
+
+func (d *faultsDecoder) addErr(line int, format string, args ...any) {
+	d.errs = append(d.errs, faultsLineErr{line, fmt.Errorf("%s:%d: %s", d.path, line, fmt.Sprintf(format, args...))})
+}
+
+// skip returns the offset of the first byte of the value at or after
+// off (past white space, a comma or a colon).
+func (d *faultsDecoder) skip(off int64) int64 {
+	o := min(off, int64(len(d.b)))
+	for o < int64(len(d.b)) && strings.IndexByte(" \t\r\n,:", d.b[o]) >= 0 {
+		o++
+	}
+	return o
+}
+
+func (d *faultsDecoder) lineAt(off int64) int {
+	return 1 + bytes.Count(d.b[:d.skip(off)], []byte("\n"))
+}
+
+// jsonErr turns a decoding error of the value at offset at into an
+// input error at its line.
+func (d *faultsDecoder) jsonErr(err error, at int64) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		at = d.skip(at) + te.Offset - 1
+	}
+	return engine.InputErrors{fmt.Errorf("%s:%d: %w", d.path, d.lineAt(at), err)}
+}
+
+// expect reads the delimiter want.
+func (d *faultsDecoder) expect(want json.Delim) error {
+	at := d.dec.InputOffset()
+	tok, err := d.dec.Token()
+	if err != nil {
+		return d.jsonErr(err, at)
+	}
+	if dl, ok := tok.(json.Delim); !ok || dl != want {
+		return engine.InputErrors{fmt.Errorf("%s:%d: want %q, have %v", d.path, d.lineAt(at), string(want), tok)}
+	}
+	return nil
+}
+
+// object reads the table's object, field by field, and nothing after it.
+func (d *faultsDecoder) object(fr *FaultReport) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	for d.dec.More() {
+		at := d.dec.InputOffset()
+		tok, err := d.dec.Token()
 		if err != nil {
-			return nil, jsonErr(err, at)
+			return d.jsonErr(err, at)
 		}
 		key, _ := tok.(string)
-		if seen[key] {
-			return nil, engine.InputErrors{fmt.Errorf("%s:%d: %q is set twice", path, lineAt(at), key)}
+		if d.seen[key] {
+			return engine.InputErrors{fmt.Errorf("%s:%d: %q is set twice", d.path, d.lineAt(at), key)}
 		}
-		seen[key] = true
-		at = dec.InputOffset()
-		switch key {
-		case "config":
-			if err := expect('{'); err != nil {
-				return nil, err
-			}
-			for dec.More() {
-				at := dec.InputOffset()
-				k, err := dec.Token()
-				if err != nil {
-					return nil, jsonErr(err, at)
-				}
-				var v string
-				if err := dec.Decode(&v); err != nil {
-					return nil, jsonErr(err, at)
-				}
-				fr.Config = append(fr.Config, engine.EnvEntry{Key: k.(string), Value: v})
-			}
-			if err := expect('}'); err != nil {
-				return nil, err
-			}
-		case "deadline_ns":
-			if err := dec.Decode(&fr.DeadlineNs); err != nil {
-				return nil, jsonErr(err, at)
-			}
-			if fr.DeadlineNs <= 0 {
-				addErr(lineAt(at), "deadline_ns %d: must be positive", fr.DeadlineNs)
-			}
-		case "trials":
-			if err := dec.Decode(&fr.Trials); err != nil {
-				return nil, jsonErr(err, at)
-			}
-			if fr.Trials < 1 {
-				addErr(lineAt(at), "trials %d: want at least 1", fr.Trials)
-			}
-		case "faults":
-			if err := dec.Decode(&fr.Faults); err != nil {
-				return nil, jsonErr(err, at)
-			}
-			dup := map[string]bool{}
-			for _, f := range fr.Faults {
-				if f == "" || dup[f] {
-					addErr(lineAt(at), "faults: %q is empty or listed twice", f)
-				}
-				dup[f] = true
-			}
-		case "cells":
-			if err := expect('['); err != nil {
-				return nil, err
-			}
-			for dec.More() {
-				at := dec.InputOffset()
-				var raw rawFaultCell
-				if err := dec.Decode(&raw); err != nil {
-					return nil, jsonErr(err, at)
-				}
-				line := lineAt(at)
-				c, msgs := checkFaultCell(&raw)
-				for _, m := range msgs {
-					addErr(line, "cells[%d]: %s", len(cellLines), m)
-				}
-				cellLines = append(cellLines, line)
-				fr.Cells = append(fr.Cells, c)
-			}
-			if err := expect(']'); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, engine.InputErrors{fmt.Errorf("%s:%d: unknown field %q (want config, deadline_ns, trials, faults and cells)", path, lineAt(at), key)}
+		d.seen[key] = true
+		if err := d.field(fr, key, d.dec.InputOffset()); err != nil {
+			return err
 		}
 	}
-	if err := expect('}'); err != nil {
-		return nil, err
+	if err := d.expect('}'); err != nil {
+		return err
 	}
-	end := dec.InputOffset()
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, engine.InputErrors{fmt.Errorf("%s:%d: data after the JSON object", path, lineAt(end))}
+	end := d.dec.InputOffset()
+	if _, err := d.dec.Token(); err != io.EOF {
+		return engine.InputErrors{fmt.Errorf("%s:%d: data after the JSON object", d.path, d.lineAt(end))}
 	}
+	return nil
+}
+
+// field reads the value of the top-level field key, at offset at.
+func (d *faultsDecoder) field(fr *FaultReport, key string, at int64) error {
+	switch key {
+	case "config":
+		return d.config(fr)
+	case "deadline_ns":
+		if err := d.dec.Decode(&fr.DeadlineNs); err != nil {
+			return d.jsonErr(err, at)
+		}
+		if fr.DeadlineNs <= 0 {
+			d.addErr(d.lineAt(at), "deadline_ns %d: must be positive", fr.DeadlineNs)
+		}
+	case "trials":
+		if err := d.dec.Decode(&fr.Trials); err != nil {
+			return d.jsonErr(err, at)
+		}
+		if fr.Trials < 1 {
+			d.addErr(d.lineAt(at), "trials %d: want at least 1", fr.Trials)
+		}
+	case "faults":
+		if err := d.dec.Decode(&fr.Faults); err != nil {
+			return d.jsonErr(err, at)
+		}
+		dup := map[string]bool{}
+		for _, f := range fr.Faults {
+			if f == "" || dup[f] {
+				d.addErr(d.lineAt(at), "faults: %q is empty or listed twice", f)
+			}
+			dup[f] = true
+		}
+	case "cells":
+		return d.cells(fr)
+	default:
+		return engine.InputErrors{fmt.Errorf("%s:%d: unknown field %q (want config, deadline_ns, trials, faults and cells)", d.path, d.lineAt(at), key)}
+	}
+	return nil
+}
+
+// config reads the config object, keeping its keys' order.
+func (d *faultsDecoder) config(fr *FaultReport) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	for d.dec.More() {
+		at := d.dec.InputOffset()
+		k, err := d.dec.Token()
+		if err != nil {
+			return d.jsonErr(err, at)
+		}
+		var v string
+		if err := d.dec.Decode(&v); err != nil {
+			return d.jsonErr(err, at)
+		}
+		fr.Config = append(fr.Config, engine.EnvEntry{Key: k.(string), Value: v})
+	}
+	return d.expect('}')
+}
+
+// cells reads the cells, each checked and with its line kept.
+func (d *faultsDecoder) cells(fr *FaultReport) error {
+	if err := d.expect('['); err != nil {
+		return err
+	}
+	for d.dec.More() {
+		at := d.dec.InputOffset()
+		var raw rawFaultCell
+		if err := d.dec.Decode(&raw); err != nil {
+			return d.jsonErr(err, at)
+		}
+		line := d.lineAt(at)
+		c, msgs := checkFaultCell(&raw)
+		for _, m := range msgs {
+			d.addErr(line, "cells[%d]: %s", len(d.cellLines), m)
+		}
+		d.cellLines = append(d.cellLines, line)
+		fr.Cells = append(fr.Cells, c)
+	}
+	return d.expect(']')
+}
+
+// crossCheck checks what holds across fields: the required ones are
+// there, every cell's fault is listed, no cell is there twice, and each
+// has the table's number of trials.
+func (d *faultsDecoder) crossCheck(fr *FaultReport) {
 	for _, k := range []string{"config", "deadline_ns", "faults", "cells"} {
-		if !seen[k] {
-			addErr(1, "missing %q", k)
+		if !d.seen[k] {
+			d.addErr(1, "missing %q", k)
 		}
 	}
-	if seen["faults"] && len(fr.Faults) == 0 {
-		addErr(1, "faults is empty: want the faults injected, in table order")
+	if d.seen["faults"] && len(fr.Faults) == 0 {
+		d.addErr(1, "faults is empty: want the faults injected, in table order")
 	}
 	known := map[string]bool{}
 	for _, f := range fr.Faults {
@@ -377,33 +432,24 @@ func parseFaults(path string, b []byte) (*FaultReport, error) {
 	type cellKey struct{ fault, backend, fixture string }
 	first := map[cellKey]int{}
 	for i, c := range fr.Cells {
-		if c.Fault != "" && seen["faults"] && !known[c.Fault] {
-			addErr(cellLines[i], "cells[%d]: fault %q is not in faults (%s)", i, c.Fault, strings.Join(fr.Faults, ", "))
+		if c.Fault != "" && d.seen["faults"] && !known[c.Fault] {
+			d.addErr(d.cellLines[i], "cells[%d]: fault %q is not in faults (%s)", i, c.Fault, strings.Join(fr.Faults, ", "))
 		}
 		k := cellKey{c.Fault, c.Backend, c.Fixture}
 		if j, ok := first[k]; ok {
-			addErr(cellLines[i], "cells[%d]: fault %s, backend %s, fixture %s again (first at line %d)", i, c.Fault, c.Backend, c.Fixture, cellLines[j])
+			d.addErr(d.cellLines[i], "cells[%d]: fault %s, backend %s, fixture %s again (first at line %d)", i, c.Fault, c.Backend, c.Fixture, d.cellLines[j])
 			continue
 		}
 		first[k] = i
 	}
-	if !seen["trials"] {
+	if !d.seen["trials"] {
 		fr.Trials = 1 // a table from before trials: each cell is one
 	}
 	for i, c := range fr.Cells {
-		if seen["trials"] && fr.Trials >= 1 && len(c.Trials) > 0 && len(c.Trials) != fr.Trials && c.Outcome != "not-applicable" {
-			addErr(cellLines[i], "cells[%d]: %d trials, the table says %d a cell", i, len(c.Trials), fr.Trials)
+		if d.seen["trials"] && fr.Trials >= 1 && len(c.Trials) > 0 && len(c.Trials) != fr.Trials && c.Outcome != "not-applicable" {
+			d.addErr(d.cellLines[i], "cells[%d]: %d trials, the table says %d a cell", i, len(c.Trials), fr.Trials)
 		}
 	}
-	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool { return errs[i].line < errs[j].line })
-		var ie engine.InputErrors
-		for _, e := range errs[:min(len(errs), engine.MaxInputErrors)] {
-			ie = append(ie, e.err)
-		}
-		return nil, ie
-	}
-	return fr, nil
 }
 
 // checkFaultCell converts a decoded cell and lists what is wrong with
