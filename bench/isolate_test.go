@@ -175,7 +175,7 @@ func goPluginBuilt() string {
 	if fx == nil {
 		return ""
 	}
-	return fx.BuiltGoPlugin()
+	return fx.Built(fixtures.GoPluginName)
 }
 
 var runtimeCrash = regexp.MustCompile(`(?m)^(SIG[A-Z]+): (.*)$|^\[signal (SIG[A-Z]+)|^(fatal error: .*)$|^(panic: .*)$`)

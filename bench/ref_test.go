@@ -23,6 +23,7 @@ import (
 	"github.com/plugbench/plugbench/backends/yaegi"
 	"github.com/plugbench/plugbench/bench/internal/cgoref"
 	"github.com/plugbench/plugbench/bench/internal/trampoline"
+	"github.com/plugbench/plugbench/fixtures"
 )
 
 // Reference implementations of the min call, measured beside the backends
@@ -111,7 +112,7 @@ func refIsolated(tb testing.TB, impl string) bool {
 		return isolate(tb)
 	case "goplugin-symbol":
 		refAvailable(tb, impl)
-		if p, err := fx.GoPlugin(); p == "" {
+		if p, err := fx.Artifact(fixtures.GoPluginName); p == "" {
 			skip(tb, "go plugin unavailable: %v", err)
 		}
 		return isolate(tb)
@@ -169,7 +170,7 @@ func refRuntime(tb testing.TB, impl, fixture string) func(a, b int32) (int32, er
 // backend's instance method is compared with.
 func refGoPlugin(tb testing.TB) func(a, b int32) int32 {
 	tb.Helper()
-	path, err := fx.GoPlugin()
+	path, err := fx.Artifact(fixtures.GoPluginName)
 	if err != nil {
 		tb.Fatal(err)
 	}

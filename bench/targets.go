@@ -300,7 +300,7 @@ var Targets = []Target{
 			return goplugin.New(ctx, goplugin.Config{})
 		},
 		Path: func(s *fixtures.Set) (string, error) {
-			return s.GoPlugin()
+			return s.Artifact(fixtures.GoPluginName)
 		},
 		Transports:     []event.Transport{event.Value, event.JSON, event.Binary, event.Flat},
 		Where:          InHost,
@@ -322,7 +322,7 @@ var Targets = []Target{
 	{
 		Backend: yaegi.Name, Fixture: FixtureGo, BuiltFor: yaegi.Name, Lang: "go",
 		New:  func(ctx context.Context, _ Cache) (backends.Backend, error) { return yaegi.New(ctx, yaegi.Config{}) },
-		Path: func(s *fixtures.Set) (string, error) { return s.Yaegi() },
+		Path: func(s *fixtures.Set) (string, error) { return s.Artifact(fixtures.YaegiName) },
 		// Interpreted Go runs in the host's process: a plugin that
 		// overflows its stack or runs the host out of memory takes the
 		// host down, as a native one does.
@@ -577,9 +577,9 @@ func processTarget(name, fixture string) Target {
 		NewLimited: mk,
 		Path: func(s *fixtures.Set) (string, error) {
 			if fixture == FixtureGo {
-				return s.ServeGo()
+				return s.Artifact(fixtures.ServeGoName)
 			}
-			return s.ServeC()
+			return s.Artifact(fixtures.ServeCName)
 		},
 		// At its deadline the plugin process is killed.
 		Bounded:     true,
@@ -617,7 +617,7 @@ func hashicorpTarget(name string) Target {
 		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
 			return mk(ctx, max(limit, 128<<20))
 		},
-		Path:        func(s *fixtures.Set) (string, error) { return s.Hashicorp() },
+		Path:        func(s *fixtures.Set) (string, error) { return s.Artifact(fixtures.HashicorpName) },
 		Bounded:     true,
 		Where:       OwnProcess,
 		ExpectFault: boundedFaults,
