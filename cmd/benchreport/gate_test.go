@@ -165,10 +165,9 @@ func TestGatePaired(t *testing.T) {
 }
 
 // TestRerunRunScopeNoReference: under -normalize-scope run, a row with
-// no reference of its own (a phase static does not have) is divided by
-// the run's factor, so its rerun must run the references too; the rerun
-// of the probe row alone failed with "no reference benchmark in both
-// files".
+// no reference of its own (a phase static does not have) that regressed
+// in time is divided by the run's factor, so its rerun must run the
+// references too. (TestRerunRunScopeExactRow is the case CI met.)
 func TestRerunRunScopeNoReference(t *testing.T) {
 	dir := t.TempDir()
 	results := func(probeNs int) string {
@@ -192,6 +191,45 @@ func TestRerunRunScopeNoReference(t *testing.T) {
 		t.Fatalf("gate -rerun: exit %d, want 0 (the rerun clears the row)\n%s", code, stderr)
 	}
 	pattern, _ := os.ReadFile(patFile)
+	for _, want := range []string{"^phase=probe$", "^backend=static$"} {
+		if !strings.Contains(string(pattern), want) {
+			t.Errorf("RERUN_BENCH %q lacks %s", pattern, want)
+		}
+	}
+}
+
+// TestRerunRunScopeExactRow is the CI failure of f775ea1's parent: under
+// the run scope, a row that regressed in an exact unit (allocs/op, 72 to
+// 73) was rerun without the -normalize references, and the rerun's file,
+// normalized as a whole, had none: "no reference benchmark in both
+// files". Its RERUN_BENCH must name the references too.
+func TestRerunRunScopeExactRow(t *testing.T) {
+	dir := t.TempDir()
+	results := func(allocs int) string {
+		var b strings.Builder
+		b.WriteString("goos: linux\ngoarch: amd64\n")
+		for range 6 {
+			fmt.Fprintf(&b, "BenchmarkCall/op=min/backend=static/fixture=builtin-2\t1000\t10 ns/op\t0 B/op\t0 allocs/op\n")
+			fmt.Fprintf(&b, "BenchmarkSetup/phase=probe/backend=dlopen/fixture=c-2\t1000\t1000 ns/op\t100 B/op\t%d allocs/op\n", allocs)
+		}
+		return b.String()
+	}
+	base := filepath.Join(dir, "base.txt")
+	newer := filepath.Join(dir, "new.txt")
+	os.WriteFile(base, []byte(results(72)), 0o666)
+	os.WriteFile(newer, []byte(results(73)), 0o666)
+	patFile := filepath.Join(dir, "pattern")
+	// The rerun measures what it is asked for: the pattern's rows of NEW,
+	// so the regression stands; what matters is what it was asked for.
+	rerun := fmt.Sprintf(`printf '%%s' "$RERUN_BENCH" > %s && cat %s`, patFile, newer)
+	_, stderr, code := runMain("gate", "-normalize", "backend=static", "-normalize-ignore", "fixture", "-normalize-scope", "run", "-rerun", rerun, base, newer)
+	if code != 1 {
+		t.Errorf("gate -rerun: exit %d, want 1 (allocs/op regressed in both runs)\n%s", code, stderr)
+	}
+	pattern, err := os.ReadFile(patFile)
+	if err != nil {
+		t.Fatalf("the rerun did not run: %v\n%s", err, stderr)
+	}
 	for _, want := range []string{"^phase=probe$", "^backend=static$"} {
 		if !strings.Contains(string(pattern), want) {
 			t.Errorf("RERUN_BENCH %q lacks %s", pattern, want)
