@@ -37,13 +37,12 @@
 // reflect.MakeFunc: the host asserts it to its Go type once and calls it
 // directly, the fastest of the ways measured (BenchmarkCrossing). Every
 // call allocates the interpreter's frame (a frame, its slots, one
-// reflect.New per local), so a call costs microseconds, a thousand times
-// a compiled one (the report has the figures). A yaegi type has no Go
-// methods: the host cannot call a
-// method of an interpreted value (through its own interface it could only
-// with a wrapper type exported into the interpreter, which calls the same
-// MakeFunc funcs one indirection later), so the guest's New hands over
-// its bound methods.
+// reflect.New per local), so a call costs far more than a compiled one
+// (the report has the figures). A yaegi type has no Go methods: the host
+// cannot call a method of an interpreted value (through its own interface
+// it could only with a wrapper type exported into the interpreter, which
+// calls the same MakeFunc funcs one indirection later), so the guest's New
+// hands over its bound methods.
 //
 // One interpreter serves every instance of a Module: the guest's packages
 // are interpreted once, at Load, and Instantiate calls the interpreted
@@ -95,10 +94,9 @@
 //     pointer, which yaegi's reflect-based execution turns into reflect's
 //     panic "call of reflect.Value.Set on zero Value") unwinds through the
 //     interpreter into the host's call. Every call recovers it into an
-//     error wrapping a *PanicError (a deferred recover costs a few
-//     nanoseconds, lost in an interpreted call: BenchmarkCrossing,
-//     via=plugin against via=plugin-norecover). The instance stays
-//     usable.
+//     error wrapping a *PanicError (the recover's price is
+//     BenchmarkCrossing's via=plugin against via=plugin-norecover). The
+//     instance stays usable.
 //   - No memory limit is possible: the guest allocates from the host's Go
 //     heap. A guest that eats memory ends the process when the runtime
 //     runs out ("fatal error: runtime: out of memory"), as a Go plugin
