@@ -13,8 +13,8 @@
 //   - abi_version() and identity(), checked with backends.CheckArtifact
 //     ("lang=starlark backend=starlark toolchain=go.starlark.net");
 //   - new(emit): one instance, as a dict of the functions min,
-//     accumulate, sum, upper and callback, bound to the instance's state;
-//     emit is the host function (backends.WithEmit).
+//     accumulate, sum, upper, callback and process, bound to the
+//     instance's state; emit is the host function (backends.WithEmit).
 //
 // A missing file matches fs.ErrNotExist; a folder, a file Starlark cannot
 // parse or resolve, and a top level that fails match backends.ErrFormat; a missing definition, or one that
@@ -43,8 +43,12 @@
 //   - Starlark has no memory limit: the guest allocates from the host's
 //     Go heap, and a guest that eats memory ends the host's process.
 //
-// Events are not offered yet: the plugins are neither
-// backends.EventPlugin nor checked for events by the suite.
+// # Events
+//
+// An event crosses as Starlark's own values, a dict of lists and dicts
+// (the value transport), converted from the host's event.Event and back on
+// every call: the price of scripting. events.go says why JSON through
+// Starlark's json module is not offered.
 package starlark
 
 import (
@@ -73,7 +77,7 @@ const (
 )
 
 // The functions of an instance's dict, in the contract's order.
-var instanceFuncs = []string{"min", "accumulate", "sum", "upper", "callback"}
+var instanceFuncs = []string{"min", "accumulate", "sum", "upper", "callback", "process"}
 
 // fileOptions are the dialect a guest is written in: while loops and
 // top-level control flow allowed, the rest as Starlark's defaults.
@@ -231,7 +235,7 @@ func (m *module) Close(context.Context) error { return m.book.Close(nil) }
 type Plugin struct {
 	m       *module
 	th      *starlark.Thread
-	fns     [5]starlark.Callable // instanceFuncs
+	fns     [6]starlark.Callable // instanceFuncs
 	open    atomic.Bool
 	hasEmit bool
 	timeout time.Duration // 0: calls are not bounded
@@ -243,6 +247,7 @@ const (
 	fnSum
 	fnUpper
 	fnCallback
+	fnProcess
 )
 
 // call calls the instance's function i with args, bounded by the
@@ -383,4 +388,7 @@ func (p *Plugin) Close(context.Context) error {
 	return nil
 }
 
-var _ backends.Caller = (*Plugin)(nil)
+var (
+	_ backends.Caller      = (*Plugin)(nil)
+	_ backends.EventPlugin = (*Plugin)(nil)
+)

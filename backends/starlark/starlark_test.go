@@ -79,7 +79,7 @@ func TestInstanceErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, old, new, want string
 	}{
-		{"no dict", "    return {\n", "    return None\n    {\n", "new returned a NoneType"},
+		{"no dict", "    return {\n        \"min\"", "    return None\n    {\n        \"min\"", "new returned a NoneType"},
 		{"no min", `"min": smaller,`, "", `no function "min"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
