@@ -164,35 +164,57 @@ func TestGatePaired(t *testing.T) {
 	}
 }
 
+// rerunRunScope gates base against newer, whose rows are lines written
+// six times, under -normalize-scope run with a rerun that records its
+// RERUN_BENCH and prints the file named by rerunFrom ("base" or "new"):
+// the gate's exit status and stderr, and the pattern the rerun was given.
+func rerunRunScope(t *testing.T, base, newer []string, rerunFrom string) (code int, stderr, pattern string) {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name string, lines []string) string {
+		var b strings.Builder
+		b.WriteString("goos: linux\ngoarch: amd64\n")
+		for range 6 {
+			for _, l := range lines {
+				b.WriteString(l + "\n")
+			}
+		}
+		p := filepath.Join(dir, name+".txt")
+		if err := os.WriteFile(p, []byte(b.String()), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	files := map[string]string{"base": write("base", base), "new": write("new", newer)}
+	patFile := filepath.Join(dir, "pattern")
+	rerun := fmt.Sprintf(`printf '%%s' "$RERUN_BENCH" > %s && cat %s`, patFile, files[rerunFrom])
+	_, stderr, code = runMain("gate", "-normalize", "backend=static", "-normalize-ignore", "fixture", "-normalize-scope", "run", "-rerun", rerun, files["base"], files["new"])
+	b, err := os.ReadFile(patFile)
+	if err != nil {
+		t.Fatalf("the rerun did not run: %v\n%s", err, stderr)
+	}
+	return code, stderr, string(b)
+}
+
 // TestRerunRunScopeNoReference: under -normalize-scope run, a row with
 // no reference of its own (a phase static does not have) that regressed
 // in time is divided by the run's factor, so its rerun must run the
 // references too. (TestRerunRunScopeExactRow is the case CI met.)
 func TestRerunRunScopeNoReference(t *testing.T) {
-	dir := t.TempDir()
-	results := func(probeNs int) string {
-		var b strings.Builder
-		b.WriteString("goos: linux\ngoarch: amd64\n")
-		for range 6 {
-			fmt.Fprintf(&b, "BenchmarkCall/op=min/backend=static/fixture=builtin-2\t1000\t10 ns/op\n")
-			fmt.Fprintf(&b, "BenchmarkCall/op=min/backend=wasm/fixture=c-2\t1000\t20 ns/op\n")
-			fmt.Fprintf(&b, "BenchmarkSetup/phase=probe/backend=dlopen/fixture=c-2\t1000\t%d ns/op\n", probeNs)
+	rows := func(probeNs int) []string {
+		return []string{
+			"BenchmarkCall/op=min/backend=static/fixture=builtin-2\t1000\t10 ns/op",
+			"BenchmarkCall/op=min/backend=wasm/fixture=c-2\t1000\t20 ns/op",
+			fmt.Sprintf("BenchmarkSetup/phase=probe/backend=dlopen/fixture=c-2\t1000\t%d ns/op", probeNs),
 		}
-		return b.String()
 	}
-	base := filepath.Join(dir, "base.txt")
-	newer := filepath.Join(dir, "new.txt")
-	os.WriteFile(base, []byte(results(1000)), 0o666)
-	os.WriteFile(newer, []byte(results(3000)), 0o666)
-	patFile := filepath.Join(dir, "pattern")
-	rerun := fmt.Sprintf(`printf '%%s' "$RERUN_BENCH" > %s && cat %s`, patFile, base)
-	_, stderr, code := runMain("gate", "-normalize", "backend=static", "-normalize-ignore", "fixture", "-normalize-scope", "run", "-rerun", rerun, base, newer)
+	// The rerun measures the base's figures again: the row is cleared.
+	code, stderr, pattern := rerunRunScope(t, rows(1000), rows(3000), "base")
 	if code != 0 {
-		t.Fatalf("gate -rerun: exit %d, want 0 (the rerun clears the row)\n%s", code, stderr)
+		t.Errorf("gate -rerun: exit %d, want 0 (the rerun clears the row)\n%s", code, stderr)
 	}
-	pattern, _ := os.ReadFile(patFile)
 	for _, want := range []string{"^phase=probe$", "^backend=static$"} {
-		if !strings.Contains(string(pattern), want) {
+		if !strings.Contains(pattern, want) {
 			t.Errorf("RERUN_BENCH %q lacks %s", pattern, want)
 		}
 	}
@@ -204,34 +226,20 @@ func TestRerunRunScopeNoReference(t *testing.T) {
 // normalized as a whole, had none: "no reference benchmark in both
 // files". Its RERUN_BENCH must name the references too.
 func TestRerunRunScopeExactRow(t *testing.T) {
-	dir := t.TempDir()
-	results := func(allocs int) string {
-		var b strings.Builder
-		b.WriteString("goos: linux\ngoarch: amd64\n")
-		for range 6 {
-			fmt.Fprintf(&b, "BenchmarkCall/op=min/backend=static/fixture=builtin-2\t1000\t10 ns/op\t0 B/op\t0 allocs/op\n")
-			fmt.Fprintf(&b, "BenchmarkSetup/phase=probe/backend=dlopen/fixture=c-2\t1000\t1000 ns/op\t100 B/op\t%d allocs/op\n", allocs)
+	rows := func(allocs int) []string {
+		return []string{
+			"BenchmarkCall/op=min/backend=static/fixture=builtin-2\t1000\t10 ns/op\t0 B/op\t0 allocs/op",
+			fmt.Sprintf("BenchmarkSetup/phase=probe/backend=dlopen/fixture=c-2\t1000\t1000 ns/op\t100 B/op\t%d allocs/op", allocs),
 		}
-		return b.String()
 	}
-	base := filepath.Join(dir, "base.txt")
-	newer := filepath.Join(dir, "new.txt")
-	os.WriteFile(base, []byte(results(72)), 0o666)
-	os.WriteFile(newer, []byte(results(73)), 0o666)
-	patFile := filepath.Join(dir, "pattern")
-	// The rerun measures what it is asked for: the pattern's rows of NEW,
-	// so the regression stands; what matters is what it was asked for.
-	rerun := fmt.Sprintf(`printf '%%s' "$RERUN_BENCH" > %s && cat %s`, patFile, newer)
-	_, stderr, code := runMain("gate", "-normalize", "backend=static", "-normalize-ignore", "fixture", "-normalize-scope", "run", "-rerun", rerun, base, newer)
+	// The rerun measures the new figures again: the regression stands;
+	// what matters is what the rerun was asked for.
+	code, stderr, pattern := rerunRunScope(t, rows(72), rows(73), "new")
 	if code != 1 {
 		t.Errorf("gate -rerun: exit %d, want 1 (allocs/op regressed in both runs)\n%s", code, stderr)
 	}
-	pattern, err := os.ReadFile(patFile)
-	if err != nil {
-		t.Fatalf("the rerun did not run: %v\n%s", err, stderr)
-	}
 	for _, want := range []string{"^phase=probe$", "^backend=static$"} {
-		if !strings.Contains(string(pattern), want) {
+		if !strings.Contains(pattern, want) {
 			t.Errorf("RERUN_BENCH %q lacks %s", pattern, want)
 		}
 	}
