@@ -16,7 +16,9 @@ import (
 	"github.com/plugbench/plugbench/backends/extism"
 	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/hashicorp"
+	"github.com/plugbench/plugbench/backends/lua"
 	"github.com/plugbench/plugbench/backends/shm"
+	"github.com/plugbench/plugbench/backends/starlark"
 	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/backends/subprocess"
 	"github.com/plugbench/plugbench/backends/wasmtime"
@@ -39,17 +41,19 @@ var refImpls = []struct {
 	{"purego-registerfunc", FixtureC},           // purego.RegisterFunc's reflect-built func
 	{"goplugin-symbol", FixtureGo},              // a Go plugin's exported Min, looked up and called as a func value
 	{"wazero", FixtureC}, {"wazero", FixtureGo}, // bare wazero CallWithStack, no backend code
-	{"wazero-bounded", FixtureC},     // the same with WithCloseOnContextDone, as wasm-bounded runs it
-	{"wasmtime", FixtureC},           // bare wasmtime-go Func.Call
-	{"wasmtime-unchecked", FixtureC}, // Wasmtime's C API, unchecked call, as the backend calls
-	{"wasmtime-epoch", FixtureC},     // Func.Call with epoch interruption on, as the backend runs
-	{"wasmtime-fuel", FixtureC},      // Func.Call with fuel metering on, the alternative to epochs
-	{"extism", FixtureC},             // the bare Extism SDK: Plugin.Call("min", 8 bytes)
-	{"yaegi", FixtureGo},             // the interpreted guest's Min, evaluated and called as a func value
-	{"pipe", FixtureC},               // the C executable's bare mode: 8 bytes through a pipe, 4 back
-	{"shm-doorbell", FixtureC},       // the same over the shared region: two words and a doorbell each way
-	{"go-plugin-grpc", FixtureGo},    // go-plugin's generated gRPC client's Min, without the backend around it
-	{"go-plugin-netrpc", FixtureGo},  // go-plugin's net/rpc client's Call("Plugin.Min")
+	{"wazero-bounded", FixtureC},        // the same with WithCloseOnContextDone, as wasm-bounded runs it
+	{"wasmtime", FixtureC},              // bare wasmtime-go Func.Call
+	{"wasmtime-unchecked", FixtureC},    // Wasmtime's C API, unchecked call, as the backend calls
+	{"wasmtime-epoch", FixtureC},        // Func.Call with epoch interruption on, as the backend runs
+	{"wasmtime-fuel", FixtureC},         // Func.Call with fuel metering on, the alternative to epochs
+	{"extism", FixtureC},                // the bare Extism SDK: Plugin.Call("min", 8 bytes)
+	{"yaegi", FixtureGo},                // the interpreted guest's Min, evaluated and called as a func value
+	{starlark.RefImpl, FixtureStarlark}, // starlark.Call on the guest's min, on a thread of its own
+	{lua.RefImpl, FixtureLua},           // gopher-lua's CallByParam on the guest's min, in a state of its own
+	{"pipe", FixtureC},                  // the C executable's bare mode: 8 bytes through a pipe, 4 back
+	{"shm-doorbell", FixtureC},          // the same over the shared region: two words and a doorbell each way
+	{"go-plugin-grpc", FixtureGo},       // go-plugin's generated gRPC client's Min, without the backend around it
+	{"go-plugin-netrpc", FixtureGo},     // go-plugin's net/rpc client's Call("Plugin.Min")
 }
 
 // refMin sets up impl and returns its min call.
@@ -116,7 +120,7 @@ func refIsolated(tb testing.TB, impl string) bool {
 			skip(tb, "go plugin unavailable: %v", err)
 		}
 		return isolate(tb)
-	case "yaegi": // interpreted Go in the host's process, as the yaegi rows
+	case "yaegi", starlark.RefImpl, lua.RefImpl: // interpreters in the host's process, as their backends' rows
 		return isolate(tb)
 	}
 	return false
@@ -128,7 +132,7 @@ func refIsolated(tb testing.TB, impl string) bool {
 // the process channels, go-plugin's client).
 var refRuntimes = map[string]string{
 	"wasmtime": wasmtime.Name, "wasmtime-unchecked": wasmtime.Name, "wasmtime-epoch": wasmtime.Name, "wasmtime-fuel": wasmtime.Name,
-	"extism": extism.Name, "yaegi": yaegi.Name,
+	"extism": extism.Name, "yaegi": yaegi.Name, starlark.RefImpl: starlark.Name, lua.RefImpl: lua.Name,
 	"pipe": subprocess.Name, "shm-doorbell": shm.Name,
 	"go-plugin-grpc": hashicorp.NameGRPC, "go-plugin-netrpc": hashicorp.NameNetRPC,
 }

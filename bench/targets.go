@@ -27,7 +27,9 @@ import (
 	"github.com/plugbench/plugbench/backends/extism"
 	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/hashicorp"
+	"github.com/plugbench/plugbench/backends/lua"
 	"github.com/plugbench/plugbench/backends/shm"
+	"github.com/plugbench/plugbench/backends/starlark"
 	"github.com/plugbench/plugbench/backends/static"
 	"github.com/plugbench/plugbench/backends/subprocess"
 	"github.com/plugbench/plugbench/backends/wasm"
@@ -42,6 +44,9 @@ const (
 	FixtureC       = "c"       // fixtures/c/plugbench.c
 	FixtureGo      = "go"      // fixtures/go
 	FixtureRust    = "rust"    // fixtures/rust/plugbench.rs
+	// The scripted guests, each in its own language.
+	FixtureStarlark = "starlark" // fixtures/starlark/plugbench.star
+	FixtureLua      = "lua"      // fixtures/lua/plugbench.lua
 )
 
 // A Target is one backend loading one fixture: a column of every table.
@@ -231,8 +236,9 @@ var (
 		}
 		return boundedFaults(fault)
 	}
-	// interpretedFaults: interpreted Go (yaegi) recovers a guest's panic
-	// into an error and stops a loop or an init at its deadline, but
+	// interpretedFaults: an interpreter in the host's process (yaegi,
+	// Starlark, Lua) turns a guest's panic or error into an error of the call
+	// and stops a loop or a top level at its deadline, but
 	// allocates from the host's own heap, which has no limit but the
 	// process's: past it, the Go runtime dies.
 	interpretedFaults = func(fault string) FaultExpect {
@@ -275,7 +281,7 @@ type Cache struct {
 // Targets is the matrix, in the fixed order of every benchmark: the
 // baseline, the in-process native mechanisms (cgo, purego, Go's plugin
 // package), the wasm runtimes (wazero's engines, Wasmtime, the Extism
-// framework on wazero), the Go interpreter (yaegi), then the plugins
+// framework on wazero), the interpreters (yaegi for Go, Starlark, Lua), then the plugins
 // that are processes of their own (pipes, shared memory, and
 // hashicorp/go-plugin's gRPC and net/rpc).
 var Targets = []Target{
@@ -338,6 +344,49 @@ var Targets = []Target{
 		Faults: func(dir, fault string) (string, error) {
 			return faultBuild(filepath.Join(dir, fixtures.YaegiFaultName(fault)), func(string) error {
 				_, err := fixtures.WriteYaegiFault(context.Background(), dir, fault)
+				return err
+			})
+		},
+	},
+	{
+		Backend: starlark.Name, Fixture: FixtureStarlark, BuiltFor: starlark.Name, Lang: "starlark",
+		New: func(ctx context.Context, _ Cache) (backends.Backend, error) {
+			return starlark.New(ctx, starlark.Config{})
+		},
+		Path: func(s *fixtures.Set) (string, error) { return s.Artifact(fixtures.StarlarkName) },
+		// An interpreter in the host's process with no memory limit: a
+		// guest that eats memory takes the host down.
+		Where: InHost,
+		// A Starlark thread checks at every step whether it was cancelled.
+		Bounded: true,
+		// Events cross as Starlark's own dicts and lists
+		// (backends/starlark/events.go says why not as JSON).
+		Transports:  []event.Transport{event.Value},
+		Modules:     []string{"go.starlark.net"},
+		ExpectFault: interpretedFaults,
+		Faults: func(dir, fault string) (string, error) {
+			return faultBuild(filepath.Join(dir, fixtures.StarlarkFaultName(fault)), func(string) error {
+				_, err := fixtures.WriteStarlarkFault(dir, fault)
+				return err
+			})
+		},
+	},
+	{
+		Backend: lua.Name, Fixture: FixtureLua, BuiltFor: lua.Name, Lang: "lua",
+		New:  func(ctx context.Context, _ Cache) (backends.Backend, error) { return lua.New(ctx, lua.Config{}) },
+		Path: func(s *fixtures.Set) (string, error) { return s.Artifact(fixtures.LuaName) },
+		// An interpreter in the host's process with no memory limit: a
+		// guest that eats memory takes the host down.
+		Where: InHost,
+		// A state with a context checks it before every instruction.
+		Bounded: true,
+		// Events cross as Lua's own tables; Lua has no JSON of its own.
+		Transports:  []event.Transport{event.Value},
+		Modules:     []string{"github.com/yuin/gopher-lua"},
+		ExpectFault: interpretedFaults,
+		Faults: func(dir, fault string) (string, error) {
+			return faultBuild(filepath.Join(dir, fixtures.LuaFaultName(fault)), func(string) error {
+				_, err := fixtures.WriteLuaFault(dir, fault)
 				return err
 			})
 		},

@@ -1,10 +1,8 @@
 package starlark
 
 import (
-	"os"
+	"context"
 	"testing"
-
-	"go.starlark.net/starlark"
 
 	"github.com/plugbench/plugbench/backends/backendstest"
 )
@@ -12,36 +10,26 @@ import (
 var sinkI32 int32
 
 // minCall returns the guest's min called through the backend (impl
-// "backend") or bare: starlark.Call on the guest's own min with nothing
-// around it, the engine's call from Go that the backend is built on.
+// "backend") or bare (impl "bare"): the suite's reference row RefImpl,
+// starlark.Call on the guest's own min with nothing around it.
 func minCall(tb testing.TB, impl string) func(a, b int32) (int32, error) {
 	tb.Helper()
-	path := guest(tb)
+	be := backendstest.New(tb, New, Config{})
 	if impl == "backend" {
-		return backendstest.Open(tb, backendstest.New(tb, New, Config{}), path).Min
+		return backendstest.Open(tb, be, guest(tb)).Min
 	}
-	src, err := os.ReadFile(path)
+	ctx := context.Background()
+	mod, err := be.Load(ctx, guest(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	th := newThread("bare")
-	globals, err := starlark.ExecFileOptions(fileOptions, th, path, src, nil)
+	tb.Cleanup(func() { mod.Close(ctx) })
+	call, closeFn, err := mod.(*module).RefMin(ctx, RefImpl)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	inst, err := starlark.Call(th, globals[SymNew], starlark.Tuple{starlark.None}, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	fn, _, _ := inst.(*starlark.Dict).Get(starlark.String("min"))
-	return func(a, b int32) (int32, error) {
-		v, err := starlark.Call(th, fn, starlark.Tuple{starlark.MakeInt64(int64(a)), starlark.MakeInt64(int64(b))}, nil)
-		if err != nil {
-			return 0, err
-		}
-		n, _ := v.(starlark.Int).Int64()
-		return int32(n), nil
-	}
+	tb.Cleanup(closeFn)
+	return call
 }
 
 // BenchmarkMin is the guest's min through the backend against the bare

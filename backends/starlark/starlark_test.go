@@ -99,19 +99,26 @@ func TestInstanceErrors(t *testing.T) {
 	}
 }
 
-// TestFaults: a loop at the top level is stopped at Load's deadline, a
-// loop in a call at the instance's WithCallTimeout; an error of the guest
-// is an error of its call, and the instance goes on.
+// TestFaults runs the fault variants the fault table loads: a loop at the
+// top level is stopped at Load's deadline, a loop in a call at the
+// instance's WithCallTimeout; an error of the guest or an attribute of
+// None is an error of its call, and the instance goes on.
 func TestFaults(t *testing.T) {
 	ctx := context.Background()
 	be := backendstest.New(t, New, Config{})
+	fault := func(t *testing.T, name string) string {
+		p, err := fixtures.WriteStarlarkFault(t.TempDir(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	t.Run("startloop", func(t *testing.T) {
-		path := variant(t, "startloop", replace(t, "_HALF = 1 << 63", "_HALF = 1 << 63\nwhile True:\n    pass"))
 		const d = 200 * time.Millisecond
 		lctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		start := time.Now()
-		_, err := be.Load(lctx, path)
+		_, err := be.Load(lctx, fault(t, "startloop"))
 		took := time.Since(start)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Load = %v, want DeadlineExceeded", err)
@@ -119,9 +126,8 @@ func TestFaults(t *testing.T) {
 		backendstest.Ended(t, "Load", took, d)
 	})
 	t.Run("loop", func(t *testing.T) {
-		path := variant(t, "loop", replace(t, "    def smaller(a, b):\n", "    def smaller(a, b):\n        while True:\n            pass\n"))
 		const d = 100 * time.Millisecond
-		p := backendstest.Open(t, be, path, backends.WithCallTimeout(d))
+		p := backendstest.Open(t, be, fault(t, "loop"), backends.WithCallTimeout(d))
 		start := time.Now()
 		_, err := p.Min(1, 2)
 		took := time.Since(start)
@@ -133,14 +139,18 @@ func TestFaults(t *testing.T) {
 			t.Errorf("a call after the timeout: %v, want ErrClosed", err)
 		}
 	})
-	t.Run("fail", func(t *testing.T) {
-		path := variant(t, "fail", replace(t, "    def smaller(a, b):\n", "    def smaller(a, b):\n        fail(\"min refused\")\n"))
-		p := backendstest.Open(t, be, path)
-		if _, err := p.Min(1, 2); err == nil || !strings.Contains(err.Error(), "min refused") {
-			t.Errorf("Min = %v, want the guest's fail", err)
-		}
-		if r, err := p.Accumulate(3); r != 3 || err != nil {
-			t.Errorf("Accumulate after the failed call: %d, %v", r, err)
-		}
-	})
+	for _, c := range []struct{ fault, want string }{
+		{"abort", "abort: the Starlark guest gave up"},
+		{"segv", "NoneType has no .field field or method"},
+	} {
+		t.Run(c.fault, func(t *testing.T) {
+			p := backendstest.Open(t, be, fault(t, c.fault))
+			if _, err := p.Min(1, 2); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Min = %v, want an error with %q", err, c.want)
+			}
+			if r, err := p.Accumulate(3); r != 3 || err != nil {
+				t.Errorf("Accumulate after the failed call: %d, %v", r, err)
+			}
+		})
+	}
 }

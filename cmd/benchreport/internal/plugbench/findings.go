@@ -106,6 +106,8 @@ var refBackends = map[string][]string{
 	"wasmtime-fuel":       {"wasmtime"},
 	"extism":              {"extism"},
 	"yaegi":               {"yaegi"},
+	"starlark-call":       {"starlark"},
+	"gopher-lua-call":     {"lua"},
 	"pipe":                {"subprocess"},
 	"shm-doorbell":        {"shm"},
 	"go-plugin-grpc":      {"hashicorp-grpc"},
