@@ -117,7 +117,7 @@ GATE_FLAGS  := -normalize backend=static -normalize-ignore fixture,cache,transpo
 # heap (gated as heap-B/instance): its resident growth reads 0 or one page,
 # so it is left out (a CI run flagged cgo's 0 → 287 B as +inf).
 GATE_MEM_FLAGS := -tolerance 50% -allow-missing '^Memory/.*/instances=(1|10|1000|10000)(-[0-9]+)?$$' \
-	-filter '.name:Memory -(.unit:host-B/instance /backend:/^(static|cgo|dlopen|goplugin|yaegi|starlark|lua)$$/)' \
+	-filter '.name:Memory -(.unit:host-B/instance /backend:/^(static|cgo|dlopen|goplugin|yaegi|starlark|lua|goja)$$/)' \
 	-thresholds results/gate-thresholds.txt
 
 .PHONY: help all tools fixtures wasm wasm-check wasm-tools rust-tools test test-shuffle bench bench-quick faults crash-check report report-full report-check readme baseline gate ab-eval clean

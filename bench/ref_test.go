@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/plugbench/plugbench/backends/extism"
+	"github.com/plugbench/plugbench/backends/goja"
 	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/hashicorp"
 	"github.com/plugbench/plugbench/backends/lua"
@@ -50,6 +51,7 @@ var refImpls = []struct {
 	{"yaegi", FixtureGo},                // the interpreted guest's Min, evaluated and called as a func value
 	{starlark.RefImpl, FixtureStarlark}, // starlark.Call on the guest's min, on a thread of its own
 	{lua.RefImpl, FixtureLua},           // gopher-lua's CallByParam on the guest's min, in a state of its own
+	{goja.RefImpl, FixtureJS},           // goja's Callable of the guest's min, in a runtime of its own
 	{"pipe", FixtureC},                  // the C executable's bare mode: 8 bytes through a pipe, 4 back
 	{"shm-doorbell", FixtureC},          // the same over the shared region: two words and a doorbell each way
 	{"go-plugin-grpc", FixtureGo},       // go-plugin's generated gRPC client's Min, without the backend around it
@@ -120,7 +122,7 @@ func refIsolated(tb testing.TB, impl string) bool {
 			skip(tb, "go plugin unavailable: %v", err)
 		}
 		return isolate(tb)
-	case "yaegi", starlark.RefImpl, lua.RefImpl: // interpreters in the host's process, as their backends' rows
+	case "yaegi", starlark.RefImpl, lua.RefImpl, goja.RefImpl: // interpreters in the host's process, as their backends' rows
 		return isolate(tb)
 	}
 	return false
@@ -132,7 +134,7 @@ func refIsolated(tb testing.TB, impl string) bool {
 // the process channels, go-plugin's client).
 var refRuntimes = map[string]string{
 	"wasmtime": wasmtime.Name, "wasmtime-unchecked": wasmtime.Name, "wasmtime-epoch": wasmtime.Name, "wasmtime-fuel": wasmtime.Name,
-	"extism": extism.Name, "yaegi": yaegi.Name, starlark.RefImpl: starlark.Name, lua.RefImpl: lua.Name,
+	"extism": extism.Name, "yaegi": yaegi.Name, starlark.RefImpl: starlark.Name, lua.RefImpl: lua.Name, goja.RefImpl: goja.Name,
 	"pipe": subprocess.Name, "shm-doorbell": shm.Name,
 	"go-plugin-grpc": hashicorp.NameGRPC, "go-plugin-netrpc": hashicorp.NameNetRPC,
 }
@@ -153,6 +155,9 @@ func refRuntime(tb testing.TB, impl, fixture string) func(a, b int32) (int32, er
 		skip(tb, "%v", wasmtime.ErrNoCgo)
 	}
 	i := slices.IndexFunc(Targets, func(t Target) bool { return t.Backend == name && t.Fixture == fixture })
+	if i < 0 && os.Getenv(envBackends) != "" {
+		skip(tb, "%s: backend %s not selected (%s=%s)", impl, name, envBackends, os.Getenv(envBackends))
+	}
 	if i < 0 {
 		tb.Fatalf("%s: no target %s/%s", impl, name, fixture)
 	}

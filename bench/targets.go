@@ -25,6 +25,7 @@ import (
 	"github.com/plugbench/plugbench/backends/dlopen"
 	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/backends/extism"
+	"github.com/plugbench/plugbench/backends/goja"
 	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/hashicorp"
 	"github.com/plugbench/plugbench/backends/lua"
@@ -47,6 +48,7 @@ const (
 	// The scripted guests, each in its own language.
 	FixtureStarlark = "starlark" // fixtures/starlark/plugbench.star
 	FixtureLua      = "lua"      // fixtures/lua/plugbench.lua
+	FixtureJS       = "js"       // fixtures/js/plugbench.js
 )
 
 // A Target is one backend loading one fixture: a column of every table.
@@ -237,7 +239,7 @@ var (
 		return boundedFaults(fault)
 	}
 	// interpretedFaults: an interpreter in the host's process (yaegi,
-	// Starlark, Lua) turns a guest's panic or error into an error of the call
+	// Starlark, Lua, goja) turns a guest's panic or error into an error of the call
 	// and stops a loop or a top level at its deadline, but
 	// allocates from the host's own heap, which has no limit but the
 	// process's: past it, the Go runtime dies.
@@ -281,7 +283,7 @@ type Cache struct {
 // Targets is the matrix, in the fixed order of every benchmark: the
 // baseline, the in-process native mechanisms (cgo, purego, Go's plugin
 // package), the wasm runtimes (wazero's engines, Wasmtime, the Extism
-// framework on wazero), the interpreters (yaegi for Go, Starlark, Lua), then the plugins
+// framework on wazero), the interpreters (yaegi for Go, Starlark, Lua, JavaScript on goja), then the plugins
 // that are processes of their own (pipes, shared memory, and
 // hashicorp/go-plugin's gRPC and net/rpc).
 var Targets = []Target{
@@ -387,6 +389,27 @@ var Targets = []Target{
 		Faults: func(dir, fault string) (string, error) {
 			return faultBuild(filepath.Join(dir, fixtures.LuaFaultName(fault)), func(string) error {
 				_, err := fixtures.WriteLuaFault(dir, fault)
+				return err
+			})
+		},
+	},
+	{
+		Backend: goja.Name, Fixture: FixtureJS, BuiltFor: goja.Name, Lang: "js",
+		New:  func(ctx context.Context, _ Cache) (backends.Backend, error) { return goja.New(ctx, goja.Config{}) },
+		Path: func(s *fixtures.Set) (string, error) { return s.Artifact(fixtures.JSName) },
+		// An interpreter in the host's process with no memory limit: a
+		// guest that eats memory takes the host down.
+		Where: InHost,
+		// goja checks before every instruction whether it was interrupted.
+		Bounded: true,
+		// Events cross as JavaScript's own objects (backends/goja says
+		// why not through JSON.parse).
+		Transports:  []event.Transport{event.Value},
+		Modules:     []string{"github.com/dop251/goja"},
+		ExpectFault: interpretedFaults,
+		Faults: func(dir, fault string) (string, error) {
+			return faultBuild(filepath.Join(dir, fixtures.JSFaultName(fault)), func(string) error {
+				_, err := fixtures.WriteJSFault(dir, fault)
 				return err
 			})
 		},

@@ -108,6 +108,7 @@ var refBackends = map[string][]string{
 	"yaegi":               {"yaegi"},
 	"starlark-call":       {"starlark"},
 	"gopher-lua-call":     {"lua"},
+	"goja-callable":       {"goja"},
 	"pipe":                {"subprocess"},
 	"shm-doorbell":        {"shm"},
 	"go-plugin-grpc":      {"hashicorp-grpc"},
