@@ -51,8 +51,10 @@ const faultDeadline = 500 * time.Millisecond
 // host's own memory has no other limit, and a 4 GiB bomb should not take
 // the machine's. Beyond, not in all: go.starlark.net reserves 4 GiB of
 // address space at its init, never touched (its small ints' addresses),
-// and a limit of 2 GiB in all would leave that host no room for anything.
-const nativeMemoryLimit = 2 << 30
+// and a limit in all would leave that host no room for anything. 1 GiB is
+// far beyond what any healthy plugin here takes, and a bomb reaches it in
+// half a second.
+const nativeMemoryLimit = 1 << 30
 
 var (
 	faultsOut   = flag.String("faults", "", "TestFaultTable writes the fault table to this JSON `file` (make faults)")
