@@ -27,7 +27,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.R.Title}}</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 1em auto 2em; max-width: 80em; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -45,7 +45,7 @@ td.fault { vertical-align: top; }
 .reason { white-space: pre-line; }
 .scroll { overflow-x: auto; }
 table.compact { font-size: 0.8em; }
-table.compact th, table.compact td { padding: 0.15em 0.4em; }
+table.compact th, table.compact td { padding: 0.05em 0.4em; }
 table.compact td { white-space: nowrap; }
 th button { font: inherit; font-weight: bold; background: none; border: 0; padding: 0; cursor: pointer; text-align: left; }
 th[aria-sort="ascending"] button::after { content: " ▲"; }

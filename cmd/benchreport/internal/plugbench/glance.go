@@ -97,7 +97,7 @@ func glance(ct *ChoiceTable, baseline string) []GlanceLine {
 			s += "; a runaway guest freezes the host with " + strings.Join(freezes, ", ")
 		}
 		if len(dies) > 0 {
-			s += "; a crash kills it with " + strings.Join(dies, ", ")
+			s += "; a crash or a memory bomb kills it with " + strings.Join(dies, ", ")
 		}
 		s += "."
 		add("A plugin you do not trust", s)
