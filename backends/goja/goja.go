@@ -72,7 +72,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -121,17 +120,9 @@ func (backend) Close(context.Context) error { return nil }
 // checks its version and identity.
 func (backend) Load(ctx context.Context, path string) (backends.Module, error) {
 	m := &module{path: path, book: modbook.Book{Backend: Name, Path: path}}
-	if fi, err := os.Stat(path); err != nil {
-		return nil, m.book.Fail("", err)
-	} else if fi.IsDir() {
-		return nil, m.book.Fail("", fmt.Errorf("%w: a directory", backends.ErrFormat))
-	}
-	src, err := os.ReadFile(path)
+	src, err := m.book.ReadSource(ctx)
 	if err != nil {
-		return nil, m.book.Fail("", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, m.book.Fail("", fmt.Errorf("not loaded: %w", err))
+		return nil, err
 	}
 	if m.prog, err = goja.Compile(path, string(src), false); err != nil {
 		return nil, m.book.Fail("", fmt.Errorf("%w: %w", backends.ErrFormat, err))

@@ -1,14 +1,9 @@
 package lua
 
 import (
-	"context"
-	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
@@ -25,27 +20,10 @@ func guest(t testing.TB) string {
 	return p
 }
 
-// variant writes the guest with edit applied, as name.
-func variant(t *testing.T, name string, edit func(string) string) string {
+// variant is the guest with old replaced by new, as name.
+func variant(t *testing.T, name, old, new string) string {
 	t.Helper()
-	b, err := os.ReadFile(guest(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), name+".lua")
-	if err := os.WriteFile(p, []byte(edit(string(b))), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func replace(t *testing.T, old, new string) func(string) string {
-	return func(s string) string {
-		if !strings.Contains(s, old) {
-			t.Fatalf("no %q in the guest", old)
-		}
-		return strings.Replace(s, old, new, 1)
-	}
+	return backendstest.Variant(t, guest(t), name, old, new)
 }
 
 func TestBackend(t *testing.T) {
@@ -60,14 +38,14 @@ func TestLoadErrors(t *testing.T) {
 	cases := []backendstest.LoadError{
 		{Name: "missing file", Path: filepath.Join(dir, "nope.lua"), Is: fs.ErrNotExist, Text: "nope.lua"},
 		{Name: "a folder", Path: dir, Is: backends.ErrFormat, Text: "a directory"},
-		{Name: "syntax error", Path: variant(t, "syntax", replace(t, "function abi_version()", "function abi_version(")), Is: backends.ErrFormat, Text: "syntax.lua"},
-		{Name: "missing new", Path: variant(t, "nonew", replace(t, "function new(emit)", "function old(emit)")), Is: backends.ErrMissingExport, Symbol: SymNew},
-		{Name: "not a function", Path: variant(t, "notfunc", replace(t, "function abi_version()\n  return 1\nend\n", "abi_version = 1\n")), Is: backends.ErrMissingExport, Symbol: SymABIVersion},
-		{Name: "abi version", Path: variant(t, "v2", replace(t, "function abi_version()\n  return 1\n", "function abi_version()\n  return 2\n")), Is: backends.ErrABIVersion, Text: "plugin ABI version 2, host expects 1"},
-		{Name: "not an int32", Path: variant(t, "half", replace(t, "function abi_version()\n  return 1\n", "function abi_version()\n  return 1.5\n")), Is: backends.ErrIdentity, Symbol: SymABIVersion, Text: "1.5 is not an int32"},
-		{Name: "wrong backend", Path: variant(t, "wasm", replace(t, "backend=lua", "backend=wasm")), Is: backends.ErrIdentity, Text: `built for backend "wasm"`},
-		{Name: "top-level error", Path: variant(t, "fail", replace(t, "local TWO32 = 4294967296", `local TWO32 = error("no")`)), Is: backends.ErrFormat, Text: "the top level"},
-		{Name: "no files for a plugin", Path: variant(t, "dofile", replace(t, "local TWO32 = 4294967296", `local TWO32 = dofile("/etc/hostname")`)), Is: backends.ErrFormat, Text: "dofile"},
+		{Name: "syntax error", Path: variant(t, "syntax", "function abi_version()", "function abi_version("), Is: backends.ErrFormat, Text: "syntax.lua"},
+		{Name: "missing new", Path: variant(t, "nonew", "function new(emit)", "function old(emit)"), Is: backends.ErrMissingExport, Symbol: SymNew},
+		{Name: "not a function", Path: variant(t, "notfunc", "function abi_version()\n  return 1\nend\n", "abi_version = 1\n"), Is: backends.ErrMissingExport, Symbol: SymABIVersion},
+		{Name: "abi version", Path: variant(t, "v2", "function abi_version()\n  return 1\n", "function abi_version()\n  return 2\n"), Is: backends.ErrABIVersion, Text: "plugin ABI version 2, host expects 1"},
+		{Name: "not an int32", Path: variant(t, "half", "function abi_version()\n  return 1\n", "function abi_version()\n  return 1.5\n"), Is: backends.ErrIdentity, Symbol: SymABIVersion, Text: "1.5 is not an int32"},
+		{Name: "wrong backend", Path: variant(t, "wasm", "backend=lua", "backend=wasm"), Is: backends.ErrIdentity, Text: `built for backend "wasm"`},
+		{Name: "top-level error", Path: variant(t, "fail", "local TWO32 = 4294967296", `local TWO32 = error("no")`), Is: backends.ErrFormat, Text: "the top level"},
+		{Name: "no files for a plugin", Path: variant(t, "dofile", "local TWO32 = 4294967296", `local TWO32 = dofile("/etc/hostname")`), Is: backends.ErrFormat, Text: "dofile"},
 	}
 	backendstest.CheckLoadErrors(t, backendstest.New(t, New, Config{}), cases, nil)
 }
@@ -75,29 +53,10 @@ func TestLoadErrors(t *testing.T) {
 // TestInstanceErrors: new returning no table, or a table without a
 // function, is an error of Instantiate naming what is missing.
 func TestInstanceErrors(t *testing.T) {
-	ctx := context.Background()
-	be := backendstest.New(t, New, Config{})
-	for _, c := range []struct {
-		name, old, new, want string
-	}{
-		{"no table", "  return {\n    min = smaller,", "  do return nil end\n  return {\n    min = smaller,", "new returned a nil"},
-		{"no min", "min = smaller,", "", `no function "min"`},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			mod, err := be.Load(ctx, variant(t, "x", replace(t, c.old, c.new)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer mod.Close(ctx)
-			p, err := mod.Instantiate(ctx)
-			if !errors.Is(err, backends.ErrMissingExport) || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("Instantiate = %v, %v; want ErrMissingExport with %q", p, err, c.want)
-			}
-			if err := mod.Close(ctx); err != nil {
-				t.Errorf("module Close after a failed Instantiate: %v", err)
-			}
-		})
-	}
+	backendstest.CheckInstanceErrors(t, backendstest.New(t, New, Config{}), []backendstest.InstanceError{
+		{Name: "no table", Path: variant(t, "x", "  return {\n    min = smaller,", "  do return nil end\n  return {\n    min = smaller,"), Want: "new returned a nil"},
+		{Name: "no min", Path: variant(t, "x", "min = smaller,", ""), Want: `no function "min"`},
+	})
 }
 
 // TestFaults runs the fault variants the fault table loads: a loop at the
@@ -105,53 +64,5 @@ func TestInstanceErrors(t *testing.T) {
 // instance's WithCallTimeout; an error of the guest or an index of nil is
 // an error of its call, and the instance goes on.
 func TestFaults(t *testing.T) {
-	ctx := context.Background()
-	be := backendstest.New(t, New, Config{})
-	fault := func(t *testing.T, name string) string {
-		p, err := fixtures.WriteLuaFault(t.TempDir(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	t.Run("startloop", func(t *testing.T) {
-		const d = 200 * time.Millisecond
-		lctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		start := time.Now()
-		_, err := be.Load(lctx, fault(t, "startloop"))
-		took := time.Since(start)
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Load = %v, want DeadlineExceeded", err)
-		}
-		backendstest.Ended(t, "Load", took, d)
-	})
-	t.Run("loop", func(t *testing.T) {
-		const d = 100 * time.Millisecond
-		p := backendstest.Open(t, be, fault(t, "loop"), backends.WithCallTimeout(d))
-		start := time.Now()
-		_, err := p.Min(1, 2)
-		took := time.Since(start)
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Min = %v, want DeadlineExceeded", err)
-		}
-		backendstest.Ended(t, "Min", took, d)
-		if _, err := p.Accumulate(1); !errors.Is(err, backends.ErrClosed) {
-			t.Errorf("a call after the timeout: %v, want ErrClosed", err)
-		}
-	})
-	for _, c := range []struct{ fault, want string }{
-		{"abort", "abort: the Lua guest gave up"},
-		{"segv", "attempt to index a non-table object(nil)"},
-	} {
-		t.Run(c.fault, func(t *testing.T) {
-			p := backendstest.Open(t, be, fault(t, c.fault))
-			if _, err := p.Min(1, 2); err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("Min = %v, want an error with %q", err, c.want)
-			}
-			if r, err := p.Accumulate(3); r != 3 || err != nil {
-				t.Errorf("Accumulate after the failed call: %d, %v", r, err)
-			}
-		})
-	}
+	backendstest.ScriptFaults(t, backendstest.New(t, New, Config{}), fixtures.WriteLuaFault, map[string]string{"abort": "abort: the Lua guest gave up", "segv": "attempt to index a non-table object(nil)"})
 }

@@ -8,7 +8,10 @@
 package modbook
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 
 	"github.com/plugbench/plugbench/backends"
@@ -73,4 +76,24 @@ func (b *Book) Close(unload func() error) error {
 		}
 	}
 	return nil
+}
+
+// ReadSource reads the module's file whole, for a backend whose artifact is
+// a source it compiles (the scripting engines): a missing file matches
+// fs.ErrNotExist, a folder backends.ErrFormat, and a context already done
+// is an error wrapping ctx.Err(); each is the module's error (Fail).
+func (b *Book) ReadSource(ctx context.Context) ([]byte, error) {
+	if fi, err := os.Stat(b.Path); err != nil {
+		return nil, b.Fail("", err)
+	} else if fi.IsDir() {
+		return nil, b.Fail("", fmt.Errorf("%w: a directory", backends.ErrFormat))
+	}
+	src, err := os.ReadFile(b.Path)
+	if err != nil {
+		return nil, b.Fail("", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, b.Fail("", fmt.Errorf("not loaded: %w", err))
+	}
+	return src, nil
 }
