@@ -66,7 +66,6 @@ package lua
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
@@ -472,9 +471,6 @@ func (p *Plugin) Callback(k int32) (int64, error) {
 	}
 	p.L.Push(glua.LNumber(k))
 	if err := p.call(fnCallback, 1, 2); err != nil {
-		if errors.Is(err, backends.ErrNoHost) {
-			return 0, backends.ErrNoHost
-		}
 		return 0, err
 	}
 	return p.pair(fnCallback)
