@@ -235,31 +235,43 @@ wasm-tools:
 		apt-get update -qq && apt-get install -y -qq clang lld >/dev/null; \
 	fi
 
-# The gRPC code of backends/hashicorp: protoc from Debian's protobuf-compiler
-# (PROTOC_VERSION; `make proto-check` refuses another), its two Go plugins at
-# the versions go.mod's tool directives pin, built into a temporary folder.
+# The protobuf code of backends/hashicorp (gRPC) and backends/knqyf263
+# (knqyf263/go-plugin): protoc from Debian's protobuf-compiler
+# (PROTOC_VERSION; `make proto-check` refuses another), and the Go plugins
+# at the versions the tool directives pin, built into a temporary folder:
+# protoc-gen-go and protoc-gen-go-grpc in go.mod, protoc-gen-go-plugin in
+# KNQ_GEN's go.mod (RATIONALE.md, "Why does the knqyf263 generator have a
+# go.mod of its own?").
 PROTOC         ?= protoc
 PROTOC_VERSION := 3.21.12
 PROTO_DIR      := backends/hashicorp/protocol
 PROTO_SRC      := $(PROTO_DIR)/plugbench.proto
-PROTO_GEN      := $(PROTO_DIR)/plugbench.pb.go $(PROTO_DIR)/plugbench_grpc.pb.go
-# $(call protoc,OUT): generate $(PROTO_SRC)'s Go code under the folder OUT
-# (the Go files land in OUT/$(PROTO_DIR)); the plugins are built into $$tmp.
+KNQ_DIR        := backends/knqyf263/protocol
+KNQ_SRC        := $(KNQ_DIR)/plugbench.proto
+KNQ_GEN        := $(KNQ_DIR)/gen
+PROTO_GEN      := $(PROTO_DIR)/plugbench.pb.go $(PROTO_DIR)/plugbench_grpc.pb.go \
+	$(addprefix $(KNQ_DIR)/plugbench,.pb.go _vtproto.pb.go _host.pb.go _options.pb.go _plugin.pb.go)
+# $(call protoc,OUT): generate the Go code of $(PROTO_SRC) and $(KNQ_SRC)
+# under the folder OUT (the Go files land in OUT/<their folder>); the
+# plugins are built into $$tmp.
 protoc = $(GO) build -o $$tmp/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go && \
 	$(GO) build -o $$tmp/protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc && \
+	$(GO) build -C $(KNQ_GEN) -o $$tmp/protoc-gen-go-plugin github.com/knqyf263/go-plugin/cmd/protoc-gen-go-plugin && \
 	$(PROTOC) --plugin=protoc-gen-go=$$tmp/protoc-gen-go --plugin=protoc-gen-go-grpc=$$tmp/protoc-gen-go-grpc \
-		--go_out=$(1) --go_opt=paths=source_relative --go-grpc_out=$(1) --go-grpc_opt=paths=source_relative $(PROTO_SRC)
+		--go_out=$(1) --go_opt=paths=source_relative --go-grpc_out=$(1) --go-grpc_opt=paths=source_relative $(PROTO_SRC) && \
+	$(PROTOC) --plugin=protoc-gen-go-plugin=$$tmp/protoc-gen-go-plugin \
+		--go-plugin_out=$(1) --go-plugin_opt=paths=source_relative $(KNQ_SRC)
 
 .PHONY: proto proto-check proto-tools
 
-## proto: regenerate backends/hashicorp's gRPC code (Debian's protoc, installed where
-## missing; the Go plugins at go.mod's tool versions)
+## proto: regenerate backends/hashicorp's gRPC code and backends/knqyf263's plugin code
+## (Debian's protoc, installed where missing; the Go plugins at their tool versions)
 proto: | proto-tools
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(call protoc,.); \
 	echo "proto: regenerated $(PROTO_GEN) ($$($(PROTOC) --version))"
 
-## proto-check: fail if a regeneration of backends/hashicorp's gRPC code differs from it
+## proto-check: fail if a regeneration of the committed protobuf code differs from it
 ## (or if protoc is not the version that made it)
 proto-check: | proto-tools
 	@have=$$($(PROTOC) --version | awk '{print $$2}'); \
