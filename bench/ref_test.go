@@ -17,6 +17,7 @@ import (
 	"github.com/plugbench/plugbench/backends/goja"
 	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/hashicorp"
+	"github.com/plugbench/plugbench/backends/knqyf263"
 	"github.com/plugbench/plugbench/backends/lua"
 	"github.com/plugbench/plugbench/backends/shm"
 	"github.com/plugbench/plugbench/backends/starlark"
@@ -48,6 +49,7 @@ var refImpls = []struct {
 	{"wasmtime-epoch", FixtureC},        // Func.Call with epoch interruption on, as the backend runs
 	{"wasmtime-fuel", FixtureC},         // Func.Call with fuel metering on, the alternative to epochs
 	{"extism", FixtureC},                // the bare Extism SDK: Plugin.Call("min", 8 bytes)
+	{knqyf263.RefImpl, FixtureGo},       // knqyf263/go-plugin's generated Min, on an instance of the generated Load
 	{"yaegi", FixtureGo},                // the interpreted guest's Min, evaluated and called as a func value
 	{starlark.RefImpl, FixtureStarlark}, // starlark.Call on the guest's min, on a thread of its own
 	{lua.RefImpl, FixtureLua},           // gopher-lua's CallByParam on the guest's min, in a state of its own
@@ -134,7 +136,7 @@ func refIsolated(tb testing.TB, impl string) bool {
 // the process channels, go-plugin's client).
 var refRuntimes = map[string]string{
 	"wasmtime": wasmtime.Name, "wasmtime-unchecked": wasmtime.Name, "wasmtime-epoch": wasmtime.Name, "wasmtime-fuel": wasmtime.Name,
-	"extism": extism.Name, "yaegi": yaegi.Name, starlark.RefImpl: starlark.Name, lua.RefImpl: lua.Name, goja.RefImpl: goja.Name,
+	"extism": extism.Name, knqyf263.RefImpl: knqyf263.Name, "yaegi": yaegi.Name, starlark.RefImpl: starlark.Name, lua.RefImpl: lua.Name, goja.RefImpl: goja.Name,
 	"pipe": subprocess.Name, "shm-doorbell": shm.Name,
 	"go-plugin-grpc": hashicorp.NameGRPC, "go-plugin-netrpc": hashicorp.NameNetRPC,
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/plugbench/plugbench/backends/goja"
 	"github.com/plugbench/plugbench/backends/goplugin"
 	"github.com/plugbench/plugbench/backends/hashicorp"
+	"github.com/plugbench/plugbench/backends/knqyf263"
 	"github.com/plugbench/plugbench/backends/lua"
 	"github.com/plugbench/plugbench/backends/shm"
 	"github.com/plugbench/plugbench/backends/starlark"
@@ -117,6 +118,12 @@ type Target struct {
 	// target's host: what the fault table must find in every trial, and
 	// what BenchmarkRecover recovers by. One of the fault models below.
 	ExpectFault func(fault string) FaultExpect
+	// CompileFirst is set for targets whose compile alone outlasts the
+	// fault table's deadline (the Go guest's second on wazero): the
+	// startloop cell compiles the variant into the backend's wazero
+	// cache first, so that the deadline meets the start function, not the
+	// compiler.
+	CompileFirst bool
 	// Faults is how the fault table makes the target's misbehaving
 	// variant of its fixture (one of fixtures.Faults) in a scratch folder;
 	// nil when the target has none. It returns "" and the reason when
@@ -283,7 +290,7 @@ type Cache struct {
 // Targets is the matrix, in the fixed order of every benchmark: the
 // baseline, the in-process native mechanisms (cgo, purego, Go's plugin
 // package), the wasm runtimes (wazero's engines, Wasmtime, the Extism
-// framework on wazero), the interpreters (yaegi for Go, Starlark, Lua, JavaScript on goja), then the plugins
+// and knqyf263/go-plugin frameworks on wazero), the interpreters (yaegi for Go, Starlark, Lua, JavaScript on goja), then the plugins
 // that are processes of their own (pipes, shared memory, and
 // hashicorp/go-plugin's gRPC and net/rpc).
 var Targets = []Target{
@@ -327,6 +334,33 @@ var Targets = []Target{
 	wasmTarget(wasm.NameBounded, FixtureC),
 	wasmtimeTarget(FixtureC), wasmtimeTarget(FixtureGo), wasmtimeTarget(FixtureRust),
 	extismTarget(extism.Name), extismTarget(extism.NameBounded),
+	{
+		// The Go guest behind knqyf263/go-plugin's generated code, on the
+		// framework's default runtime (wazero's compiler) with a
+		// compilation cache: the wasm (go) row's guest and engine, with
+		// the framework's protobuf crossing.
+		Backend: knqyf263.Name, Fixture: FixtureGo, BuiltFor: knqyf263.Name, Lang: "go", Where: Sandboxed,
+		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
+			return knqyf263.New(ctx, knqyf263.Config{Cache: cache.Wazero})
+		},
+		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
+			return knqyf263.New(ctx, knqyf263.Config{MemoryLimit: limit})
+		},
+		Path: func(s *fixtures.Set) (string, error) { return s.Artifact(fixtures.KnqName) },
+		// Its in-memory cached load is the one its instances pay; a
+		// cache directory would be the wasm (go) row's.
+		Caches: []CacheMode{CacheNone, CacheMemory},
+		// Events cross as the protobuf message of its service.
+		Transports:   []event.Transport{event.Value},
+		Modules:      []string{"github.com/knqyf263/go-plugin", "github.com/tetratelabs/wazero"},
+		CompileFirst: true,
+		ExpectFault:  unpreemptedFaults,
+		Faults: func(dir, fault string) (string, error) {
+			return faultBuild(filepath.Join(dir, fixtures.KnqFaultName(fault)), func(out string) error {
+				return fixtures.BuildKnqFault(context.Background(), out, fault)
+			})
+		},
+	},
 	{
 		Backend: yaegi.Name, Fixture: FixtureGo, BuiltFor: yaegi.Name, Lang: "go",
 		New:  func(ctx context.Context, _ Cache) (backends.Backend, error) { return yaegi.New(ctx, yaegi.Config{}) },

@@ -105,6 +105,7 @@ var refBackends = map[string][]string{
 	"wasmtime-epoch":      {"wasmtime"},
 	"wasmtime-fuel":       {"wasmtime"},
 	"extism":              {"extism"},
+	"knqyf263-generated":  {"knqyf263"},
 	"yaegi":               {"yaegi"},
 	"starlark-call":       {"starlark"},
 	"gopher-lua-call":     {"lua"},
@@ -170,6 +171,7 @@ func nativeCallFinding(call, ref *engine.Table) string {
 var runtimePairs = []struct{ a, b, fixture, what string }{
 	{"wasmtime", "wasm", "c", "Wasmtime against wazero, on the same C module"},
 	{"extism", "wasm", "c", "The Extism framework over raw wazero, on the same C code"},
+	{"knqyf263", "wasm", "go", "The knqyf263/go-plugin framework over raw wazero, on the same Go guest"},
 	{"shm", "subprocess", "c", "Shared memory against pipes, to the same C plugin process"},
 	{"shm", "wasm", "c", "A plugin process over shared memory against wazero in the host, on the same C code"},
 	{"hashicorp-grpc", "subprocess", "go", "hashicorp/go-plugin over gRPC against plain pipes, to the same Go guest"},
