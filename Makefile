@@ -70,7 +70,7 @@ build_wasm = set -e; mkdir -p $(1)/fixtures/c/faults $(1)/fixtures/rust/faults; 
 # go-plugin processes take 5 to 10 s a sample however short it is asked to
 # be (RATIONALE.md, "Why are a memory row's instances closed in batches…").
 BENCH_QUICK := -run '^$$' -bench . -benchtime=500us -count=6 -instances=10
-BENCH_FULL  := -run '^$$' -bench . -skip '^BenchmarkMemory$$' -benchtime=150ms -count=10 -timeout=60m
+BENCH_FULL  := -run '^$$' -bench . -skip '^BenchmarkMemory$$' -benchtime=120ms -count=10 -timeout=60m
 BENCH_FULL_MEMORY := -run '^$$' -bench '^BenchmarkMemory$$' -benchtime=20ms -count=6 -timeout=30m
 
 BENCHREPORT := $(GO) run ./cmd/benchreport
