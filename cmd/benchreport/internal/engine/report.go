@@ -469,6 +469,9 @@ type cellRanks struct {
 	firstSeen            map[string]int // "b:" benchmark, "u:" unit → first appearance
 }
 
+// rankCells ranks the keys of the cells in order: each projection's
+// keys in benchproc's sort order, benchmarks and units by first
+// appearance.
 func rankCells(order []*cell) *cellRanks {
 	rank := func(keys func(*cell) benchproc.Key) map[benchproc.Key]int {
 		var ks []benchproc.Key

@@ -257,11 +257,14 @@ type faultsDecoder struct {
 	cellLines []int           // the line of each cell
 }
 
+// A faultsLineErr is a wrong value noted during the walk, with its line
+// to sort the errors by.
 type faultsLineErr struct {
 	line int
 	err  error
 }
 
+// addErr notes a wrong value at line; the walk goes on.
 func (d *faultsDecoder) addErr(line int, format string, args ...any) {
 	d.errs = append(d.errs, faultsLineErr{line, fmt.Errorf("%s:%d: %s", d.path, line, fmt.Sprintf(format, args...))})
 }
@@ -276,6 +279,7 @@ func (d *faultsDecoder) skip(off int64) int64 {
 	return o
 }
 
+// lineAt is the line of the value at or after offset off.
 func (d *faultsDecoder) lineAt(off int64) int {
 	return 1 + bytes.Count(d.b[:d.skip(off)], []byte("\n"))
 }
