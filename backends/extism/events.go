@@ -78,7 +78,7 @@ func (c *conn) Call() (bool, error) {
 	case err == nil && rc == 0:
 		c.out = out
 		return len(out) > 0, nil
-	case rc == rcMalformed && c.p.ml.refused == 0:
+	case rc == rcMalformed && !c.p.ml.Refused():
 		return false, c.fail(fmt.Errorf("%w: the guest returned %d (%v)", event.ErrMalformed, rc, err))
 	}
 	return false, c.p.callError(c.fn, rc, err)

@@ -64,7 +64,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -77,6 +76,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
+	"github.com/plugbench/plugbench/backends/internal/memlimit"
 	"github.com/plugbench/plugbench/backends/internal/modbook"
 )
 
@@ -385,14 +385,12 @@ func (m *module) probe(ctx context.Context) error {
 // instance makes an Extism plugin instance, its memories capped, and runs
 // the guest's _initialize if it has one, bounded by ctx as the package doc
 // says.
-func (m *module) instance(ctx context.Context) (*extism.Plugin, *memLimit, error) {
-	ml := &memLimit{limit: m.b.limit}
+func (m *module) instance(ctx context.Context) (*extism.Plugin, *memlimit.Limit, error) {
+	ml := &memlimit.Limit{Max: m.b.limit}
 	ictx := experimental.WithMemoryAllocator(ctx, ml)
 	p, err := m.cp.Instance(ictx, extism.PluginInstanceConfig{})
 	if err != nil {
-		if ml.refused != 0 {
-			err = ml.limitError(err)
-		}
+		err = ml.Explain(err)
 		return nil, nil, m.book.Fail("", fmt.Errorf("instantiate: %w", err))
 	}
 	p.SetLogger(func(extism.LogLevel, string) {}) // the SDK would log through package log
@@ -418,48 +416,11 @@ func (m *module) instance(ctx context.Context) (*extism.Plugin, *memLimit, error
 		if ctx.Err() == nil || m.b.interruptible {
 			p.Close(context.Background())
 		}
-		if ml.refused != 0 {
-			err = ml.limitError(err)
-		}
+		err = ml.Explain(err)
 		return nil, nil, m.book.Fail(fnInitialize, fmt.Errorf("instantiate: %w", err))
 	}
 	return p, ml, nil
 }
-
-// memLimit is wazero's memory allocator for the memories of one instance
-// (the guest's and the Extism kernel's): each is a Go slice, grown as
-// wazero grows it by default, that refuses to grow past limit; the instance
-// remembers a refusal, so that the call that failed can say why.
-type memLimit struct {
-	limit   uint64
-	refused uint64 // size of the last growth refused, 0 if none
-}
-
-func (l *memLimit) Allocate(_, _ uint64) experimental.LinearMemory { return &linearMemory{l: l} }
-
-func (l *memLimit) limitError(err error) error {
-	return fmt.Errorf("%w: the guest asked for %d MiB of memory, its limit is %d MiB: %w",
-		backends.ErrMemoryLimit, l.refused>>20, l.limit>>20, err)
-}
-
-type linearMemory struct {
-	l   *memLimit
-	buf []byte
-}
-
-func (g *linearMemory) Reallocate(size uint64) []byte {
-	if size > g.l.limit {
-		g.l.refused = size
-		return nil
-	}
-	if n := int(size) - len(g.buf); n > 0 {
-		g.buf = slices.Grow(g.buf, n)
-	}
-	g.buf = g.buf[:size]
-	return g.buf
-}
-
-func (g *linearMemory) Free() { g.buf = nil }
 
 type module struct {
 	b     *backend
@@ -530,7 +491,7 @@ func (m *module) Close(ctx context.Context) error {
 type Plugin struct {
 	m       *module
 	p       *extism.Plugin
-	ml      *memLimit
+	ml      *memlimit.Limit
 	ctx     context.Context
 	timeout time.Duration
 	closed  bool   // by Close, or by a call stopped at its deadline
@@ -564,12 +525,11 @@ func (p *Plugin) callError(name string, rc uint32, err error) error {
 	case errors.As(err, &exit) && (exit.ExitCode() == sys.ExitCodeDeadlineExceeded || exit.ExitCode() == sys.ExitCodeContextCanceled):
 		p.closed = true
 		err = fmt.Errorf("stopped after %v, the instance is closed: %w", p.timeout, err)
-	case p.ml.refused != 0:
+	case p.ml.Refused():
 		if err == nil {
 			err = fmt.Errorf("returned %d", rc)
 		}
-		err = p.ml.limitError(err)
-		p.ml.refused = 0
+		err = p.ml.Explain(err)
 	case err != nil:
 	case rc == rcNoMemory:
 		err = fmt.Errorf("returned %d: the guest is out of memory", rc)

@@ -71,7 +71,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -83,6 +82,7 @@ import (
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/abandon"
+	"github.com/plugbench/plugbench/backends/internal/memlimit"
 	"github.com/plugbench/plugbench/backends/internal/modbook"
 	"github.com/plugbench/plugbench/backends/knqyf263/protocol"
 )
@@ -164,7 +164,7 @@ func (*backend) Close(context.Context) error { return nil }
 
 // runtimes returns what makes the runtimes of a module sharing cache: the
 // framework's default runtime (wazero's compiler, WASI), with the cache.
-// The memory cap is each instance's allocator (guestMemory), which
+// The memory cap is each instance's allocator (memlimit), which
 // remembers what it refused.
 func (b *backend) runtimes(cache wazero.CompilationCache) protocol.WazeroNewRuntime {
 	rc := wazero.NewRuntimeConfig().WithCompilationCache(cache)
@@ -239,7 +239,7 @@ func (m *module) compile(ctx context.Context, bin []byte) error {
 		}
 	})
 	if err != nil && ctx.Err() != nil {
-		m.ownCache = false // the abandoned compile closes it
+		m.abandoned.Store(true) // the abandoned compile closes the cache
 		return m.book.Fail("", fmt.Errorf("not compiled: %w", err))
 	}
 	r.Close(context.Background())
@@ -278,8 +278,8 @@ type guestConn interface {
 
 // load makes an instance through the generated Load, bounded by ctx as
 // the package doc says; op names the caller in errors.
-func (m *module) load(ctx context.Context, op string, h host) (guestConn, *guestMemory, error) {
-	gm := &guestMemory{limit: m.b.limit}
+func (m *module) load(ctx context.Context, op string, h host) (guestConn, *memlimit.Limit, error) {
+	gm := &memlimit.Limit{Max: m.b.limit}
 	lctx := experimental.WithMemoryAllocator(ctx, gm)
 	g, err := abandon.Wait(ctx, func() (guestConn, error) {
 		g, err := m.gen.Load(lctx, m.path, h)
@@ -292,11 +292,14 @@ func (m *module) load(ctx context.Context, op string, h host) (guestConn, *guest
 	case err == nil:
 		return g, gm, nil
 	case ctx.Err() != nil:
-		err = fmt.Errorf("%s: the guest's _initialize ran past the context (it runs on: %w): %w", op, backends.ErrNoInterrupt, err)
+		// The abandoned Load may still compile into the module's cache,
+		// or never end: the cache stays open for it (unload).
+		m.abandoned.Store(true)
+		err = fmt.Errorf("the generated Load (the guest's _initialize) ran past the context, and runs on (%w): %w", backends.ErrNoInterrupt, err)
 	case strings.HasPrefix(err.Error(), "API version mismatch"):
 		err = fmt.Errorf("%w: %w", backends.ErrABIVersion, err)
-	case gm.refused != 0:
-		err = gm.limitError(err)
+	default:
+		err = gm.Explain(err)
 	}
 	return nil, nil, m.book.Fail("", fmt.Errorf("%s: %w", strings.ToLower(op), err))
 }
@@ -308,6 +311,7 @@ type module struct {
 	book       modbook.Book
 	cache      wazero.CompilationCache
 	ownCache   bool
+	abandoned  atomic.Bool // work given up on at a context's end may still use cache
 	newRuntime protocol.WazeroNewRuntime
 	gen        *protocol.GuestPlugin
 }
@@ -357,11 +361,13 @@ func (m *module) instantiate(ctx context.Context, cfg backends.InstanceConfig) (
 }
 
 // Close unloads the module once no instance is open: its own compilation
-// cache goes with it.
+// cache goes with it, unless a compile or an instantiation abandoned at
+// its context's end may still use it (the abandoned compile closes it
+// when it ends; a start function that never returns keeps it for good).
 func (m *module) Close(context.Context) error { return m.book.Close(m.unload) }
 
 func (m *module) unload() error {
-	if m.ownCache && m.cache != nil {
+	if m.ownCache && !m.abandoned.Load() && m.cache != nil {
 		return m.cache.Close(context.Background())
 	}
 	return nil
@@ -381,42 +387,12 @@ func (h host) Emit(_ context.Context, r *protocol.EmitRequest) (*protocol.EmitRe
 	return &protocol.EmitReply{R: h.emit(r.V)}, nil
 }
 
-// guestMemory is an instance's linear memory: a Go slice, grown as wazero
-// grows it by default, that refuses to grow past limit and remembers it
-// did, so that the call that failed can say why.
-type guestMemory struct {
-	buf     []byte
-	limit   uint64
-	refused uint64 // size of the last growth refused, 0 if none
-}
-
-func (g *guestMemory) Allocate(_, _ uint64) experimental.LinearMemory { return g }
-
-func (g *guestMemory) Reallocate(size uint64) []byte {
-	if size > g.limit {
-		g.refused = size
-		return nil
-	}
-	if n := int(size) - len(g.buf); n > 0 {
-		g.buf = slices.Grow(g.buf, n)
-	}
-	g.buf = g.buf[:size]
-	return g.buf
-}
-
-func (g *guestMemory) Free() { g.buf = nil }
-
-func (g *guestMemory) limitError(err error) error {
-	return fmt.Errorf("%w: the guest asked for %d MiB of memory, its limit is %d MiB: %w",
-		backends.ErrMemoryLimit, g.refused>>20, g.limit>>20, err)
-}
-
 // Plugin is one instance: one load of the guest through the generated
 // code.
 type Plugin struct {
 	m       *module
 	g       guestConn
-	gm      *guestMemory
+	gm      *memlimit.Limit
 	ctx     context.Context
 	open    atomic.Bool
 	hasEmit bool
@@ -432,10 +408,7 @@ func (p *Plugin) fail(sym string, err error) error {
 		p.Close(p.ctx)
 		err = fmt.Errorf("the guest died, the instance is closed: %w", err)
 	}
-	if p.gm.refused != 0 {
-		err = p.gm.limitError(err)
-		p.gm.refused = 0
-	}
+	err = p.gm.Explain(err)
 	return &backends.Error{Backend: Name, Path: p.m.path, Symbol: sym, Err: err}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
@@ -183,5 +184,69 @@ func TestFaults(t *testing.T) {
 	})
 	if _, err := New(ctx, Config{MemoryLimit: 1 << 10}); err == nil {
 		t.Error("New with a 1 KiB memory limit: no error")
+	}
+}
+
+// TestLoadContext: a Load whose context ends during the compile returns
+// at once with the context's error, and the compile it abandoned runs to
+// its end without touching what Load released: a second load of the same
+// file, which compiles as long, finishes after it, and the process lives.
+func TestLoadContext(t *testing.T) {
+	built(t)
+	be := backendstest.New(t, New, Config{})
+	// Far less than the compile's second, far more than reading the file.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if mod, err := be.Load(ctx, healthy); !errors.Is(err, context.DeadlineExceeded) {
+		if err == nil {
+			mod.Close(context.Background())
+		}
+		t.Fatalf("Load past its deadline = %v, want DeadlineExceeded", err)
+	}
+	mod, err := be.Load(context.Background(), healthy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mod.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHostFunctionLeak holds RATIONALE.md's word on knqyf263/go-plugin
+// v0.9.0 ("What a careful knqyf263 host should know"): the generated code
+// writes each host function's reply into memory the guest's malloc gives,
+// and nothing frees it, so a guest that calls its host grows with every
+// call whose reply is not empty. The guest's memory is deterministic (one
+// thread, the same calls), not timed. When an upgrade fixes it, this test
+// fails: say so there, and drop it.
+func TestHostFunctionLeak(t *testing.T) {
+	built(t)
+	ctx := context.Background()
+	mod, err := backendstest.New(t, New, Config{}).Load(ctx, healthy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	grown := func(emit func(int64) int64) uint64 {
+		pl, err := mod.Instantiate(ctx, backends.WithEmit(emit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pl.Close(ctx)
+		p := pl.(*Plugin)
+		p.Callback(1000)
+		before := p.gm.Size()
+		for range 200 {
+			if _, err := p.Callback(1000); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p.gm.Size() - before
+	}
+	empty := grown(func(int64) int64 { return 0 }) // a reply of zero bytes: nothing allocated
+	full := grown(func(v int64) int64 { return v + 1 })
+	t.Logf("the guest's memory grew %d MiB over 200 000 callbacks with replies, %d MiB without", full>>20, empty>>20)
+	if full < empty+8<<20 {
+		t.Errorf("over 200 000 callbacks the guest grew %d MiB with replies, %d MiB without: the replies no longer leak?", full>>20, empty>>20)
 	}
 }

@@ -35,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -49,6 +48,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/internal/abandon"
 	"github.com/plugbench/plugbench/backends/internal/hostfn"
+	"github.com/plugbench/plugbench/backends/internal/memlimit"
 	"github.com/plugbench/plugbench/backends/internal/modbook"
 	"github.com/plugbench/plugbench/backends/internal/wasmabi"
 )
@@ -259,7 +259,7 @@ func (m *module) probe(ctx context.Context) error {
 
 // instantiate makes an instance of the module, its memory capped, and runs
 // its start function, bounded by ctx as the package doc says.
-func (m *module) instantiate(ctx context.Context) (api.Module, *guestMemory, error) {
+func (m *module) instantiate(ctx context.Context) (api.Module, *memlimit.Limit, error) {
 	// An anonymous module may be instantiated any number of times; the
 	// default config gives no filesystem, environment or arguments.
 	// The guest's random source is a cheap generator of our own: wazero's
@@ -269,7 +269,7 @@ func (m *module) instantiate(ctx context.Context) (api.Module, *guestMemory, err
 	if m.start != "" {
 		cfg = cfg.WithStartFunctions(m.start)
 	}
-	gm := &guestMemory{limit: m.b.limit}
+	gm := &memlimit.Limit{Max: m.b.limit}
 	mctx := experimental.WithMemoryAllocator(ctx, gm)
 	inst := func() (api.Module, error) { return m.b.r.InstantiateModule(mctx, m.cm, cfg) }
 	var mod api.Module
@@ -283,42 +283,10 @@ func (m *module) instantiate(ctx context.Context) (api.Module, *guestMemory, err
 		}
 	}
 	if err != nil {
-		if gm.refused != 0 {
-			err = gm.limitError(err)
-		}
+		err = gm.Explain(err)
 		return nil, nil, m.book.Fail(m.start, fmt.Errorf("instantiate: %w", err))
 	}
 	return mod, gm, nil
-}
-
-// guestMemory is an instance's linear memory: a Go slice, grown as wazero
-// grows it by default, that refuses to grow past limit and remembers it
-// did, so that the call that failed can say why.
-type guestMemory struct {
-	buf     []byte
-	limit   uint64
-	refused uint64 // size of the last growth refused, 0 if none
-}
-
-func (g *guestMemory) Allocate(_, _ uint64) experimental.LinearMemory { return g }
-
-func (g *guestMemory) Reallocate(size uint64) []byte {
-	if size > g.limit {
-		g.refused = size
-		return nil
-	}
-	if n := int(size) - len(g.buf); n > 0 {
-		g.buf = slices.Grow(g.buf, n)
-	}
-	g.buf = g.buf[:size]
-	return g.buf
-}
-
-func (g *guestMemory) Free() { g.buf = nil }
-
-func (g *guestMemory) limitError(err error) error {
-	return fmt.Errorf("%w: the guest asked for %d MiB of memory, its limit is %d MiB: %w",
-		backends.ErrMemoryLimit, g.refused>>20, g.limit>>20, err)
 }
 
 func equalTypes(a, b []api.ValueType) bool {
@@ -418,7 +386,7 @@ type Plugin struct {
 	mod api.Module
 	ctx context.Context
 	mem api.Memory
-	gm  *guestMemory
+	gm  *memlimit.Limit
 
 	// slow is set when a call needs more than CallWithStack: a deadline,
 	// or an instance that is closed (closed is then set too).
@@ -470,9 +438,8 @@ func (p *Plugin) callError(name string, err error) error {
 	case errors.As(err, &exit) && (exit.ExitCode() == sys.ExitCodeDeadlineExceeded || exit.ExitCode() == sys.ExitCodeContextCanceled):
 		p.closed, p.slow = true, true
 		err = fmt.Errorf("stopped after %v, the instance is closed: %w", p.timeout, err)
-	case p.gm != nil && p.gm.refused != 0:
-		err = p.gm.limitError(err)
-		p.gm.refused = 0
+	case p.gm != nil && p.gm.Refused():
+		err = p.gm.Explain(err)
 	}
 	return p.m.book.Fail(name, err)
 }
