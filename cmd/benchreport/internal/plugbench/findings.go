@@ -187,6 +187,7 @@ var pairRows = []struct {
 }{
 	{"Setup", "sec/op", [][2]string{{"phase", "load"}, {"cache", "none"}}, "compile"},
 	{"Setup", "sec/op", [][2]string{{"phase", "load"}, {"cache", "disk"}}, "cached load"},
+	{"Setup", "sec/op", [][2]string{{"phase", "load"}, {"cache", "memory"}}, "load compiled in memory"},
 	{"Setup", "sec/op", [][2]string{{"phase", "instantiate"}}, "instantiate"},
 	{"Call", "sec/op", [][2]string{{"op", "min"}}, "`min`"},
 	{"Payload", "sec/op", [][2]string{{"op", "sum"}, {"size", "1MiB"}}, "1 MiB `sum`"},
