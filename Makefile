@@ -59,8 +59,8 @@ build_wasm = set -e; mkdir -p $(1)/fixtures/c/faults $(1)/fixtures/rust/faults; 
 	done
 
 # The quick run takes 6 samples of every row, the fewest that give a report
-# confidence intervals and p-values, of 3 ms each; the full run 10 samples
-# of 150 ms. RATIONALE.md ("Why 3 ms and 150 ms samples?") has the budget.
+# confidence intervals and p-values, of 500 µs each; the full run 10 samples
+# of 120 ms. RATIONALE.md ("Why 500 µs and 120 ms samples?") has the budget.
 # make report builds the fault variants once for both of its runs
 # (PLUGBENCH_FAULT_BUILD, a fresh folder).
 # The quick run measures memory at 10 instances of every target; the full
@@ -320,7 +320,7 @@ bench-quick: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_QUICK) | $(PROGRESS) -plan $(QUICK_PLAN) -o $(RESULTS)/latest.txt
 
-## bench: the full run (10 samples of 150 ms; memory 6 of 20 ms) into results/latest.txt
+## bench: the full run (10 samples of 120 ms; memory 6 of 20 ms) into results/latest.txt
 bench: tools
 	@mkdir -p $(RESULTS)
 	$(GO) test ./bench $(BENCH_FULL) | $(PROGRESS) -plan $(RESULTS)/baseline.txt -skip '^BenchmarkMemory$$' -o $(RESULTS)/latest.txt
