@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,13 +138,17 @@ func recoverer(tb testing.TB, tg Target, fault, path string) func() (time.Durati
 			return took, err
 		}
 	}
-	be, err := tg.New(ctx, Cache{})
+	var cache Cache
+	if tg.CompileFirst {
+		cache = compiledOnce(tb, path)
+	}
+	be, err := tg.New(ctx, cache)
 	if fault == "bomb" && tg.NewLimited != nil {
 		// The bomb meets a 16 MiB limit instead of the default 256 MiB:
 		// the recovery that follows is the same, and each iteration's
 		// untimed fault takes milliseconds, not half a second.
 		be.Close(ctx)
-		be, err = tg.NewLimited(ctx, 16<<20)
+		be, err = tg.NewLimited(ctx, cache, 16<<20)
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -183,6 +188,21 @@ func recoverer(tb testing.TB, tg Target, fault, path string) func() (time.Durati
 		return took, errors.Join(perr, aerr)
 	}
 }
+
+// compiledOnce returns a wazero cache holding the module at path,
+// compiled once a process (Target.CompileFirst).
+func compiledOnce(tb testing.TB, path string) Cache {
+	tb.Helper()
+	v, _ := compiledCaches.LoadOrStore(path, &warm{})
+	w := v.(*warm)
+	w.once.Do(func() { w.cache, w.err = compileFirst(context.Background(), path) })
+	if w.err != nil {
+		tb.Fatal(w.err)
+	}
+	return w.cache
+}
+
+var compiledCaches sync.Map // path → *warm
 
 // envRestart makes this test binary a fresh host that loads one plugin,
 // answers one call and exits: "backend fixture path".

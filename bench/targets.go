@@ -63,9 +63,10 @@ type Target struct {
 	// cache and ignored by the others.
 	New func(ctx context.Context, cache Cache) (backends.Backend, error)
 	// NewLimited, for backends that cap a guest's memory, makes the
-	// backend with the cap at limit bytes: BenchmarkRecover's memory bomb
-	// meets a small cap, so that each untimed fault takes milliseconds.
-	NewLimited func(ctx context.Context, limit uint64) (backends.Backend, error)
+	// backend with the cap at limit bytes, and cache as New takes it:
+	// BenchmarkRecover's memory bomb meets a small cap, so that each
+	// untimed fault takes milliseconds.
+	NewLimited func(ctx context.Context, cache Cache, limit uint64) (backends.Backend, error)
 	// Path returns the artifact's path in a fixtures set, or "" and the
 	// reason it is unavailable.
 	Path func(s *fixtures.Set) (string, error)
@@ -122,7 +123,9 @@ type Target struct {
 	// fault table's deadline (the Go guest's second on wazero): the
 	// startloop cell compiles the variant into the backend's wazero
 	// cache first, so that the deadline meets the start function, not the
-	// compiler.
+	// compiler; and BenchmarkRecover compiles each variant once a
+	// process, not once a sample (its setup, untimed: 18 compiles made
+	// a fifth of the quick run's recovery rows).
 	CompileFirst bool
 	// Faults is how the fault table makes the target's misbehaving
 	// variant of its fixture (one of fixtures.Faults) in a scratch folder;
@@ -343,8 +346,8 @@ var Targets = []Target{
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
 			return knqyf263.New(ctx, knqyf263.Config{Cache: cache.Wazero})
 		},
-		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
-			return knqyf263.New(ctx, knqyf263.Config{MemoryLimit: limit})
+		NewLimited: func(ctx context.Context, cache Cache, limit uint64) (backends.Backend, error) {
+			return knqyf263.New(ctx, knqyf263.Config{Cache: cache.Wazero, MemoryLimit: limit})
 		},
 		Path: func(s *fixtures.Set) (string, error) { return s.Artifact(fixtures.KnqName) },
 		// Its in-memory cached load is the one its instances pay; a
@@ -562,8 +565,8 @@ func wasmTarget(name, fixture string) Target {
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
 			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, Cache: cache.Wazero})
 		},
-		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
-			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, MemoryLimit: limit})
+		NewLimited: func(ctx context.Context, cache Cache, limit uint64) (backends.Backend, error) {
+			return wasm.New(ctx, wasm.Config{Interpreter: interp, Interruptible: bounded, Cache: cache.Wazero, MemoryLimit: limit})
 		},
 		Path:       func(s *fixtures.Set) (string, error) { return wasmPath(s, fixture) },
 		Bounded:    bounded,
@@ -597,8 +600,8 @@ func wasmtimeTarget(fixture string) Target {
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
 			return wasmtime.New(ctx, wasmtime.Config{CacheDir: cache.Dir})
 		},
-		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
-			return wasmtime.New(ctx, wasmtime.Config{MemoryLimit: limit})
+		NewLimited: func(ctx context.Context, cache Cache, limit uint64) (backends.Backend, error) {
+			return wasmtime.New(ctx, wasmtime.Config{CacheDir: cache.Dir, MemoryLimit: limit})
 		},
 		Path: func(s *fixtures.Set) (string, error) {
 			if !wasmtime.Available {
@@ -642,8 +645,8 @@ func extismTarget(name string) Target {
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
 			return extism.New(ctx, extism.Config{Cache: cache.Wazero, Interruptible: bounded})
 		},
-		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
-			return extism.New(ctx, extism.Config{Interruptible: bounded, MemoryLimit: limit})
+		NewLimited: func(ctx context.Context, cache Cache, limit uint64) (backends.Backend, error) {
+			return extism.New(ctx, extism.Config{Cache: cache.Wazero, Interruptible: bounded, MemoryLimit: limit})
 		},
 		Path:       func(s *fixtures.Set) (string, error) { return s.ExtismWasm, s.ExtismWasmErr },
 		Bounded:    bounded,
@@ -680,7 +683,7 @@ func processTarget(name, fixture string) Target {
 	t := Target{
 		Backend: name, Fixture: fixture, BuiltFor: subprocess.Name, Lang: fixture,
 		New:        func(ctx context.Context, _ Cache) (backends.Backend, error) { return mk(ctx, 0) },
-		NewLimited: mk,
+		NewLimited: func(ctx context.Context, _ Cache, limit uint64) (backends.Backend, error) { return mk(ctx, limit) },
 		Path: func(s *fixtures.Set) (string, error) {
 			if fixture == FixtureGo {
 				return s.Artifact(fixtures.ServeGoName)
@@ -720,7 +723,7 @@ func hashicorpTarget(name string) Target {
 		New: func(ctx context.Context, _ Cache) (backends.Backend, error) { return mk(ctx, 0) },
 		// A Go executable does not start under 16 or 64 MiB of data
 		// (its runtime's heap arena map fails): 128 MiB at least.
-		NewLimited: func(ctx context.Context, limit uint64) (backends.Backend, error) {
+		NewLimited: func(ctx context.Context, _ Cache, limit uint64) (backends.Backend, error) {
 			return mk(ctx, max(limit, 128<<20))
 		},
 		Path:        func(s *fixtures.Set) (string, error) { return s.Artifact(fixtures.HashicorpName) },
