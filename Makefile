@@ -353,7 +353,7 @@ crash-check:
 LATEST := $(RESULTS)/latest
 
 ## report: the main job: the quick run, the fault table (each cell once) and their report in
-## results/latest/ (report.html, REPORT.md, charts/), which git ignores; about 2 1/2 min
+## results/latest/ (report.html, REPORT.md, charts/), which git ignores; about 4 min (over its 3: RATIONALE)
 report: tools
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	PLUGBENCH_FAULT_BUILD=$$tmp $(MAKE) --no-print-directory bench-quick faults FAULT_TRIALS=1 FAULT_PARALLEL=8
