@@ -24,13 +24,23 @@ type Limit struct {
 	Max     uint64 // bytes
 	refused uint64 // size of the last growth refused, 0 if none
 	size    uint64 // what the memories hold now
+	// first is the instance's first memory, in place: a guest's one
+	// memory costs no allocation of its own (the gate counts an
+	// instantiation's allocations exactly).
+	first memory
 }
 
 // Size is the bytes the instance's memories hold now.
 func (l *Limit) Size() uint64 { return l.size }
 
 // Allocate implements experimental.MemoryAllocator.
-func (l *Limit) Allocate(_, _ uint64) experimental.LinearMemory { return &memory{l: l} }
+func (l *Limit) Allocate(_, _ uint64) experimental.LinearMemory {
+	if l.first.l == nil {
+		l.first.l = l
+		return &l.first
+	}
+	return &memory{l: l}
+}
 
 // Refused reports whether a memory was refused a growth since the last
 // Explain.
