@@ -67,8 +67,19 @@ func forTargetsIn[T interface {
 					}
 					f(tb, u)
 				})
+				rowDone(tb, u)
 			}
 		})
+	}
+}
+
+// rowDone closes the instances the row of u that just ran held
+// (rowInstances): every sample of a row, and every round of a sample,
+// runs inside its Run.
+func rowDone(tb testing.TB, u Target) {
+	tb.Helper()
+	if err := releaseRow(); err != nil {
+		tb.Errorf("%s/%s: %v", u.Backend, u.Fixture, err)
 	}
 }
 
@@ -94,6 +105,11 @@ func forTargetsIn[T interface {
 //     ns/op (b.Loop scales on the whole iteration, so that a costly setup,
 //     such as a Go guest's, cannot stretch the run).
 func BenchmarkSetup(b *testing.B) {
+	defer func() {
+		if err := releaseWarmCaches(); err != nil {
+			b.Errorf("releasing the warm caches: %v", err)
+		}
+	}()
 	for _, phase := range setupPhases {
 		b.Run("phase="+phase, func(b *testing.B) {
 			if phase == "check" || phase == "probe" {
@@ -200,7 +216,7 @@ func warmCache(tb testing.TB, t Target, path string, mode CacheMode) Cache {
 	tb.Helper()
 	v, _ := warmCaches.LoadOrStore(t.Backend+"/"+t.Fixture+"/"+string(mode), &warm{})
 	w := v.(*warm)
-	w.once.Do(func() { w.cache, w.err = fillCache(t, path, mode) })
+	w.once.Do(func() { w.cache, w.release, w.err = fillCache(t, path, mode) })
 	if w.err != nil {
 		tb.Fatalf("%s/%s: warming the %s cache: %v", t.Backend, t.Fixture, mode, w.err)
 	}
@@ -208,38 +224,59 @@ func warmCache(tb testing.TB, t Target, path string, mode CacheMode) Cache {
 }
 
 type warm struct {
-	once  sync.Once
-	cache Cache
-	err   error
+	once    sync.Once
+	cache   Cache
+	release func() error // closes what keeps the cache warm
+	err     error
 }
 
 var warmCaches sync.Map // "backend/fixture/mode" → *warm
 
-func fillCache(t Target, path string, mode CacheMode) (Cache, error) {
-	ctx := context.Background()
+// releaseWarmCaches closes every warm cache and what keeps it warm, once
+// the rows that use them are done: the modules the memory caches keep
+// compiled were a third of the heap every later sample's collection
+// marks (testing collects before each).
+func releaseWarmCaches() error {
+	var errs []error
+	warmCaches.Range(func(k, v any) bool {
+		if w := v.(*warm); w.release != nil {
+			errs = append(errs, w.release())
+		}
+		warmCaches.Delete(k)
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// fillCache makes t's cache for mode and fills it with one load of path,
+// and returns what releases it.
+func fillCache(t Target, path string, mode CacheMode) (Cache, func() error, error) {
+	ctx := setupContext()
 	cache := Cache{Wazero: wazero.NewCompilationCache()}
 	if mode == CacheDisk {
 		dir, err := os.MkdirTemp(scratch, "cache-")
 		if err != nil {
-			return Cache{}, err
+			return Cache{}, nil, err
 		}
 		cache.Dir = filepath.Join(dir, "compiled")
+		cache.ModuleDir = filepath.Join(dir, "module")
 		if cache.Wazero, err = wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero")); err != nil {
-			return Cache{}, err
+			return Cache{}, nil, err
 		}
 	}
+	release := func() error { return cache.Wazero.Close(ctx) }
 	be, err := t.New(ctx, cache)
 	if err != nil {
-		return Cache{}, err
+		return Cache{}, release, err
 	}
 	mod, err := be.Load(ctx, path)
 	if err != nil {
-		return Cache{}, err
+		return Cache{}, func() error { return errors.Join(be.Close(ctx), release()) }, err
 	}
 	if mode == CacheDisk {
-		return cache, errors.Join(mod.Close(ctx), be.Close(ctx))
+		return cache, release, errors.Join(mod.Close(ctx), be.Close(ctx))
 	}
-	return cache, nil
+	return cache, func() error { return errors.Join(mod.Close(ctx), be.Close(ctx), release()) }, nil
 }
 
 // checkUnmapped fails if a native target's library is still mapped: a
@@ -495,7 +532,7 @@ func BenchmarkCall(b *testing.B) {
 		b.Run("op="+op, func(b *testing.B) {
 			forTargets(b, func(b *testing.B, t Target) {
 				_, mod := open(b, t)
-				p := instance(b, mod)
+				p, _ := rowInstance(b, mod)
 				benchCall(b, op, p)
 			})
 		})
@@ -518,15 +555,20 @@ func benchCall(b *testing.B, op string, p backends.Plugin) {
 			b.Fatalf("min(%d, %d) = %d", minA, minB, r)
 		}
 	case "accumulate":
-		var r int64
-		var err error
+		// The instance's state is its own: the total is exactly what this
+		// row's calls added (an instance the quick run's samples share
+		// starts from the last sample's total).
+		r, err := p.Accumulate(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		want := r
 		for b.Loop() {
 			if r, err = p.Accumulate(accX); err != nil {
 				b.Fatal(err)
 			}
 		}
-		// The instance's state is its own: the total is exactly this run's.
-		if want := accX * int64(b.N); r != want {
+		if want += accX * int64(b.N); r != want {
 			b.Fatalf("accumulate total %d after %d calls, want %d", r, b.N, want)
 		}
 	default:
@@ -581,8 +623,8 @@ func BenchmarkPayload(b *testing.B) {
 				b.Run("size="+size.name, func(b *testing.B) {
 					forTargets(b, func(b *testing.B, t Target) {
 						_, mod := open(b, t)
-						p := instance(b, mod)
-						benchPayload(b, op, p, size.n)
+						p, fresh := rowInstance(b, mod)
+						benchPayload(b, op, p, size.n, fresh)
 					})
 				})
 			}
@@ -590,13 +632,16 @@ func BenchmarkPayload(b *testing.B) {
 	}
 }
 
-func benchPayload(b *testing.B, op string, p backends.Plugin, n int) {
+func benchPayload(b *testing.B, op string, p backends.Plugin, n int, fresh bool) {
 	buf := payload(n)
 	want, _ := reference().Sum(buf)
-	// One call first, untimed (b.Loop resets the timer and the allocation
-	// count): a guest buffer grows once per instance, then is reused.
-	if _, err := p.Sum(buf); err != nil {
-		b.Fatal(err)
+	// A new instance's first call is made untimed (b.Loop resets the timer
+	// and the allocation count): a guest buffer grows once per instance,
+	// then is reused.
+	if fresh {
+		if _, err := p.Sum(buf); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
@@ -628,15 +673,28 @@ func benchPayload(b *testing.B, op string, p backends.Plugin, n int) {
 	}
 }
 
-// parallelInstances makes one instance per goroutine that RunParallel will
-// start, before the timer runs: instantiating is not what is measured.
-func parallelInstances(tb testing.TB, mod backends.Module) func() backends.Plugin {
-	ps := make([]backends.Plugin, runtime.GOMAXPROCS(0))
-	for i := range ps {
-		ps[i] = instance(tb, mod)
+// parallelInstances returns one instance per goroutine that RunParallel
+// will start, made before the timer runs (instantiating is not what is
+// measured), each with its running total. A benchmark's RunParallel rounds
+// of a sample share them (rowInstances): when each round made its own, a
+// quick run's knqyf263 row spent 0.3 s a sample instantiating.
+func parallelInstances(tb testing.TB, mod backends.Module) func() (backends.Plugin, *int64) {
+	var ps []backends.Plugin
+	var totals []int64
+	if b, ok := tb.(*testing.B); ok {
+		ps, _ = rowInstances(b, mod, runtime.GOMAXPROCS(0))
+		totals = held.totals
+	} else {
+		for range runtime.GOMAXPROCS(0) {
+			ps = append(ps, instance(tb, mod))
+		}
+		totals = make([]int64, len(ps))
 	}
 	var next atomic.Int32
-	return func() backends.Plugin { return ps[next.Add(1)-1] }
+	return func() (backends.Plugin, *int64) {
+		i := next.Add(1) - 1
+		return ps[i], &totals[i]
+	}
 }
 
 // BenchmarkParallel measures the calls from every core at once, one
@@ -652,8 +710,8 @@ func BenchmarkParallel(b *testing.B) {
 				// per round, its setup timed unless the timer is reset.
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
-					p := take()
-					if err := parallelCalls(op, p, pb.Next); err != nil {
+					p, total := take()
+					if err := parallelCalls(op, p, total, pb.Next); err != nil {
 						b.Error(err)
 					}
 				})
@@ -663,7 +721,9 @@ func BenchmarkParallel(b *testing.B) {
 }
 
 // parallelCalls makes op's call while next says so, and checks the answer.
-func parallelCalls(op string, p backends.Plugin, next func() bool) error {
+// parallelCalls makes op's calls on p while next says so, and checks the
+// last answer; total is p's running total before them, and after.
+func parallelCalls(op string, p backends.Plugin, total *int64, next func() bool) error {
 	switch op {
 	case "min":
 		var r int32
@@ -685,9 +745,13 @@ func parallelCalls(op string, p backends.Plugin, next func() bool) error {
 			}
 			n++
 		}
-		if r != accX*n {
-			return fmt.Errorf("accumulate total %d after %d calls in this goroutine, want %d", r, n, accX*n)
+		if n == 0 {
+			return nil
 		}
+		if want := *total + accX*n; r != want {
+			return fmt.Errorf("accumulate total %d after %d calls in this goroutine, want %d", r, n, want)
+		}
+		*total = r
 	default:
 		return fmt.Errorf("unknown op %q", op)
 	}

@@ -63,17 +63,25 @@ func forEventTargets[T interface {
 					}
 					f(tb, u)
 				})
+				rowDone(tb, u)
 			}
 		})
 	}
 }
 
 // eventConn opens t, makes an instance and returns its connection through
-// transport tr.
+// transport tr. A benchmark's is its row's (rowInstance).
 func eventConn(tb testing.TB, t Target, tr event.Transport) backends.EventConn {
 	tb.Helper()
 	_, mod := open(tb, t)
-	return connOf(tb, instance(tb, mod), tr)
+	b, ok := tb.(*testing.B)
+	if !ok {
+		return connOf(tb, instance(tb, mod), tr)
+	}
+	if p, fresh := rowInstance(b, mod); fresh || held.conn == nil {
+		held.conn = connOf(b, p, tr)
+	}
+	return held.conn
 }
 
 func connOf(tb testing.TB, p backends.Plugin, tr event.Transport) backends.EventConn {

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/static"
@@ -303,7 +304,7 @@ func open(tb testing.TB, t Target) (backends.Backend, backends.Module) {
 	if _, ok := tb.(*testing.B); ok {
 		return openShared(tb, t, path)
 	}
-	ctx := context.Background()
+	ctx := setupContext()
 	be, err := t.New(ctx, compiled)
 	if err != nil {
 		tb.Fatalf("%s: %v", t.Backend, err)
@@ -337,7 +338,7 @@ func openShared(tb testing.TB, t Target, path string) (backends.Backend, backend
 	v, _ := sharedModules.LoadOrStore(t.Backend+"/"+t.Fixture, &sharedModule{})
 	s := v.(*sharedModule)
 	s.once.Do(func() {
-		ctx := context.Background()
+		ctx := setupContext()
 		if s.be, s.err = t.New(ctx, compiled); s.err != nil {
 			return
 		}
@@ -402,6 +403,90 @@ func checkTargetIdentity(t Target, id backends.Identity) error {
 		return fmt.Errorf("%s/%s: loaded %q, want lang=%s backend=%s", t.Backend, t.Fixture, id.Raw, t.Lang, t.BuiltFor)
 	}
 	return nil
+}
+
+// sharedFlag is the quick run's: a row's samples share its instances.
+var sharedFlag = flag.Bool("shared-instances", false,
+	"a row's samples share one instance, made by its first (make report's quick run; RATIONALE.md, \"Why do the quick run's samples share an instance?\")")
+
+// held are the instances of the row being measured, which the runs of its
+// benchmark function share: RunParallel's rounds of one sample (the same
+// *testing.B), and with -shared-instances every sample of the row (the
+// same name). forTargetsIn closes them when the row is done.
+var held struct {
+	key    any // the sample's *testing.B, or the row's name
+	mod    backends.Module
+	ps     []backends.Plugin
+	conn   backends.EventConn // eventConn's, on ps[0]
+	totals []int64            // each instance's accumulate total (parallelCalls)
+}
+
+// rowInstances returns n instances of mod for b's row, and whether they
+// are new: made for this call, not kept from an earlier run of the row.
+// They are not closed by b's cleanup (a RunParallel round's), but by
+// releaseRow once the row is done.
+func rowInstances(b *testing.B, mod backends.Module, n int) ([]backends.Plugin, bool) {
+	b.Helper()
+	var key any = b
+	if *sharedFlag {
+		key = b.Name()
+	}
+	if held.key == key && held.mod == mod && len(held.ps) == n {
+		return held.ps, false
+	}
+	if held.ps != nil {
+		// The last sample's (or row's): closed, and its garbage collected,
+		// before this sample is timed, as testing's cleanup and its
+		// collection before every run did.
+		if err := releaseRow(); err != nil {
+			b.Fatalf("closing the last sample's instances: %v", err)
+		}
+		runtime.GC()
+	}
+	ps := make([]backends.Plugin, 0, n)
+	for range n {
+		p, err := mod.Instantiate(context.Background())
+		if err != nil {
+			for _, p := range ps {
+				p.Close(context.Background())
+			}
+			b.Fatalf("instantiate: %v", err)
+		}
+		ps = append(ps, p)
+	}
+	held.key, held.mod, held.ps, held.totals = key, mod, ps, make([]int64, n)
+	return ps, true
+}
+
+// rowInstance is rowInstances of one.
+func rowInstance(b *testing.B, mod backends.Module) (backends.Plugin, bool) {
+	b.Helper()
+	ps, fresh := rowInstances(b, mod, 1)
+	return ps[0], fresh
+}
+
+// releaseRow closes the held instances, if any.
+func releaseRow() error {
+	var errs []error
+	for _, p := range held.ps {
+		if err := p.Close(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("close instance: %w", err))
+		}
+	}
+	held.key, held.mod, held.ps, held.conn, held.totals = nil, nil, nil, nil, nil
+	return errors.Join(errs...)
+}
+
+// setupContext is the context of the loads no row times (the modules the
+// rows share, the warm caches, the recovery rows' variants): wazero
+// compiles with a worker per core. A compile's code is the same with one
+// worker or several (each function is compiled alone, and laid out in its
+// index's order), and a Go guest's takes half the time: those compiles
+// were a fifth of the quick run. The rows that time a compile
+// (phase=load, cache=none) use wazero's default, one worker, as a host
+// that does not opt in gets.
+func setupContext() context.Context {
+	return experimental.WithCompilationWorkers(context.Background(), runtime.NumCPU())
 }
 
 // instance makes a plugin instance that cleanup closes.

@@ -195,7 +195,7 @@ func compiledOnce(tb testing.TB, path string) Cache {
 	tb.Helper()
 	v, _ := compiledCaches.LoadOrStore(path, &warm{})
 	w := v.(*warm)
-	w.once.Do(func() { w.cache, w.err = compileFirst(context.Background(), path) })
+	w.once.Do(func() { w.cache, w.err = compileFirst(setupContext(), path) })
 	if w.err != nil {
 		tb.Fatal(w.err)
 	}

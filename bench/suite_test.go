@@ -254,10 +254,10 @@ func TestParallel(t *testing.T) {
 				take := parallelInstances(t, mod)
 				var wg sync.WaitGroup
 				for range runtime.GOMAXPROCS(0) {
-					p := take()
+					p, total := take()
 					wg.Go(func() {
 						n := 0
-						if err := parallelCalls(op, p, func() bool { n++; return n <= 10000 }); err != nil {
+						if err := parallelCalls(op, p, total, func() bool { n++; return n <= 10000 }); err != nil {
 							t.Error(err)
 						}
 					})

@@ -288,6 +288,11 @@ type Cache struct {
 	// Dir is a directory for backends that keep serialized compilations
 	// of their own (wasmtime's).
 	Dir string
+	// ModuleDir, set for the disk mode only, is a directory for backends
+	// that back a cache of each module's own with one (knqyf263's
+	// Config.CacheDir): a shared cache would keep the module compiled
+	// after it is closed.
+	ModuleDir string
 }
 
 // Targets is the matrix, in the fixed order of every benchmark: the
@@ -344,15 +349,19 @@ var Targets = []Target{
 		// the framework's protobuf crossing.
 		Backend: knqyf263.Name, Fixture: FixtureGo, BuiltFor: knqyf263.Name, Lang: "go", Where: Sandboxed,
 		New: func(ctx context.Context, cache Cache) (backends.Backend, error) {
+			if cache.ModuleDir != "" {
+				return knqyf263.New(ctx, knqyf263.Config{CacheDir: cache.ModuleDir})
+			}
 			return knqyf263.New(ctx, knqyf263.Config{Cache: cache.Wazero})
 		},
 		NewLimited: func(ctx context.Context, cache Cache, limit uint64) (backends.Backend, error) {
 			return knqyf263.New(ctx, knqyf263.Config{Cache: cache.Wazero, MemoryLimit: limit})
 		},
 		Path: func(s *fixtures.Set) (string, error) { return s.Artifact(fixtures.KnqName) },
-		// Its in-memory cached load is the one its instances pay; a
-		// cache directory would be the wasm (go) row's.
-		Caches: []CacheMode{CacheNone, CacheMemory},
+		// Its in-memory cached load is the one its instances pay; from
+		// disk, each module's own cache reads the directory
+		// (Config.CacheDir), so that its close row frees what it loaded.
+		Caches: []CacheMode{CacheNone, CacheMemory, CacheDisk},
 		// Events cross as the protobuf message of its service.
 		Transports:   []event.Transport{event.Value},
 		Modules:      []string{"github.com/knqyf263/go-plugin", "github.com/tetratelabs/wazero"},

@@ -32,8 +32,8 @@
 // compiles the module and instantiates it, which runs the Go runtime's
 // initialisation (_initialize). An instance is one such Load. The backend
 // gives the framework a runtime with a compilation cache (the way its
-// author recommends, go-plugin issue #51), one per module unless
-// Config.Cache is set, so that an instance's compile is a cache hit;
+// author recommends, go-plugin issue #51), one per module (in memory, or
+// backed by Config.CacheDir) unless Config.Cache is set, so that an instance's compile is a cache hit;
 // without it every instance would compile the 3 MiB guest anew, for a
 // second. Each instance checks the identity again, as the file is read
 // again.
@@ -137,6 +137,11 @@ type Config struct {
 	// shares (the suite's warm cache); nil: each module has one of its
 	// own, in memory, dropped when the module is closed.
 	Cache wazero.CompilationCache
+	// CacheDir, without Cache, backs each module's own cache with this
+	// directory (wazero's file cache), so that a module compiled once, by
+	// any process, loads from disk; the module's cache is still its own,
+	// and closing the module frees its compiled code.
+	CacheDir string
 	// MemoryLimit caps each instance's linear memory, in bytes, rounded
 	// down to 64 KiB pages; 0 means DefaultMemoryLimit.
 	MemoryLimit uint64
@@ -151,11 +156,15 @@ func New(ctx context.Context, cfg Config) (backends.Backend, error) {
 	if limit == 0 || limit > 4<<30 {
 		return nil, fmt.Errorf("%s: memory limit of %d bytes: want 64 KiB to 4 GiB", Name, cfg.MemoryLimit)
 	}
-	return &backend{cache: cfg.Cache, limit: limit}, nil
+	if cfg.Cache != nil && cfg.CacheDir != "" {
+		return nil, fmt.Errorf("%s: Cache and CacheDir both set: a shared cache or a directory for each module's own, not both", Name)
+	}
+	return &backend{cache: cfg.Cache, dir: cfg.CacheDir, limit: limit}, nil
 }
 
 type backend struct {
 	cache wazero.CompilationCache // nil: one per module
+	dir   string                  // backs each module's own cache, if set
 	limit uint64
 }
 
@@ -187,7 +196,12 @@ func (b *backend) Load(ctx context.Context, path string) (backends.Module, error
 		return nil, err
 	}
 	if m.cache == nil {
-		m.cache, m.ownCache = wazero.NewCompilationCache(), true
+		if b.dir == "" {
+			m.cache = wazero.NewCompilationCache()
+		} else if m.cache, err = wazero.NewCompilationCacheWithDir(b.dir); err != nil {
+			return nil, fmt.Errorf("%s: %s: cache directory: %w", Name, path, err)
+		}
+		m.ownCache = true
 	}
 	m.newRuntime = b.runtimes(m.cache)
 	ok := false

@@ -15,6 +15,7 @@ import (
 	"github.com/plugbench/plugbench/backends"
 	"github.com/plugbench/plugbench/backends/backendstest"
 	"github.com/plugbench/plugbench/fixtures"
+	"github.com/tetratelabs/wazero"
 )
 
 // The guests, built once per test binary by TestMain into dir.
@@ -248,5 +249,55 @@ func TestHostFunctionLeak(t *testing.T) {
 	t.Logf("the guest's memory grew %d MiB over 200 000 callbacks with replies, %d MiB without", full>>20, empty>>20)
 	if full < empty+8<<20 {
 		t.Errorf("over 200 000 callbacks the guest grew %d MiB with replies, %d MiB without: the replies no longer leak?", full>>20, empty>>20)
+	}
+}
+
+// TestCacheDir: with Config.CacheDir, the first load of a module fills the
+// directory and a load by another backend (another process, as far as the
+// cache is concerned) answers from it; each module's cache is still its
+// own, closed with it. A shared Cache and a CacheDir together are refused.
+func TestCacheDir(t *testing.T) {
+	built(t)
+	ctx := context.Background()
+	cacheDir := t.TempDir()
+	for i := range 2 {
+		be, err := New(ctx, Config{CacheDir: cacheDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mod, err := be.Load(ctx, healthy)
+		if err != nil {
+			t.Fatalf("load %d: %v", i, err)
+		}
+		p, err := mod.Instantiate(ctx)
+		if err != nil {
+			t.Fatalf("instantiate %d: %v", i, err)
+		}
+		if r, err := p.Min(3, -4); err != nil || r != -4 {
+			t.Fatalf("load %d: min(3, -4) = %d, %v", i, r, err)
+		}
+		if err := errors.Join(p.Close(ctx), mod.Close(ctx), be.Close(ctx)); err != nil {
+			t.Fatal(err)
+		}
+		var files int
+		filepath.WalkDir(cacheDir, func(_ string, d fs.DirEntry, _ error) error {
+			if d != nil && !d.IsDir() {
+				files++
+			}
+			return nil
+		})
+		if files == 0 {
+			t.Fatalf("after load %d: nothing in %s", i, cacheDir)
+		}
+	}
+	if _, err := New(ctx, Config{CacheDir: cacheDir, Cache: wazero.NewCompilationCache()}); err == nil || !strings.Contains(err.Error(), "both") {
+		t.Errorf("Cache and CacheDir: %v, want an error naming both", err)
+	}
+	if _, err := New(ctx, Config{CacheDir: "/proc/version/nope"}); err != nil {
+		t.Fatalf("New does not touch the directory: %v", err)
+	}
+	be, _ := New(ctx, Config{CacheDir: "/proc/version/nope"})
+	if _, err := be.Load(ctx, healthy); err == nil || !strings.Contains(err.Error(), "cache directory") {
+		t.Errorf("a cache directory that cannot be: %v, want an error naming it", err)
 	}
 }
