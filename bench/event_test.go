@@ -24,7 +24,8 @@ const (
 )
 
 // forEventTargets runs f under backend=NAME/fixture=NAME for every target
-// that offers transport tr, in Targets' order. A target that offers no
+// that offers transport tr, in Targets' order, an in-host target's row in
+// a child process of its own (isolate). A target that offers no
 // events at all (Target.NoEvents) has its row too, skipped by design with
 // the reason, so that it does not vanish from the table.
 func forEventTargets[T interface {
@@ -60,6 +61,16 @@ func forEventTargets[T interface {
 				tb.Run("fixture="+u.Fixture, func(tb T) {
 					if u.NoEvents != "" {
 						skipByDesign(tb, "%s/%s offers no events: %s", u.Backend, u.Fixture, u.NoEvents)
+					}
+					// An in-host plugin's events run in a child of their own,
+					// as its calls do (forTargetsIn): a crash costs the row.
+					if u.Isolated() {
+						if path, err := u.Path(fx); path == "" {
+							skip(tb, "%s/%s: unavailable: %v", u.Backend, u.Fixture, err)
+						}
+						if isolate(tb) {
+							return
+						}
 					}
 					f(tb, u)
 				})

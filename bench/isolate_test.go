@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/plugbench/plugbench/backends/backendstest"
+	"github.com/plugbench/plugbench/backends/event"
 	"github.com/plugbench/plugbench/fixtures"
 )
 
@@ -64,7 +65,7 @@ func runIsolated(tb testing.TB, name string) {
 	if bench {
 		args = []string{"-test.run=^$", "-test.bench=" + pattern}
 	}
-	for _, f := range []string{"test.benchtime", "test.count", "test.cpu", "test.benchmem", "test.short", "test.timeout", "test.v", "instances"} {
+	for _, f := range []string{"test.benchtime", "test.count", "test.cpu", "test.benchmem", "test.short", "test.timeout", "test.v", "instances", "shared-instances"} {
 		if !bench && (f == "test.benchtime" || f == "test.cpu" || f == "test.benchmem" || f == "test.count") {
 			continue // a test runs once per call here; -count is this process's loop
 		}
@@ -274,6 +275,19 @@ func TestIsolation(t *testing.T) {
 			}
 			_, mod := open(t, u)
 			backendstest.Answers(t, instance(t, mod), minCases, accumulateCases, bufferCases[:8])
+		})
+	})
+	// The event rows of an in-host target run in a child too: a plugin
+	// that crashes while processing events costs its row, not the run.
+	t.Run("events", func(t *testing.T) {
+		forEventTargets(t, event.JSON, func(t *testing.T, u Target) {
+			if !u.Isolated() {
+				return
+			}
+			if !inChild() && os.Getenv(envIsolate) != "off" {
+				t.Fatal("an isolated target's event row ran in the parent process")
+			}
+			checkEvent(t, eventConn(t, u, event.JSON), shape(t, "small"))
 		})
 	})
 	t.Run("crash", func(t *testing.T) {
