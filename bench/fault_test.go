@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,6 +63,7 @@ const nativeMemoryLimit = 1 << 30
 var (
 	faultsOut   = flag.String("faults", "", "TestFaultTable writes the fault table to this JSON `file` (make faults)")
 	faultTrials = flag.Int("fault-trials", 1, "TestFaultTable runs each cell this many `times`, each in a new host process (make faults: 5)")
+	faultPar    = flag.Int("fault-parallel", 0, "TestFaultTable runs this `many` cells at once, the longest first (cellQueue; -test.parallel must allow them all); 0: as many as -test.parallel, in the order go test picks")
 )
 
 // envFaultCell names the cell a child runs: "fault backend fixture".
@@ -174,27 +177,46 @@ func TestFaultTable(t *testing.T) {
 	// The cells run a few at a time: most of a cell's time is spent
 	// waiting for a deadline, and each cell's host is its own process.
 	var cells [][]FaultCell
+	queue, err := newCellQueue(faultTargets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type slot struct {
+		tg    Target
+		fault string
+		c     *FaultCell
+	}
+	var slots []slot
+	for _, tg := range faultTargets() {
+		row := make([]FaultCell, len(fixtures.Faults))
+		cells = append(cells, row)
+		for i, fault := range fixtures.Faults {
+			slots = append(slots, slot{tg, fault, &row[i]})
+		}
+	}
+	if !queue.serial {
+		slices.SortStableFunc(slots, func(a, b slot) int { return queue.rank(a.tg, a.fault) - queue.rank(b.tg, b.fault) })
+	}
 	t.Run("cells", func(t *testing.T) {
-		for _, tg := range faultTargets() {
-			row := make([]FaultCell, len(fixtures.Faults))
-			cells = append(cells, row)
-			for i, fault := range fixtures.Faults {
-				t.Run("fault="+fault+"/backend="+tg.Backend+"/fixture="+tg.Fixture, func(t *testing.T) {
-					t.Parallel()
-					c := FaultCell{Fault: fault, Backend: tg.Backend, Fixture: tg.Fixture}
-					for n := range *faultTrials {
-						tr := runFaultTrial(t, tg, fault)
-						checkFaultTrial(t, tg, fault, tr)
-						t.Logf("trial %d: %s, %s: %s %s in %v (since %s), recovery %s: %s", n+1, tr.Consequence, tr.Outcome, tr.Signal, tr.Detail,
-							time.Duration(tr.DetectNS), tr.Since, tr.Recovery, tr.RecoveryNote)
-						if n == 0 || gravity(tr.Consequence) > gravity(c.Consequence) {
-							c.FaultTrial = tr
-						}
-						c.Trials = append(c.Trials, tr)
+		for _, sl := range slots {
+			tg, fault := sl.tg, sl.fault
+			t.Run("fault="+fault+"/backend="+tg.Backend+"/fixture="+tg.Fixture, func(t *testing.T) {
+				place := queue.enter() // in the order the cells are started here
+				t.Parallel()
+				defer queue.start(place)()
+				c := FaultCell{Fault: fault, Backend: tg.Backend, Fixture: tg.Fixture}
+				for n := range *faultTrials {
+					tr := runFaultTrial(t, tg, fault)
+					checkFaultTrial(t, tg, fault, tr)
+					t.Logf("trial %d: %s, %s: %s %s in %v (since %s), recovery %s: %s", n+1, tr.Consequence, tr.Outcome, tr.Signal, tr.Detail,
+						time.Duration(tr.DetectNS), tr.Since, tr.Recovery, tr.RecoveryNote)
+					if n == 0 || gravity(tr.Consequence) > gravity(c.Consequence) {
+						c.FaultTrial = tr
 					}
-					row[i] = c
-				})
-			}
+					c.Trials = append(c.Trials, tr)
+				}
+				*sl.c = c
+			})
 		}
 	})
 	for _, row := range cells {
@@ -208,6 +230,80 @@ func TestFaultTable(t *testing.T) {
 		if err := os.WriteFile(*faultsOut, append(b, '\n'), 0o644); err != nil {
 			t.Fatalf("write the fault table: %v", err)
 		}
+	}
+}
+
+// A cellQueue starts the fault table's cells in a fixed order, the longest
+// first, at most -fault-parallel at once. go test starts parallel subtests
+// in an order of its own: the knqyf263 cells (a compile of the 3.3 MB
+// guest in each host, and a startloop host that waits as long again to be
+// called frozen) came among the last, and the table's last seconds ran
+// them alone. For the order to be the queue's, go test must let every
+// cell wait in it (-test.parallel at least the cells): a cell waiting for
+// its turn holds one of go test's slots.
+type cellQueue struct {
+	mu     sync.Mutex
+	turn   sync.Cond
+	places int  // handed out (enter)
+	next   int  // the place whose turn it is
+	free   int  // slots
+	serial bool // no -fault-parallel: go test's order
+}
+
+func newCellQueue(ts []Target) (*cellQueue, error) {
+	q := &cellQueue{serial: *faultPar <= 0, free: *faultPar}
+	q.turn.L = &q.mu
+	if q.serial {
+		return q, nil
+	}
+	cells := len(ts) * len(fixtures.Faults)
+	if p, _ := strconv.Atoi(flag.Lookup("test.parallel").Value.String()); p < cells {
+		return nil, fmt.Errorf("-fault-parallel=%d needs -test.parallel of %d or more (every cell), not %d: a cell waits for its turn in one of go test's slots", *faultPar, cells, p)
+	}
+	return q, nil
+}
+
+// rank is a cell's place in the queue's order: the targets that compile
+// their variant in the host (Target.CompileFirst) first, then the memory
+// bombs, which touch a gigabyte in the native hosts, then the rest.
+func (q *cellQueue) rank(tg Target, fault string) int {
+	switch {
+	case tg.CompileFirst:
+		return 0
+	case fault == "bomb":
+		return 1
+	}
+	return 2
+}
+
+// enter gives a cell its place: called before t.Parallel, in the order
+// the cells are started, so that a cell -test.run leaves out takes none.
+func (q *cellQueue) enter() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.places++
+	return q.places - 1
+}
+
+// start waits for place's turn and a free slot, and returns what gives
+// the slot back.
+func (q *cellQueue) start(place int) func() {
+	if q.serial {
+		return func() {}
+	}
+	q.mu.Lock()
+	for q.next != place || q.free == 0 {
+		q.turn.Wait()
+	}
+	q.next++
+	q.free--
+	q.turn.Broadcast()
+	q.mu.Unlock()
+	return func() {
+		q.mu.Lock()
+		q.free++
+		q.turn.Broadcast()
+		q.mu.Unlock()
 	}
 }
 
