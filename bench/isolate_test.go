@@ -160,8 +160,8 @@ func child(tb testing.TB, name string, args []string, pass func([]byte) bool) ([
 // (no rebuild), plus kv.
 func childEnv(kv ...string) []string {
 	env := os.Environ()
-	if fx != nil && fx.Dir != "" {
-		env = append(env, fixtures.EnvDir+"="+fx.Dir)
+	if fx != nil {
+		env = append(env, fx.ChildEnv()...)
 	}
 	if p := goPluginBuilt(); p != "" {
 		// Built for this binary, which the child is: no second build.
