@@ -340,7 +340,7 @@ FAULT_PARALLEL ?= 4
 ## FAULT_TRIALS (5) times each, each in a new host process
 faults: tools
 	@mkdir -p $(RESULTS)
-	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -parallel 1000 -fault-parallel $(FAULT_PARALLEL) -timeout 30m -fault-trials $(FAULT_TRIALS) -faults $(CURDIR)/$(RESULTS)/faults-latest.json
+	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -fault-parallel $(FAULT_PARALLEL) -timeout 30m -fault-trials $(FAULT_TRIALS) -faults $(CURDIR)/$(RESULTS)/faults-latest.json
 
 ## crash-check: check that a segfaulting .so costs its row, not the run; CI runs it
 crash-check:

@@ -12,9 +12,9 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -63,7 +63,7 @@ const nativeMemoryLimit = 1 << 30
 var (
 	faultsOut   = flag.String("faults", "", "TestFaultTable writes the fault table to this JSON `file` (make faults)")
 	faultTrials = flag.Int("fault-trials", 1, "TestFaultTable runs each cell this many `times`, each in a new host process (make faults: 5)")
-	faultPar    = flag.Int("fault-parallel", 0, "TestFaultTable runs this `many` cells at once, the longest first (cellQueue; -test.parallel must allow them all); 0: as many as -test.parallel, in the order go test picks")
+	faultPar    = flag.Int("fault-parallel", 4, "TestFaultTable runs this `many` cells at once, the longest first (longFirst; make faults: 4, make report: 8)")
 )
 
 // envFaultCell names the cell a child runs: "fault backend fixture".
@@ -177,10 +177,6 @@ func TestFaultTable(t *testing.T) {
 	// The cells run a few at a time: most of a cell's time is spent
 	// waiting for a deadline, and each cell's host is its own process.
 	var cells [][]FaultCell
-	queue, err := newCellQueue(faultTargets())
-	if err != nil {
-		t.Fatal(err)
-	}
 	type slot struct {
 		tg    Target
 		fault string
@@ -194,30 +190,41 @@ func TestFaultTable(t *testing.T) {
 			slots = append(slots, slot{tg, fault, &row[i]})
 		}
 	}
-	if !queue.serial {
-		slices.SortStableFunc(slots, func(a, b slot) int { return queue.rank(a.tg, a.fault) - queue.rank(b.tg, b.fault) })
+	slices.SortStableFunc(slots, func(a, b slot) int { return longFirst(a.tg, a.fault) - longFirst(b.tg, b.fault) })
+	if *faultPar < 1 {
+		t.Fatalf("-fault-parallel=%d: want 1 or more cells at once", *faultPar)
 	}
+	// The cells are subtests run by -fault-parallel workers, each taking
+	// the next cell in slots' order and running it to its end: t.Run may be
+	// called from several goroutines at once, and a subtest that is not
+	// parallel runs in its caller's, so neither go test's order nor its
+	// -test.parallel decides which cells run together.
 	t.Run("cells", func(t *testing.T) {
-		for _, sl := range slots {
-			tg, fault := sl.tg, sl.fault
-			t.Run("fault="+fault+"/backend="+tg.Backend+"/fixture="+tg.Fixture, func(t *testing.T) {
-				place := queue.enter() // in the order the cells are started here
-				t.Parallel()
-				defer queue.start(place)()
-				c := FaultCell{Fault: fault, Backend: tg.Backend, Fixture: tg.Fixture}
-				for n := range *faultTrials {
-					tr := runFaultTrial(t, tg, fault)
-					checkFaultTrial(t, tg, fault, tr)
-					t.Logf("trial %d: %s, %s: %s %s in %v (since %s), recovery %s: %s", n+1, tr.Consequence, tr.Outcome, tr.Signal, tr.Detail,
-						time.Duration(tr.DetectNS), tr.Since, tr.Recovery, tr.RecoveryNote)
-					if n == 0 || gravity(tr.Consequence) > gravity(c.Consequence) {
-						c.FaultTrial = tr
-					}
-					c.Trials = append(c.Trials, tr)
+		var next atomic.Int32
+		var wg sync.WaitGroup
+		for range min(*faultPar, len(slots)) {
+			wg.Go(func() {
+				for i := int(next.Add(1)) - 1; i < len(slots); i = int(next.Add(1)) - 1 {
+					sl := slots[i]
+					tg, fault := sl.tg, sl.fault
+					t.Run("fault="+fault+"/backend="+tg.Backend+"/fixture="+tg.Fixture, func(t *testing.T) {
+						c := FaultCell{Fault: fault, Backend: tg.Backend, Fixture: tg.Fixture}
+						for n := range *faultTrials {
+							tr := runFaultTrial(t, tg, fault)
+							checkFaultTrial(t, tg, fault, tr)
+							t.Logf("trial %d: %s, %s: %s %s in %v (since %s), recovery %s: %s", n+1, tr.Consequence, tr.Outcome, tr.Signal, tr.Detail,
+								time.Duration(tr.DetectNS), tr.Since, tr.Recovery, tr.RecoveryNote)
+							if n == 0 || gravity(tr.Consequence) > gravity(c.Consequence) {
+								c.FaultTrial = tr
+							}
+							c.Trials = append(c.Trials, tr)
+						}
+						*sl.c = c
+					})
 				}
-				*sl.c = c
 			})
 		}
+		wg.Wait()
 	})
 	for _, row := range cells {
 		table.Cells = append(table.Cells, row...)
@@ -233,40 +240,15 @@ func TestFaultTable(t *testing.T) {
 	}
 }
 
-// A cellQueue starts the fault table's cells in a fixed order, the longest
-// first, at most -fault-parallel at once. go test starts parallel subtests
-// in an order of its own: the knqyf263 cells (a compile of the 3.3 MB
-// guest in each host, and a startloop host that waits as long again to be
-// called frozen) came among the last, and the table's last seconds ran
-// them alone. For the order to be the queue's, go test must let every
-// cell wait in it (-test.parallel at least the cells): a cell waiting for
-// its turn holds one of go test's slots.
-type cellQueue struct {
-	mu     sync.Mutex
-	turn   sync.Cond
-	places int  // handed out (enter)
-	next   int  // the place whose turn it is
-	free   int  // slots
-	serial bool // no -fault-parallel: go test's order
-}
-
-func newCellQueue(ts []Target) (*cellQueue, error) {
-	q := &cellQueue{serial: *faultPar <= 0, free: *faultPar}
-	q.turn.L = &q.mu
-	if q.serial {
-		return q, nil
-	}
-	cells := len(ts) * len(fixtures.Faults)
-	if p, _ := strconv.Atoi(flag.Lookup("test.parallel").Value.String()); p < cells {
-		return nil, fmt.Errorf("-fault-parallel=%d needs -test.parallel of %d or more (every cell), not %d: a cell waits for its turn in one of go test's slots", *faultPar, cells, p)
-	}
-	return q, nil
-}
-
-// rank is a cell's place in the queue's order: the targets that compile
-// their variant in the host (Target.CompileFirst) first, then the memory
-// bombs, which touch a gigabyte in the native hosts, then the rest.
-func (q *cellQueue) rank(tg Target, fault string) int {
+// longFirst is a cell's place in the order the fault table starts its
+// cells: the targets that compile their variant in the host
+// (Target.CompileFirst) first, then the memory bombs, which touch a
+// gigabyte in the native hosts, then the rest. The table ends when its
+// last cell does, and go test's own order for parallel subtests left the
+// knqyf263 cells (a compile of the 3.3 MB guest in each host, and a
+// startloop host that waits as long again to be called frozen) to run
+// nearly alone at the end.
+func longFirst(tg Target, fault string) int {
 	switch {
 	case tg.CompileFirst:
 		return 0
@@ -274,37 +256,6 @@ func (q *cellQueue) rank(tg Target, fault string) int {
 		return 1
 	}
 	return 2
-}
-
-// enter gives a cell its place: called before t.Parallel, in the order
-// the cells are started, so that a cell -test.run leaves out takes none.
-func (q *cellQueue) enter() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.places++
-	return q.places - 1
-}
-
-// start waits for place's turn and a free slot, and returns what gives
-// the slot back.
-func (q *cellQueue) start(place int) func() {
-	if q.serial {
-		return func() {}
-	}
-	q.mu.Lock()
-	for q.next != place || q.free == 0 {
-		q.turn.Wait()
-	}
-	q.next++
-	q.free--
-	q.turn.Broadcast()
-	q.mu.Unlock()
-	return func() {
-		q.mu.Lock()
-		q.free++
-		q.turn.Broadcast()
-		q.mu.Unlock()
-	}
 }
 
 // checkFaultTrial checks a trial against what the contract and the
