@@ -372,7 +372,13 @@ func InstancesOpen(backend, path string, n int) error {
 // NoInterrupt returns the error of a backend that cannot bound a call: it
 // matches ErrNoInterrupt.
 func NoInterrupt(backend, why string) error {
-	return fmt.Errorf("%s: WithCallTimeout: %s: %w", backend, why, ErrNoInterrupt)
+	return fmt.Errorf("%s: %w", backend, NoInterruptWhy(why))
+}
+
+// NoInterruptWhy is NoInterrupt without the backend's name, for an *Error,
+// which names it ("wasm: wasm: WithCallTimeout: …" otherwise).
+func NoInterruptWhy(why string) error {
+	return fmt.Errorf("WithCallTimeout: %s: %w", why, ErrNoInterrupt)
 }
 
 // UnsupportedTransport is the error of Events for a transport a plugin does

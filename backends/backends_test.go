@@ -2,6 +2,7 @@ package backends
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +33,21 @@ func TestCheckArtifact(t *testing.T) {
 	e := &Error{Backend: "dlopen", Path: "fixtures/x.so", Err: &VersionError{Got: 2, Want: 1}}
 	if got, want := e.Error(), "dlopen: plugin ABI version 2, host expects 1: fixtures/x.so"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestNoInterrupt: the error names its backend once, whether it is
+// returned as it is or inside an *Error, and matches ErrNoInterrupt.
+func TestNoInterrupt(t *testing.T) {
+	for _, err := range []error{
+		NoInterrupt("wasm", "it cannot"),
+		&Error{Backend: "wasm", Path: "/p.wasm", Err: NoInterruptWhy("it cannot")},
+	} {
+		if !errors.Is(err, ErrNoInterrupt) {
+			t.Errorf("%v: not ErrNoInterrupt", err)
+		}
+		if msg := err.Error(); strings.Count(msg, "wasm: ") != 1 || !strings.Contains(msg, "WithCallTimeout: it cannot") {
+			t.Errorf("%q: want the backend once and the reason", msg)
+		}
 	}
 }

@@ -339,7 +339,7 @@ func (m *module) Path() string                { return m.path }
 func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (backends.Plugin, error) {
 	cfg := backends.Config(opts)
 	if cfg.CallTimeout > 0 {
-		return nil, m.book.Fail("", backends.NoInterrupt(Name, "the framework's runtime cannot stop a guest mid-call (no WithCloseOnContextDone)"))
+		return nil, m.book.Fail("", backends.NoInterruptWhy("the framework's runtime cannot stop a guest mid-call (no WithCloseOnContextDone)"))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, m.book.Fail("", fmt.Errorf("not instantiated: %w", err))

@@ -329,7 +329,7 @@ func (m *module) Instantiate(ctx context.Context, opts ...backends.Option) (back
 		return nil, m.book.Fail(wasmabi.SetHost, fmt.Errorf("%w: a host function was given, the module takes none", backends.ErrMissingExport))
 	}
 	if cfg.CallTimeout > 0 && !m.b.interruptible {
-		return nil, m.book.Fail("", backends.NoInterrupt(m.b.name, "this runtime cannot stop a guest mid-call (wasm.Config.Interruptible)"))
+		return nil, m.book.Fail("", backends.NoInterruptWhy("this runtime cannot stop a guest mid-call (wasm.Config.Interruptible)"))
 	}
 	if err := m.book.Reserve(); err != nil {
 		return nil, err

@@ -89,7 +89,7 @@ func ProbeIdentity(ctx context.Context, path string, timeout time.Duration, acce
 func (t *Table) CheckInstantiate(backend, path string, cfg backends.InstanceConfig) error {
 	if cfg.CallTimeout > 0 {
 		return &backends.Error{Backend: backend, Path: path,
-			Err: backends.NoInterrupt(backend, "a native call runs on the host's own thread and cannot be stopped")}
+			Err: backends.NoInterruptWhy("a native call runs on the host's own thread and cannot be stopped")}
 	}
 	if cfg.Emit != nil && (t.SetHost == 0 || t.Callback == 0) {
 		return &backends.Error{Backend: backend, Path: path, Symbol: SymSetHost,
