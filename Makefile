@@ -61,17 +61,27 @@ build_wasm = set -e; mkdir -p $(1)/fixtures/c/faults $(1)/fixtures/rust/faults; 
 # The quick run takes 6 samples of every row, the fewest that give a report
 # confidence intervals and p-values, of 500 µs each; the full run 10 samples
 # of 120 ms. RATIONALE.md ("Why 500 µs and 120 ms samples?") has the budget.
-# make report builds the fault variants once for both of its runs
-# (PLUGBENCH_FAULT_BUILD, a fresh folder).
+# make report links one test binary (BENCH_BIN) while make fixtures builds
+# the artifacts and the C and Rust fault variants (PLUGBENCH_FIXTURES and
+# PLUGBENCH_FAULT_BUILD, one fresh folder), once for both of its runs; the
+# runs build the rest of the variants there, once.
 # The quick run measures memory at 10 instances of every target; the full
 # run at 1, 10, 100 and 1000 of every target and 10 000 where it fits
 # (BenchmarkMemory), in 6 samples of 20 ms, not 10 of 150: a row's memory
 # is one reading per sample and moves by pages, and a thousand Go guests or
 # go-plugin processes take 5 to 10 s a sample however short it is asked to
 # be (RATIONALE.md, "Why are a memory row's instances closed in batches…").
-BENCH_QUICK := -run '^$$' -bench . -benchtime=500us -count=6 -instances=10
+# A quick row's samples share one instance (-shared-instances; RATIONALE.md,
+# "Why do the quick run's samples share an instance?"). The flags are
+# spelt as the test binary takes them (-test.*), which go test takes too.
+BENCH_QUICK := -test.run '^$$' -test.bench . -test.benchtime=500us -test.count=6 -instances=10 -shared-instances
 BENCH_FULL  := -run '^$$' -bench . -skip '^BenchmarkMemory$$' -benchtime=120ms -count=10 -timeout=60m
 BENCH_FULL_MEMORY := -run '^$$' -bench '^BenchmarkMemory$$' -benchtime=20ms -count=6 -timeout=30m
+
+# BENCH_BIN, when set, is a test binary of ./bench (go test -c) that
+# bench-quick and faults run instead of go test, in bench/ as go test
+# would: make report links one for both of its runs.
+BENCH_RUN = $(if $(BENCH_BIN),env -C bench $(BENCH_BIN) -test.timeout=10m,$(GO) test ./bench)
 
 BENCHREPORT := $(GO) run ./cmd/benchreport
 # The runs show where they are, not their output: benchreport progress
@@ -318,7 +328,7 @@ test-shuffle: tools
 ## bench-quick: the quick run: every row, 6 samples of 500 µs, into results/latest.txt
 bench-quick: tools
 	@mkdir -p $(RESULTS)
-	$(GO) test ./bench $(BENCH_QUICK) | $(PROGRESS) -plan $(QUICK_PLAN) -o $(RESULTS)/latest.txt
+	$(BENCH_RUN) $(BENCH_QUICK) | $(PROGRESS) -plan $(QUICK_PLAN) -o $(RESULTS)/latest.txt
 
 ## bench: the full run (10 samples of 120 ms; memory 6 of 20 ms) into results/latest.txt
 bench: tools
@@ -340,7 +350,7 @@ FAULT_PARALLEL ?= 4
 ## FAULT_TRIALS (5) times each, each in a new host process
 faults: tools
 	@mkdir -p $(RESULTS)
-	$(GO) test ./bench -run '^TestFaultTable$$' -count=1 -fault-parallel $(FAULT_PARALLEL) -timeout 30m -fault-trials $(FAULT_TRIALS) -faults $(CURDIR)/$(RESULTS)/faults-latest.json
+	$(BENCH_RUN) -test.run '^TestFaultTable$$' -test.count=1 -fault-parallel $(FAULT_PARALLEL) -test.timeout 30m -fault-trials $(FAULT_TRIALS) -faults $(CURDIR)/$(RESULTS)/faults-latest.json
 
 ## crash-check: check that a segfaulting .so costs its row, not the run; CI runs it
 crash-check:
@@ -353,10 +363,13 @@ crash-check:
 LATEST := $(RESULTS)/latest
 
 ## report: the main job: the quick run, the fault table (each cell once) and their report in
-## results/latest/ (report.html, REPORT.md, charts/), which git ignores; about 4 min (over its 3: RATIONALE)
+## results/latest/ (report.html, REPORT.md, charts/), which git ignores; under 3 min (2m40s–2m47s idle)
 report: tools
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	PLUGBENCH_FAULT_BUILD=$$tmp $(MAKE) --no-print-directory bench-quick faults FAULT_TRIALS=1 FAULT_PARALLEL=8
+	$(GO) test -c -o $$tmp/bench.test ./bench & link=$$!; \
+	{ $(MAKE) -s -j2 fixtures BUILD=$$tmp/fixtures >$$tmp/fixtures.log 2>&1 || { cat $$tmp/fixtures.log; false; }; } & fix=$$!; \
+	wait $$link; wait $$fix; \
+	PLUGBENCH_FIXTURES=$$tmp/fixtures PLUGBENCH_FAULT_BUILD=$$tmp/fixtures $(MAKE) --no-print-directory bench-quick faults FAULT_TRIALS=1 FAULT_PARALLEL=8 BENCH_BIN=$$tmp/bench.test
 	@mkdir -p $(LATEST)
 	@$(BENCHREPORT) report -faults $(RESULTS)/faults-latest.json -o $(LATEST)/REPORT.md $(RESULTS)/latest.txt
 	@$(BENCHREPORT) report -warnings 0 -faults $(RESULTS)/faults-latest.json -format html -o $(LATEST)/report.html $(RESULTS)/latest.txt
