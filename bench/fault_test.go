@@ -63,7 +63,7 @@ const nativeMemoryLimit = 1 << 30
 var (
 	faultsOut   = flag.String("faults", "", "TestFaultTable writes the fault table to this JSON `file` (make faults)")
 	faultTrials = flag.Int("fault-trials", 1, "TestFaultTable runs each cell this many `times`, each in a new host process (make faults: 5)")
-	faultPar    = flag.Int("fault-parallel", 4, "TestFaultTable runs this `many` cells at once, the longest first (longFirst; make faults: 4, make report: 8)")
+	faultPar    = flag.Int("fault-parallel", 8, "TestFaultTable runs this `many` cells at once, the longest first (longFirst; make faults: 4, for its detection times)")
 )
 
 // envFaultCell names the cell a child runs: "fault backend fixture".
