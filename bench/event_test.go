@@ -89,7 +89,11 @@ func eventConn(tb testing.TB, t Target, tr event.Transport) backends.EventConn {
 	if !ok {
 		return connOf(tb, instance(tb, mod), tr)
 	}
-	if p, fresh := rowInstance(b, mod); fresh || held.conn == nil {
+	p, fresh := rowInstance(b, mod)
+	if !*sharedFlag {
+		return connOf(b, p, tr)
+	}
+	if fresh || held.conn == nil {
 		held.conn = connOf(b, p, tr)
 	}
 	return held.conn

@@ -458,9 +458,17 @@ func rowInstances(b *testing.B, mod backends.Module, n int) ([]backends.Plugin, 
 	return ps, true
 }
 
-// rowInstance is rowInstances of one.
+// rowInstance is the instance of a b.Loop row: with -shared-instances
+// its row's (rowInstances), else one for the sample that the sample's
+// cleanup closes, as instance makes. Closed at the next sample's start
+// instead, an instance's teardown (extism-bounded's) was still
+// allocating in that sample's timed loop: make gate's allocs/op of a
+// 1 MiB upper, a few dozen calls a sample, went from 65 to 66 and 68.
 func rowInstance(b *testing.B, mod backends.Module) (backends.Plugin, bool) {
 	b.Helper()
+	if !*sharedFlag {
+		return instance(b, mod), true
+	}
 	ps, fresh := rowInstances(b, mod, 1)
 	return ps[0], fresh
 }
